@@ -1,0 +1,221 @@
+// Package state holds the types every package shares (positions, failures, bans) and loads
+// and saves them as one JSON file, atomically and under an exclusive lock.
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Version is the schema version written to the state file. Load refuses other versions.
+const Version = 1
+
+// FilePos is where reading of one log file stopped. A file is known by device and inode and by
+// a fingerprint of its first bytes (uncompressed), so it is recognised after it was renamed,
+// copied or compressed.
+type FilePos struct {
+	Path   string `json:"path"`   // name under which the file was last read (informational)
+	Dev    uint64 `json:"dev"`    // device of the file when last read
+	Ino    uint64 `json:"ino"`    // inode of the file when last read
+	Offset int64  `json:"offset"` // uncompressed bytes consumed: the end of the last complete line
+	FPLen  int    `json:"fp_len"` // how many leading bytes the fingerprint covers
+	FP     string `json:"fp"`     // hex SHA-256 of the first FPLen bytes
+}
+
+// Ban is an active ban. End is the unix second the ban is lifted at, or -1 for never.
+type Ban struct {
+	Start int64 `json:"start"`
+	End   int64 `json:"end"`
+}
+
+// Permanent reports whether the ban never expires.
+func (b Ban) Permanent() bool { return b.End < 0 }
+
+// Covers reports whether t (unix seconds) falls inside the ban: Start <= t < End.
+func (b Ban) Covers(t int64) bool { return t >= b.Start && (b.End < 0 || t < b.End) }
+
+// Jail is the state of one jail.
+type Jail struct {
+	// Files maps each current log file (as configured, globs expanded) to the files of it that
+	// are still tracked: the current one and rotated ones that may still get late writes.
+	Files map[string][]FilePos `json:"files,omitempty"`
+	// Cursor is the journal cursor of the last entry handled (journal backend).
+	Cursor string `json:"cursor,omitempty"`
+	// Failures maps an IP to the unix seconds of its counted failures, ascending.
+	Failures map[string][]int64 `json:"failures,omitempty"`
+	// Bans maps an IP to its active ban.
+	Bans map[string]Ban `json:"bans,omitempty"`
+	// TotalFailed counts failures counted since the state was created.
+	TotalFailed int64 `json:"total_failed"`
+	// TotalBanned counts bans ever applied.
+	TotalBanned int64 `json:"total_banned"`
+	// Events is the recent history (bans, unbans, failures) that `report` summarises.
+	Events []Event `json:"events,omitempty"`
+}
+
+// EventKind names what happened in an Event.
+type EventKind string
+
+// Event kinds recorded for `report`.
+const (
+	EventFail  EventKind = "fail"
+	EventBan   EventKind = "ban"
+	EventUnban EventKind = "unban"
+)
+
+// Event is one entry of a jail's history.
+type Event struct {
+	Kind EventKind `json:"kind"`
+	IP   string    `json:"ip"`
+	Time int64     `json:"time"`
+	End  int64     `json:"end,omitempty"` // ban events: end of the ban, -1 permanent
+}
+
+// State is the whole state file.
+type State struct {
+	Version int              `json:"version"`
+	Jails   map[string]*Jail `json:"jails"`
+}
+
+// New returns an empty state.
+func New() *State { return &State{Version: Version, Jails: map[string]*Jail{}} }
+
+// Jail returns the state of the named jail, creating it when absent.
+func (s *State) Jail(name string) *Jail {
+	j := s.Jails[name]
+	if j == nil {
+		j = &Jail{}
+		s.Jails[name] = j
+	}
+	if j.Files == nil {
+		j.Files = map[string][]FilePos{}
+	}
+	if j.Failures == nil {
+		j.Failures = map[string][]int64{}
+	}
+	if j.Bans == nil {
+		j.Bans = map[string]Ban{}
+	}
+	return j
+}
+
+// Load reads the state file at path. A missing file is an empty state; a file that cannot be
+// read or decoded is an error naming the path (the file is left as it is).
+func Load(path string) (*State, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return New(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	s, err := Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Decode parses the JSON of a state file and checks it.
+func Decode(data []byte) (*State, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var s State
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("decode: trailing data after the JSON object")
+	}
+	if s.Version != Version {
+		return nil, fmt.Errorf("schema version %d, this program reads version %d", s.Version, Version)
+	}
+	if s.Jails == nil {
+		s.Jails = map[string]*Jail{}
+	}
+	for name, j := range s.Jails {
+		if j == nil {
+			return nil, fmt.Errorf("jails.%s: null", name)
+		}
+		for ip, ts := range j.Failures {
+			if !slices.IsSorted(ts) {
+				return nil, fmt.Errorf("jails.%s.failures.%s: timestamps not ascending", name, ip)
+			}
+		}
+		for ip, b := range j.Bans {
+			if b.End >= 0 && b.End < b.Start {
+				return nil, fmt.Errorf("jails.%s.bans.%s: end %d before start %d", name, ip, b.End, b.Start)
+			}
+		}
+		for file, ps := range j.Files {
+			for _, p := range ps {
+				if p.Offset < 0 || p.FPLen < 0 {
+					return nil, fmt.Errorf("jails.%s.files.%s: negative offset or fingerprint length", name, file)
+				}
+			}
+		}
+	}
+	return &s, nil
+}
+
+// Encode returns the JSON of s, indented, with a final newline.
+func Encode(s *State) ([]byte, error) {
+	data, err := json.MarshalIndent(s, "", " ")
+	if err != nil {
+		return nil, fmt.Errorf("encode state: %w", err)
+	}
+	return append(data, '\n'), nil
+}
+
+// Save writes s to path atomically: a temporary file in the same directory, fsync, rename over
+// path, fsync of the directory. The file has mode 0600. Either the old or the new state is on
+// disk after a crash, never a mix.
+func Save(path string, s *State) error {
+	data, err := Encode(s)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("save state %s: %w", tmp, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("save state %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("save state %s: fsync: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("save state %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("save state: fsync directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("save state: fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
