@@ -55,26 +55,6 @@ type Jail struct {
 	TotalFailed int64 `json:"total_failed"`
 	// TotalBanned counts bans ever applied.
 	TotalBanned int64 `json:"total_banned"`
-	// Events is the recent history (bans, unbans, failures) that `report` summarises.
-	Events []Event `json:"events,omitempty"`
-}
-
-// EventKind names what happened in an Event.
-type EventKind string
-
-// Event kinds recorded for `report`.
-const (
-	EventFail  EventKind = "fail"
-	EventBan   EventKind = "ban"
-	EventUnban EventKind = "unban"
-)
-
-// Event is one entry of a jail's history.
-type Event struct {
-	Kind EventKind `json:"kind"`
-	IP   string    `json:"ip"`
-	Time int64     `json:"time"`
-	End  int64     `json:"end,omitempty"` // ban events: end of the ban, -1 permanent
 }
 
 // State is the whole state file.

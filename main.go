@@ -1,0 +1,285 @@
+// Command fail2ban-scan is a single-shot scanner that bans the IPs that keep failing postfix
+// SASL authentication. A systemd timer runs it every minute; see README.md.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fail2ban-scan/fail2ban-scan/rules"
+	"github.com/fail2ban-scan/fail2ban-scan/state"
+)
+
+const defaultConfigPath = "/etc/fail2ban-scan/config.yaml"
+
+// exitError carries the exit status out of a command: 1 for a runtime failure, 2 for a usage or
+// config error. Other errors from the cli (bad flags) exit 2.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(err error) error   { return &exitError{2, err} }
+func runtimeErr(err error) error { return &exitError{1, err} }
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// run runs the command line args and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(args)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintf(stderr, "fail2ban-scan: %s\n", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "fail2ban-scan: %s\n", err)
+	return 2
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	jailFlag := &cli.StringSliceFlag{Name: "jail", Usage: "limit to this jail (repeatable)"}
+	return &cli.App{
+		Name:           "fail2ban-scan",
+		Usage:          "ban the IPs that keep failing postfix SASL authentication, one pass at a time",
+		Writer:         stdout,
+		ErrWriter:      stderr,
+		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit status
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Value: defaultConfigPath, Usage: "config `FILE` (an embedded default is used when the default path does not exist)"},
+			&cli.StringFlag{Name: "state", Usage: "state `FILE` (overrides the config)"},
+			&cli.StringFlag{Name: "now", Usage: "the current `TIME`, RFC 3339 or unix seconds (replays and tests)"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "error, warning, notice, info or debug"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usageErr(fmt.Errorf("unknown command %q (see --help)", c.Args().First()))
+			}
+			return cmdScan(c)
+		},
+		Commands: []*cli.Command{
+			{
+				Name:  "scan",
+				Usage: "one pass: read new log lines, update the state, ban and unban, make the firewall match",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "dry-run", Usage: "print the bans, unbans and firewall changes, write nothing"},
+					jailFlag,
+				},
+				Action: cmdScan,
+			},
+			{
+				Name:      "status",
+				Usage:     "show jails, or one jail's counters and bans, like fail2ban-client status",
+				ArgsUsage: "[JAIL]",
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "JSON for scripts"}},
+				Action:    cmdStatus,
+			},
+			{
+				Name:   "check",
+				Usage:  "validate the config",
+				Action: cmdCheck,
+			},
+			{
+				Name:      "regex",
+				Usage:     "test a filter on a log, like fail2ban-regex",
+				ArgsUsage: "LOG FILTER",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "json", Usage: "JSON for scripts"},
+					&cli.StringFlag{Name: "journal-directory", Usage: "read this journal `DIR` instead of LOG (LOG is then omitted)"},
+					&cli.StringSliceFlag{Name: "journalmatch", Usage: "journal match `TERM` (repeatable)"},
+				},
+				Action: cmdRegex,
+			},
+			{
+				Name:      "ban",
+				Usage:     "ban IPs by hand in a jail",
+				ArgsUsage: "IP...",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "jail", Required: true, Usage: "the `JAIL`"},
+					&cli.StringFlag{Name: "bantime", Usage: "`DURATION` instead of the jail's bantime (-1 or permanent: for ever)"},
+				},
+				Action: cmdBan,
+			},
+			{
+				Name:      "unban",
+				Usage:     "lift bans, in the state and the firewall",
+				ArgsUsage: "IP...",
+				Flags: []cli.Flag{
+					jailFlag,
+					&cli.BoolFlag{Name: "all", Usage: "lift every ban"},
+				},
+				Action: cmdUnban,
+			},
+			{
+				Name:   "flush",
+				Usage:  "remove this tool's chains and jump rules (the state stays; the next scan restores them)",
+				Action: cmdFlush,
+			},
+		},
+	}
+}
+
+// env is what every command starts from: the config, the state path, now, and the logger.
+type env struct {
+	cfg       *rules.Config
+	cfgPath   string
+	statePath string
+	now       time.Time
+	log       *logger
+	stdout    io.Writer
+	closeLog  func()
+}
+
+func setup(c *cli.Context) (*env, error) {
+	level, err := parseLevel(c.String("log-level"))
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	now := time.Now()
+	if s := c.String("now"); s != "" {
+		if now, err = parseNow(s); err != nil {
+			return nil, usageErr(err)
+		}
+	}
+	cfg, path, err := loadConfig(c.String("config"), c.IsSet("config"))
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	e := &env{cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: func() {}}
+	if s := c.String("state"); s != "" {
+		e.statePath = s
+	}
+	outs := []io.Writer{c.App.ErrWriter}
+	if cfg.LogFile != "" {
+		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return nil, usageErr(fmt.Errorf("logfile: %w", err))
+		}
+		outs = append(outs, f)
+		e.closeLog = func() { f.Close() }
+	}
+	e.log = newLogger(level, outs...)
+	return e, nil
+}
+
+// parseNow takes RFC 3339 or unix seconds.
+func parseNow(s string) (time.Time, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--now: want RFC 3339 or unix seconds, got %q", s)
+	}
+	return t, nil
+}
+
+// loadConfig reads the config at path; when path is the default and does not exist, it uses
+// the embedded default on the distro's mail log, or the journal.
+func loadConfig(path string, explicit bool) (*rules.Config, string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		logpath := ""
+		for _, p := range []string{"/var/log/mail.log", "/var/log/maillog"} {
+			if _, err := os.Stat(p); err == nil {
+				logpath = p
+				break
+			}
+		}
+		cfg, err := rules.LoadConfig(strings.NewReader(rules.DefaultConfig(logpath)), "(embedded default config)", os.ReadFile)
+		return cfg, "(embedded default config)", err
+	}
+	if err != nil {
+		return nil, path, fmt.Errorf("read config: %w", err)
+	}
+	dir := filepath.Dir(path)
+	readFilter := func(p string) ([]byte, error) {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		return os.ReadFile(p)
+	}
+	cfg, err := rules.LoadConfig(strings.NewReader(string(data)), path, readFilter)
+	return cfg, path, err
+}
+
+// jails returns the enabled jails, limited to names when given; an unknown or disabled name
+// is a usage error.
+func (e *env) jails(names []string) ([]*rules.Jail, error) {
+	if len(names) == 0 {
+		var out []*rules.Jail
+		for _, j := range e.cfg.Jails {
+			if j.Enabled {
+				out = append(out, j)
+			}
+		}
+		return out, nil
+	}
+	var out []*rules.Jail
+	for _, n := range names {
+		j := e.cfg.Jail(n)
+		if j == nil {
+			return nil, usageErr(fmt.Errorf("no jail %q in %s", n, e.cfgPath))
+		}
+		if !j.Enabled {
+			return nil, usageErr(fmt.Errorf("jail %q is not enabled in %s", n, e.cfgPath))
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// lock takes the state lock, waiting up to 30 s. ok is false when another run holds it.
+func (e *env) lock() (unlock func(), ok bool, err error) {
+	unlock, err = state.Lock(e.statePath, 30*time.Second)
+	if errors.Is(err, state.ErrLocked) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, runtimeErr(err)
+	}
+	return unlock, true, nil
+}
+
+func (e *env) loadState() (*state.State, error) {
+	st, err := state.Load(e.statePath)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	return st, nil
+}
+
+func cmdCheck(c *cli.Context) error {
+	e, err := setup(c)
+	if err != nil {
+		return err
+	}
+	defer e.closeLog()
+	n := 0
+	for _, j := range e.cfg.Jails {
+		if j.Enabled {
+			n++
+		}
+	}
+	fmt.Fprintf(e.stdout, "%s: OK, %d jail(s), %d enabled\n", e.cfgPath, len(e.cfg.Jails), n)
+	return nil
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fail2ban-scan/fail2ban-scan/rules"
+	"github.com/fail2ban-scan/fail2ban-scan/scan"
+	"github.com/fail2ban-scan/fail2ban-scan/state"
+)
+
+// stampLayout is how times are written in log lines and text output.
+const stampLayout = "2006-01-02 15:04:05"
+
+func cmdScan(c *cli.Context) error {
+	e, err := setup(c)
+	if err != nil {
+		return err
+	}
+	defer e.closeLog()
+	jails, err := e.jails(c.StringSlice("jail"))
+	if err != nil {
+		return err
+	}
+	dry := c.Bool("dry-run")
+	if !dry {
+		unlock, ok, err := e.lock()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			e.log.logf(levelNotice, "scan", "", "another run holds the lock on %s; this run does nothing", e.statePath)
+			return nil
+		}
+		defer unlock()
+	}
+	st, err := e.loadState()
+	if err != nil {
+		return err
+	}
+	failed := false
+	for _, j := range jails {
+		if err := e.scanJail(c.Context, j, st.Jail(j.Name), dry); err != nil {
+			level := levelError
+			if errors.Is(err, fs.ErrNotExist) {
+				level = levelWarning
+			}
+			e.log.logf(level, "scan", j.Name, "%s", err)
+			failed = true
+		}
+	}
+	if !dry {
+		if err := state.Save(e.statePath, st); err != nil {
+			return runtimeErr(err)
+		}
+	}
+	if err := e.reconcile(c.Context, st, dry); err != nil {
+		e.log.logf(levelError, "actions", "", "%s", err)
+		failed = true
+	}
+	if failed {
+		return runtimeErr(errors.New("some jails or the firewall failed; see the errors above"))
+	}
+	return nil
+}
+
+// scanJail reads the jail's new lines, applies its failures to js, and lifts expired bans.
+// It returns the first read error; what was read before it is kept in js all the same.
+func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, dry bool) error {
+	now := e.now.Unix()
+	onLine := func(line []byte) {
+		res, host, _ := j.Filter.Match(line)
+		if res != rules.Match {
+			return
+		}
+		t, err := rules.ParseTime(line, e.now, time.Local)
+		if err != nil {
+			e.log.logf(levelWarning, "filter", j.Name, "%s matched but has no timestamp: not counted", host)
+			return
+		}
+		e.failure(j, js, host, t, now, dry)
+	}
+	var readErr error
+	switch j.Backend {
+	case "journal":
+		q := scan.JournalQuery{
+			Directory: j.JournalDirectory,
+			Matches:   j.JournalMatch,
+			Since:     time.Unix(now-j.FindTime, 0),
+		}
+		next, n, stale, err := scan.ReadJournal(ctx, q, js.Cursor, onLine)
+		if stale {
+			e.log.logf(levelWarning, "scan", j.Name, "the journal no longer knows the stored cursor; reading from %s", q.Since.Format(stampLayout))
+		}
+		js.Cursor = next
+		e.log.logf(levelDebug, "scan", j.Name, "journal: %d new entries", n)
+		readErr = err
+	default:
+		paths, err := scan.Expand(j.LogPath)
+		if err != nil {
+			return err
+		}
+		for _, p := range paths {
+			next, stats, err := scan.ReadLog(p, js.Files[p], onLine)
+			js.Files[p] = next
+			if stats.LongLines > 0 {
+				e.log.logf(levelWarning, "scan", j.Name, "%s: %d lines longer than %d bytes were cut", p, stats.LongLines, scan.MaxLine)
+			}
+			e.log.logf(levelDebug, "scan", j.Name, "%s: %d new lines, %d bytes from %v", p, stats.Lines, stats.Bytes, stats.Files)
+			if err != nil && readErr == nil {
+				readErr = err
+			}
+		}
+		for p := range js.Files {
+			if !slices.Contains(paths, p) {
+				delete(js.Files, p)
+			}
+		}
+	}
+	for _, a := range j.Expire(js, now) {
+		e.log.logf(levelNotice, "actions", j.Name, "Unban %s", a.IP)
+		if dry {
+			fmt.Fprintf(e.stdout, "[%s] Unban %s\n", j.Name, a.IP)
+		}
+	}
+	return readErr
+}
+
+// failure applies one failure and logs what became of it.
+func (e *env) failure(j *rules.Jail, js *state.Jail, host netip.Addr, t time.Time, now int64, dry bool) {
+	a := j.Failure(js, host, t.Unix(), now)
+	stamp := t.Local().Format(stampLayout)
+	switch a.Outcome {
+	case rules.IgnoredIP:
+		e.log.logf(levelInfo, "filter", j.Name, "Ignore %s by ip", host)
+	case rules.Old:
+		e.log.logf(levelDebug, "filter", j.Name, "%s failure at %s is older than findtime: not counted", host, stamp)
+	case rules.DuringBan:
+		e.log.logf(levelNotice, "filter", j.Name, "%s already banned", host)
+	case rules.Counted:
+		e.log.logf(levelInfo, "filter", j.Name, "Found %s - %s", host, stamp)
+	case rules.TooLate:
+		e.log.logf(levelInfo, "filter", j.Name, "Found %s - %s", host, stamp)
+		e.log.logf(levelInfo, "actions", j.Name, "%s reached maxretry at %s but that ban is already over: not applied", host, stamp)
+	case rules.Banned:
+		e.log.logf(levelInfo, "filter", j.Name, "Found %s - %s", host, stamp)
+		e.log.logf(levelNotice, "actions", j.Name, "Ban %s", host)
+		if dry {
+			fmt.Fprintf(e.stdout, "[%s] Ban %s (%d failures, %s)\n", j.Name, host, a.Count, banSpan(a.Ban))
+		}
+	}
+}
+
+// banSpan renders a ban's period for people.
+func banSpan(b state.Ban) string {
+	start := time.Unix(b.Start, 0).Local().Format(stampLayout)
+	if b.Permanent() {
+		return "from " + start + ", permanent"
+	}
+	return "from " + start + " until " + time.Unix(b.End, 0).Local().Format(stampLayout)
+}

@@ -1,0 +1,157 @@
+package rules
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/fail2ban-scan/fail2ban-scan/state"
+)
+
+// Outcome says what became of one failure, or of one ban at expiry.
+type Outcome int
+
+// Outcomes of Jail.Failure and Jail.Expire.
+const (
+	Counted   Outcome = iota // counted in the window, no ban yet
+	IgnoredIP                // the IP is in ignoreip: neither counted nor banned
+	Old                      // at or before now - findtime: not counted
+	DuringBan                // the IP's ban covers the failure's time: not counted
+	Banned                   // counted, and maxretry was reached: the IP is now banned
+	TooLate                  // maxretry was reached, but the ban would already be over: not applied
+	Unbanned                 // Expire: the ban ended at or before now and was lifted
+)
+
+// Action is what Failure or Expire did, for the log.
+type Action struct {
+	Outcome Outcome
+	IP      netip.Addr
+	Time    int64     // the failure's time, or the end of a lifted ban
+	Ban     state.Ban // Banned, Expired, DuringBan: the ban
+	Count   int       // Counted, Banned: failures of the IP in the window
+}
+
+// Ignores reports whether ip is in the jail's ignoreip.
+func (j *Jail) Ignores(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range j.IgnoreIP {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// Failure applies one failure of ip at time t (unix seconds) to the jail's state js, as
+// SPEC.md's semantics say: ignoreip and old failures are not counted, nor failures inside the
+// IP's ban; when the IP has at least maxretry failures in (t - findtime, t] it is banned from
+// t for bantime (for ever when bantime < 0), unless that ban would already be over at now, and
+// its failures are cleared.
+func (j *Jail) Failure(js *state.Jail, ip netip.Addr, t, now int64) Action {
+	ip = ip.Unmap()
+	a := Action{IP: ip, Time: t}
+	if j.Ignores(ip) {
+		a.Outcome = IgnoredIP
+		return a
+	}
+	if t <= now-j.FindTime {
+		a.Outcome = Old
+		return a
+	}
+	key := ip.String()
+	if b, ok := js.Bans[key]; ok && b.Covers(t) {
+		a.Outcome, a.Ban = DuringBan, b
+		return a
+	}
+	ts := js.Failures[key]
+	i, _ := slices.BinarySearch(ts, t+1) // after equal stamps: keep arrival order
+	ts = slices.Insert(ts, i, t)
+	js.TotalFailed++
+	n := 0
+	for _, f := range ts {
+		if f > t-j.FindTime && f <= t {
+			n++
+		}
+	}
+	a.Count = n
+	if n < j.MaxRetry {
+		js.Failures[key] = ts
+		a.Outcome = Counted
+		return a
+	}
+	delete(js.Failures, key)
+	b := state.Ban{Start: t, End: -1}
+	if j.BanTime >= 0 {
+		b.End = t + j.BanTime
+	}
+	a.Ban = b
+	if !b.Permanent() && b.End <= now {
+		a.Outcome = TooLate
+		return a
+	}
+	js.Bans[key] = b
+	js.TotalBanned++
+	a.Outcome = Banned
+	return a
+}
+
+// BanNow bans ip from now for bantime (the jail's when bantime is 0), as a manual ban. It
+// counts in Total banned like any ban, and replaces an existing ban of the IP.
+func (j *Jail) BanNow(js *state.Jail, ip netip.Addr, now, bantime int64) state.Ban {
+	if bantime == 0 {
+		bantime = j.BanTime
+	}
+	b := state.Ban{Start: now, End: -1}
+	if bantime > 0 {
+		b.End = now + bantime
+	}
+	key := ip.Unmap().String()
+	js.Bans[key] = b
+	delete(js.Failures, key)
+	js.TotalBanned++
+	return b
+}
+
+// Unban lifts the ban of ip in js, and reports whether there was one.
+func Unban(js *state.Jail, ip netip.Addr) bool {
+	key := ip.Unmap().String()
+	_, ok := js.Bans[key]
+	delete(js.Bans, key)
+	return ok
+}
+
+// Expire lifts the bans that end at or before now and forgets failures at or before
+// now - findtime. It returns the lifted bans, ordered by IP.
+func (j *Jail) Expire(js *state.Jail, now int64) []Action {
+	var out []Action
+	for key, b := range js.Bans {
+		if !b.Permanent() && b.End <= now {
+			delete(js.Bans, key)
+			ip, _ := netip.ParseAddr(key)
+			out = append(out, Action{Outcome: Unbanned, IP: ip, Time: b.End, Ban: b})
+		}
+	}
+	slices.SortFunc(out, func(a, b Action) int { return a.IP.Compare(b.IP) })
+	for key, ts := range js.Failures {
+		i, _ := slices.BinarySearch(ts, now-j.FindTime+1)
+		if i == len(ts) {
+			delete(js.Failures, key)
+		} else if i > 0 {
+			js.Failures[key] = slices.Clone(ts[i:])
+		}
+	}
+	return out
+}
+
+// CurrentlyFailed counts the IPs with at least one failure in (now - findtime, now].
+func (j *Jail) CurrentlyFailed(js *state.Jail, now int64) int {
+	n := 0
+	for _, ts := range js.Failures {
+		for _, t := range ts {
+			if t > now-j.FindTime && t <= now {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
