@@ -1,0 +1,157 @@
+package rules
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/fail2ban-scan/fail2ban-scan/state"
+)
+
+func TestFailure(t *testing.T) {
+	a := netip.MustParseAddr("192.0.2.7")
+	type fail struct {
+		ip  netip.Addr
+		t   int64
+		out Outcome
+	}
+	tests := []struct {
+		name        string
+		jail        Jail
+		now         int64
+		fails       []fail
+		wantBans    map[string]state.Ban
+		wantFailed  int64
+		wantBanned  int64
+		wantCurrent int
+	}{
+		{
+			name: "maxretry reached inside findtime bans at the last failure",
+			jail: Jail{MaxRetry: 3, FindTime: 600, BanTime: 1800}, now: 1000,
+			fails:    []fail{{a, 500, Counted}, {a, 600, Counted}, {a, 700, Banned}},
+			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 700, End: 2500}}, wantFailed: 3, wantBanned: 1,
+		},
+		{
+			name: "window is (t-findtime, t]: a failure exactly findtime earlier does not count",
+			jail: Jail{MaxRetry: 3, FindTime: 600, BanTime: 1800}, now: 2000,
+			fails:    []fail{{a, 1000, Counted}, {a, 1500, Counted}, {a, 1600, Counted}},
+			wantBans: map[string]state.Ban{}, wantFailed: 3, wantCurrent: 1,
+		},
+		{
+			name: "failure at or before now-findtime is old",
+			jail: Jail{MaxRetry: 1, FindTime: 600, BanTime: 60}, now: 1600,
+			fails:    []fail{{a, 1000, Old}, {a, 999, Old}},
+			wantBans: map[string]state.Ban{},
+		},
+		{
+			name: "ignoreip is never counted",
+			jail: Jail{MaxRetry: 1, FindTime: 600, BanTime: 60, IgnoreIP: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}, now: 1000,
+			fails:    []fail{{a, 900, IgnoredIP}, {netip.MustParseAddr("::ffff:192.0.2.9"), 900, IgnoredIP}},
+			wantBans: map[string]state.Ban{},
+		},
+		{
+			name: "failures during a ban are not counted; after its end they are",
+			jail: Jail{MaxRetry: 2, FindTime: 600, BanTime: 100}, now: 1000,
+			fails: []fail{
+				{a, 500, Counted}, {a, 510, Banned}, // ban [510, 610)
+				{a, 520, DuringBan}, {a, 609, DuringBan},
+				{a, 610, Counted}, {a, 900, TooLate}, // ban [900, 1000) is over at now: 1000
+			},
+			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 510, End: 610}}, wantFailed: 4, wantBanned: 1,
+		},
+		{
+			name: "permanent ban",
+			jail: Jail{MaxRetry: 2, FindTime: 600, BanTime: -1}, now: 1000,
+			fails:    []fail{{a, 900, Counted}, {a, 901, Banned}, {a, 5000, DuringBan}},
+			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 901, End: -1}}, wantFailed: 2, wantBanned: 1,
+		},
+		{
+			name: "a ban already over when detected is not applied, and failures are cleared",
+			jail: Jail{MaxRetry: 2, FindTime: 3600, BanTime: 60}, now: 1000,
+			fails:    []fail{{a, 100, Counted}, {a, 200, TooLate}, {a, 300, Counted}},
+			wantBans: map[string]state.Ban{}, wantFailed: 3, wantCurrent: 1,
+		},
+		{
+			name: "IPs are counted apart; v4-mapped v6 is the v4 address",
+			jail: Jail{MaxRetry: 2, FindTime: 600, BanTime: 60}, now: 1000,
+			fails: []fail{
+				{a, 900, Counted}, {netip.MustParseAddr("2001:db8::1"), 901, Counted},
+				{netip.MustParseAddr("::ffff:192.0.2.7"), 902, Banned},
+			},
+			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 902, End: 962}}, wantFailed: 3, wantBanned: 1, wantCurrent: 1,
+		},
+		{
+			name: "out-of-order failures count by their own time",
+			jail: Jail{MaxRetry: 3, FindTime: 100, BanTime: 60}, now: 1000,
+			fails:    []fail{{a, 950, Counted}, {a, 900, Counted}, {a, 800, Counted}, {a, 960, Banned}},
+			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 960, End: 1020}}, wantFailed: 4, wantBanned: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			js := state.New().Jail("j")
+			for i, f := range tt.fails {
+				got := tt.jail.Failure(js, f.ip, f.t, tt.now)
+				if got.Outcome != f.out {
+					t.Fatalf("failure %d (%s at %d): outcome %d, want %d", i, f.ip, f.t, got.Outcome, f.out)
+				}
+			}
+			if len(js.Bans) != len(tt.wantBans) {
+				t.Errorf("bans %v, want %v", js.Bans, tt.wantBans)
+			}
+			for ip, b := range tt.wantBans {
+				if js.Bans[ip] != b {
+					t.Errorf("ban of %s = %+v, want %+v", ip, js.Bans[ip], b)
+				}
+			}
+			if js.TotalFailed != tt.wantFailed || js.TotalBanned != tt.wantBanned {
+				t.Errorf("total failed %d banned %d, want %d %d", js.TotalFailed, js.TotalBanned, tt.wantFailed, tt.wantBanned)
+			}
+			if got := tt.jail.CurrentlyFailed(js, tt.now); got != tt.wantCurrent {
+				t.Errorf("currently failed %d, want %d", got, tt.wantCurrent)
+			}
+		})
+	}
+}
+
+func TestExpire(t *testing.T) {
+	j := Jail{MaxRetry: 5, FindTime: 600, BanTime: 60}
+	js := state.New().Jail("j")
+	js.Bans["192.0.2.1"] = state.Ban{Start: 0, End: 1000}
+	js.Bans["192.0.2.2"] = state.Ban{Start: 0, End: 1001}
+	js.Bans["2001:db8::1"] = state.Ban{Start: 0, End: -1}
+	js.Bans["192.0.2.0"] = state.Ban{Start: 0, End: 999}
+	js.Failures["192.0.2.3"] = []int64{100, 400, 401, 900}
+	js.Failures["192.0.2.4"] = []int64{100, 400}
+	got := j.Expire(js, 1000)
+	if len(got) != 2 || got[0].IP.String() != "192.0.2.0" || got[1].IP.String() != "192.0.2.1" || got[0].Outcome != Unbanned {
+		t.Fatalf("lifted %+v, want 192.0.2.0 and 192.0.2.1", got)
+	}
+	if len(js.Bans) != 2 {
+		t.Errorf("bans left %v", js.Bans)
+	}
+	if f := js.Failures["192.0.2.3"]; len(f) != 2 || f[0] != 401 {
+		t.Errorf("failures of 192.0.2.3 = %v, want [401 900]", f)
+	}
+	if _, ok := js.Failures["192.0.2.4"]; ok {
+		t.Errorf("192.0.2.4 has only old failures and should be forgotten")
+	}
+}
+
+func TestBanNowAndUnban(t *testing.T) {
+	j := Jail{MaxRetry: 5, FindTime: 600, BanTime: 60}
+	js := state.New().Jail("j")
+	ip := netip.MustParseAddr("198.51.100.7")
+	js.Failures[ip.String()] = []int64{10}
+	if b := j.BanNow(js, ip, 100, 0); b != (state.Ban{Start: 100, End: 160}) {
+		t.Errorf("jail bantime: %+v", b)
+	}
+	if b := j.BanNow(js, ip, 100, -1); !b.Permanent() {
+		t.Errorf("permanent: %+v", b)
+	}
+	if js.TotalBanned != 2 || len(js.Failures) != 0 {
+		t.Errorf("total banned %d, failures %v", js.TotalBanned, js.Failures)
+	}
+	if !Unban(js, ip) || Unban(js, ip) {
+		t.Errorf("unban should report the ban once")
+	}
+}
