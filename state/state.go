@@ -73,6 +73,12 @@ func (s *State) Jail(name string) *Jail {
 		j = &Jail{}
 		s.Jails[name] = j
 	}
+	j.init()
+	return j
+}
+
+// init makes the maps of j non-nil.
+func (j *Jail) init() {
 	if j.Files == nil {
 		j.Files = map[string][]FilePos{}
 	}
@@ -82,7 +88,6 @@ func (s *State) Jail(name string) *Jail {
 	if j.Bans == nil {
 		j.Bans = map[string]Ban{}
 	}
-	return j
 }
 
 // Load reads the state file at path. A missing file is an empty state; a file that cannot be
@@ -123,6 +128,7 @@ func Decode(data []byte) (*State, error) {
 		if j == nil {
 			return nil, fmt.Errorf("jails.%s: null", name)
 		}
+		j.init()
 		for ip, ts := range j.Failures {
 			if !slices.IsSorted(ts) {
 				return nil, fmt.Errorf("jails.%s.failures.%s: timestamps not ascending", name, ip)
