@@ -185,7 +185,11 @@ func journalRun(ctx context.Context, argv []string, expect string, matches []str
 			mismatch = true
 			break
 		}
-		line, err = e.appendLine(line[:0])
+		if err := ctx.Err(); err != nil {
+			readErr = err
+			break
+		}
+		line, err = e.appendLine(line[:0], time.Local)
 		if err != nil {
 			readErr = err
 			break
@@ -232,8 +236,8 @@ type journalEntry struct {
 	Message    json.RawMessage `json:"MESSAGE"`
 }
 
-// appendLine appends the entry as one syslog-shaped line, without a newline.
-func (e *journalEntry) appendLine(b []byte) ([]byte, error) {
+// appendLine appends the entry as one syslog-shaped line, without a newline, its time in loc.
+func (e *journalEntry) appendLine(b []byte, loc *time.Location) ([]byte, error) {
 	rt, err := fieldValue(e.Realtime)
 	if err != nil {
 		return b, fmt.Errorf("entry %s: __REALTIME_TIMESTAMP: %w", e.Cursor, err)
@@ -242,7 +246,7 @@ func (e *journalEntry) appendLine(b []byte) ([]byte, error) {
 	if err != nil {
 		return b, fmt.Errorf("entry %s: __REALTIME_TIMESTAMP: %w", e.Cursor, err)
 	}
-	b = time.UnixMicro(us).In(time.Local).AppendFormat(b, journalTimeLayout)
+	b = time.UnixMicro(us).In(loc).AppendFormat(b, journalTimeLayout)
 	b = append(b, ' ')
 
 	host, err := firstField(e.Hostname)
