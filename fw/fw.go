@@ -1,0 +1,166 @@
+// Package fw makes the iptables and ip6tables filter tables match the active bans: one chain per jail, jumped to from the top of INPUT.
+//
+// Layout, for jail J in table filter of each family:
+//
+//	-N f2b-J
+//	-A f2b-J -s 192.0.2.7/32 -j REJECT --reject-with icmp-port-unreachable   (one per ban, or -j DROP)
+//	-A f2b-J -j RETURN
+//	-A INPUT -p tcp -m multiport --dports 25,465,587 -j f2b-J                (first rules of INPUT)
+//
+// Ports: names are resolved to numbers here (iptables-save prints numbers),
+// "a:b" is a range, and no ports (or "all") means no port match at all. Protocol
+// tcp or udp gives one jump with -p; protocol all gives one jump per protocol,
+// tcp and udp (multiport needs -p), or a single jump without -p when every port
+// is matched.
+//
+// The work is split in two: a pure diff of the live table (one iptables-save
+// per family) against the wanted jails yields a [Plan], printable for
+// --dry-run; applying it is one iptables-restore --noflush -w transaction per
+// family.
+package fw
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Jail is the firewall's view of one enabled jail.
+type Jail struct {
+	Name      string   // the chain is ChainName(Name); see ValidateName
+	Ports     []string // as configured: names, numbers, "a:b"; nil or ["all"] = every port
+	Protocol  string   // tcp | udp | all; "" = tcp
+	BlockType string   // REJECT | DROP (any case); "" = REJECT
+	Bans      []netip.Addr // active bans, IPv4 and IPv6 mixed (4in6 counts as IPv4); duplicates are fine
+}
+
+// ChainPrefix starts the name of every chain this package manages.
+const ChainPrefix = "f2b-"
+
+// maxChainName is the longest chain name iptables accepts
+// (XT_EXTENSION_MAXNAMELEN - 1).
+const maxChainName = 28
+
+// ChainName returns the chain of jail: "f2b-" + jail.
+func ChainName(jail string) string { return ChainPrefix + jail }
+
+// ValidateName reports whether jail can name a chain: 1 to 24 characters
+// (the chain, with its "f2b-" prefix, is at most 28), letters, digits, '.',
+// '_' and '-' only, so that it is safe in an iptables-restore script.
+func ValidateName(jail string) error {
+	if jail == "" {
+		return fmt.Errorf("jail name is empty")
+	}
+	if n := len(ChainName(jail)); n > maxChainName {
+		return fmt.Errorf("jail name %q is too long: chain %q has %d characters, iptables allows %d",
+			jail, ChainName(jail), n, maxChainName)
+	}
+	for _, r := range jail {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("jail name %q: character %q not allowed in a chain name (use letters, digits, '.', '_', '-')", jail, r)
+		}
+	}
+	return nil
+}
+
+// ValidatePorts reports whether ports and protocol (as in Jail) make a valid
+// jump rule: known service names or numbers 1-65535, ranges "a:b" with a <= b,
+// at most 15 ports (a range counts as two, the multiport limit), and protocol
+// tcp, udp, all or "".
+func ValidatePorts(ports []string, protocol string) error {
+	_, err := jumpSpecs(Jail{Name: "x", Ports: ports, Protocol: protocol})
+	return err
+}
+
+// Firewall is what the command needs from this package. *IPTables is the
+// implementation; the interface lets callers that run without root record
+// what they would have asked for.
+type Firewall interface {
+	// Reconcile makes both families' filter tables hold exactly jails:
+	// missing chains, rules and jumps are added, stray ones removed, and
+	// the chains and jumps of jails named in managed but absent from jails
+	// (disabled ones) are deleted. Rules and chains of other names are never
+	// touched. With dryRun it only reads and returns the plan. The plan is
+	// returned even with an error; each family is applied on its own, so an
+	// IPv6 failure does not stop IPv4.
+	Reconcile(ctx context.Context, jails []Jail, managed []string, dryRun bool) (*Plan, error)
+	// Flush removes the jumps and chains of the named jails in both families.
+	Flush(ctx context.Context, jails []string) (*Plan, error)
+}
+
+// Plan is what one Reconcile or Flush changes, per family, as
+// iptables-restore command lines; String renders it for --dry-run.
+type Plan struct {
+	Families []FamilyPlan // IPv4 then IPv6
+}
+
+// FamilyPlan is the change to one family's filter table.
+type FamilyPlan struct {
+	Family  Family
+	Skipped string   // when not empty, the table was not read nor changed, and why
+	Ops     []string // iptables-restore lines, in order: "-N f2b-x", "-I INPUT 1 -p tcp ... -j f2b-x"
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool {
+	if p == nil {
+		return true
+	}
+	for _, f := range p.Families {
+		if len(f.Ops) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// String renders the plan, one family per header line and one command per
+// indented line:
+//
+//	iptables: 2 changes
+//	  -I f2b-postfix-sasl 1 -s 192.0.2.7/32 -j REJECT --reject-with icmp-port-unreachable
+//	  -D f2b-postfix-sasl -s 198.51.100.1/32 -j REJECT --reject-with icmp-port-unreachable
+//	ip6tables: no changes
+func (p *Plan) String() string {
+	if p == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, f := range p.Families {
+		switch {
+		case f.Skipped != "":
+			fmt.Fprintf(&b, "%s: skipped: %s\n", f.Family, f.Skipped)
+		case len(f.Ops) == 0:
+			fmt.Fprintf(&b, "%s: no changes\n", f.Family)
+		default:
+			s := "s"
+			if len(f.Ops) == 1 {
+				s = ""
+			}
+			fmt.Fprintf(&b, "%s: %d change%s\n", f.Family, len(f.Ops), s)
+			for _, op := range f.Ops {
+				b.WriteString("  ")
+				b.WriteString(op)
+				b.WriteByte('\n')
+			}
+		}
+	}
+	return b.String()
+}
+
+// Family is an address family: IPv4 (iptables) or IPv6 (ip6tables).
+type Family int
+
+const (
+	IPv4 Family = iota
+	IPv6
+)
+
+// String returns the family's command name: "iptables" or "ip6tables".
+func (f Family) String() string {
+	if f == IPv6 {
+		return "ip6tables"
+	}
+	return "iptables"
+}

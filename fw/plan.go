@@ -1,0 +1,331 @@
+package fw
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// table is one family's filter table as iptables-save prints it: each
+// chain's rules in order, without the leading "-A CHAIN ". A chain with no
+// rules is present with an empty slice.
+type table map[string][]string
+
+// parseSave reads the *filter section of iptables-save (or ip6tables-save)
+// output. Other tables are ignored.
+func parseSave(out string) (table, error) {
+	t := table{}
+	inFilter := false
+	for i, line := range strings.Split(out, "\n") {
+		switch {
+		case line == "" || line[0] == '#':
+		case line[0] == '*':
+			inFilter = line == "*filter"
+		case !inFilter:
+		case line == "COMMIT":
+			inFilter = false
+		case line[0] == ':':
+			name, _, _ := strings.Cut(line[1:], " ")
+			if _, ok := t[name]; !ok {
+				t[name] = []string{}
+			}
+		case strings.HasPrefix(line, "-A "):
+			chain, rule, _ := strings.Cut(line[len("-A "):], " ")
+			t[chain] = append(t[chain], rule)
+		default:
+			return nil, fmt.Errorf("line %d: unexpected %q", i+1, line)
+		}
+	}
+	return t, nil
+}
+
+// target returns the -j (or -g) target of a rule as iptables-save prints
+// it, and whether the rule ends with it (rules jumping to a user chain
+// carry no target options after it).
+func jumpTarget(rule string) (string, bool) {
+	f := strings.Fields(rule)
+	if len(f) < 2 || f[len(f)-2] != "-j" {
+		return "", false
+	}
+	return f[len(f)-1], true
+}
+
+// references reports whether rule jumps or goes to chain.
+func references(rule, chain string) bool {
+	f := strings.Fields(rule)
+	for i := 0; i+1 < len(f); i++ {
+		if (f[i] == "-j" || f[i] == "-g") && f[i+1] == chain {
+			return true
+		}
+	}
+	return false
+}
+
+// banTarget returns the target text of j's ban rules in fam, as iptables-save
+// prints it.
+func banTarget(fam Family, blockType string) string {
+	if strings.EqualFold(blockType, "DROP") {
+		return "DROP"
+	}
+	if fam == IPv6 {
+		return "REJECT --reject-with icmp6-port-unreachable"
+	}
+	return "REJECT --reject-with icmp-port-unreachable"
+}
+
+// banRule renders the rule that bans a in fam.
+func banRule(fam Family, a netip.Addr, target string) string {
+	return "-s " + netip.PrefixFrom(a, a.BitLen()).String() + " -j " + target
+}
+
+// banKey identifies a ban rule whatever the address's spelling
+// (ip6tables prints ::102:304 as ::1.2.3.4).
+type banKey struct {
+	addr   netip.Addr
+	target string
+}
+
+// parseBan recognises a rule of the form this package writes into its
+// chains: "-s ADDR/32 -j DROP" or "-s ADDR/32 -j REJECT --reject-with X".
+func parseBan(fam Family, rule string) (banKey, bool) {
+	f := strings.Fields(rule)
+	if len(f) < 4 || f[0] != "-s" || f[2] != "-j" {
+		return banKey{}, false
+	}
+	p, err := netip.ParsePrefix(f[1])
+	if err != nil || !p.IsSingleIP() || p.Addr().Is4() != (fam == IPv4) {
+		return banKey{}, false
+	}
+	switch {
+	case len(f) == 4 && f[3] == "DROP":
+	case len(f) == 6 && f[3] == "REJECT" && f[4] == "--reject-with":
+	default:
+		return banKey{}, false
+	}
+	return banKey{p.Addr(), strings.Join(f[3:], " ")}, true
+}
+
+// familyBans returns the addresses of bans in fam, sorted and without
+// duplicates. IPv4-mapped IPv6 addresses count as IPv4; zones are dropped.
+func familyBans(fam Family, bans []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range bans {
+		a = a.WithZone("").Unmap()
+		if a.IsValid() && a.Is4() == (fam == IPv4) {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+const returnRule = "-j RETURN"
+
+// diff returns the iptables-restore lines that turn cur, one family's filter
+// table, into the wanted layout: each of jails with its chain, bans, final
+// RETURN and jump rules as the first rules of INPUT, and no chain nor INPUT
+// jump left for the names in managed that are not in jails. It touches no
+// other chain and no INPUT rule that does not jump to one of those chains.
+// jails must be valid (see validate).
+//
+// Order of the lines: INPUT jumps removed, unwanted chains flushed and
+// deleted, wanted chains created or edited, INPUT jumps inserted, so that no
+// line refers to a chain that does not exist at that point.
+func diff(fam Family, cur table, jails []Jail, managed []string) []string {
+	ours := map[string]bool{}
+	for _, n := range managed {
+		ours[ChainName(n)] = true
+	}
+	wantChain := map[string]bool{}
+	var wantJumps []string
+	for _, j := range jails {
+		ours[ChainName(j.Name)] = true
+		wantChain[ChainName(j.Name)] = true
+		specs, _ := jumpSpecs(j) // validated
+		wantJumps = append(wantJumps, specs...)
+	}
+
+	var del, ins, chainOps []string
+
+	// INPUT: our jumps must be the first rules, each exactly once. A jump
+	// that is stray, duplicated or below a foreign rule is deleted (every
+	// copy: -D removes the first match) and, when wanted, inserted again.
+	input := cur["INPUT"]
+	isOurs := func(rule string) bool {
+		t, ok := jumpTarget(rule)
+		return ok && ours[t]
+	}
+	prefix := 0
+	for prefix < len(input) && isOurs(input[prefix]) {
+		prefix++
+	}
+	count := map[string]int{}
+	first := map[string]int{}
+	var seen []string
+	for i, r := range input {
+		if !isOurs(r) {
+			continue
+		}
+		if count[r] == 0 {
+			first[r] = i
+			seen = append(seen, r)
+		}
+		count[r]++
+	}
+	kept := map[string]bool{}
+	for _, r := range seen {
+		if slices.Contains(wantJumps, r) && count[r] == 1 && first[r] < prefix {
+			kept[r] = true
+			continue
+		}
+		for range count[r] {
+			del = append(del, "-D INPUT "+r)
+		}
+	}
+	for _, r := range slices.Backward(wantJumps) {
+		if !kept[r] {
+			ins = append(ins, "-I INPUT 1 "+r)
+			kept[r] = true // a spec wanted twice is inserted once
+		}
+	}
+
+	// Chains of managed jails that are not wanted: flush and delete. A
+	// chain some other rule still refers to (outside the INPUT jumps
+	// deleted above) cannot be deleted; it is only flushed.
+	var gone []string
+	for c := range ours {
+		if _, ok := cur[c]; ok && !wantChain[c] {
+			gone = append(gone, c)
+		}
+	}
+	slices.Sort(gone)
+	for _, c := range gone {
+		if len(cur[c]) > 0 {
+			del = append(del, "-F "+c)
+		}
+		referenced := false
+		for chain, rules := range cur {
+			for _, r := range rules {
+				if chain != c && !(chain == "INPUT" && isOurs(r)) && references(r, c) {
+					referenced = true
+				}
+			}
+		}
+		if !referenced {
+			del = append(del, "-X "+c)
+		}
+	}
+
+	for _, j := range jails {
+		chainOps = append(chainOps, chainDiff(fam, cur, j)...)
+	}
+	return slices.Concat(del, chainOps, ins)
+}
+
+// chainDiff returns the lines that make j's chain hold exactly its bans in
+// fam followed by one RETURN. Missing bans are inserted at the top and
+// unwanted or duplicated ones deleted; a chain holding anything else (a
+// foreign rule, a misplaced or repeated RETURN) is flushed and rebuilt.
+func chainDiff(fam Family, cur table, j Jail) []string {
+	c := ChainName(j.Name)
+	target := banTarget(fam, j.BlockType)
+	bans := familyBans(fam, j.Bans)
+	rules, exists := cur[c]
+
+	rebuild := func() []string {
+		var ops []string
+		if !exists {
+			ops = append(ops, "-N "+c)
+		} else if len(rules) > 0 {
+			ops = append(ops, "-F "+c)
+		}
+		for _, a := range bans {
+			ops = append(ops, "-A "+c+" "+banRule(fam, a, target))
+		}
+		return append(ops, "-A "+c+" "+returnRule)
+	}
+	if !exists {
+		return rebuild()
+	}
+
+	returns := 0
+	count := map[banKey]int{}
+	spec := map[banKey]string{}
+	var order []banKey
+	for _, r := range rules {
+		if r == returnRule {
+			returns++
+			continue
+		}
+		k, ok := parseBan(fam, r)
+		if !ok {
+			return rebuild() // not ours: an admin's rule or a half-edit
+		}
+		if count[k] == 0 {
+			spec[k] = r
+			order = append(order, k)
+		}
+		count[k]++
+	}
+	if returns > 1 || returns == 1 && rules[len(rules)-1] != returnRule {
+		return rebuild()
+	}
+
+	want := map[banKey]bool{}
+	for _, a := range bans {
+		want[banKey{a, target}] = true
+	}
+	var ops []string
+	for _, k := range order {
+		n := count[k]
+		if want[k] {
+			n--
+		}
+		for range n {
+			ops = append(ops, "-D "+c+" "+spec[k])
+		}
+	}
+	for _, a := range slices.Backward(bans) {
+		if count[banKey{a, target}] == 0 {
+			ops = append(ops, "-I "+c+" 1 "+banRule(fam, a, target))
+		}
+	}
+	if returns == 0 {
+		ops = append(ops, "-A "+c+" "+returnRule)
+	}
+	return ops
+}
+
+// validate checks jails and managed names before anything is read.
+func validate(jails []Jail, managed []string) error {
+	seen := map[string]bool{}
+	for _, j := range jails {
+		if err := ValidateName(j.Name); err != nil {
+			return err
+		}
+		if seen[j.Name] {
+			return fmt.Errorf("jail %q listed twice", j.Name)
+		}
+		seen[j.Name] = true
+		if _, err := jumpSpecs(j); err != nil {
+			return fmt.Errorf("jail %s: %w", j.Name, err)
+		}
+		switch strings.ToUpper(j.BlockType) {
+		case "", "REJECT", "DROP":
+		default:
+			return fmt.Errorf("jail %s: blocktype %q: want REJECT or DROP", j.Name, j.BlockType)
+		}
+		for _, a := range j.Bans {
+			if !a.IsValid() {
+				return fmt.Errorf("jail %s: invalid (zero) ban address", j.Name)
+			}
+		}
+	}
+	for _, n := range managed {
+		if err := ValidateName(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
