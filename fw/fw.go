@@ -28,10 +28,10 @@ import (
 
 // Jail is the firewall's view of one enabled jail.
 type Jail struct {
-	Name      string   // the chain is ChainName(Name); see ValidateName
-	Ports     []string // as configured: names, numbers, "a:b"; nil or ["all"] = every port
-	Protocol  string   // tcp | udp | all; "" = tcp
-	BlockType string   // REJECT | DROP (any case); "" = REJECT
+	Name      string       // the chain is ChainName(Name); see ValidateName
+	Ports     []string     // as configured: names, numbers, "a:b"; nil or ["all"] = every port
+	Protocol  string       // tcp | udp | all; "" = tcp
+	BlockType string       // REJECT | DROP (any case); "" = REJECT
 	Bans      []netip.Addr // active bans, IPv4 and IPv6 mixed (4in6 counts as IPv4); duplicates are fine
 }
 

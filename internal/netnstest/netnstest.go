@@ -15,6 +15,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -24,6 +26,9 @@ const (
 	EnvInNetns = "FAIL2BAN_SCAN_IN_NETNS"
 	// EnvRequire set to 1 (as in CI) turns Require's skip into a failure.
 	EnvRequire = "FAIL2BAN_SCAN_REQUIRE_NETNS"
+	// envOuter holds the namespace Main started in ("net:[4026531833]"),
+	// for when /proc/1/ns/net cannot be read.
+	envOuter = "FAIL2BAN_SCAN_OUTER_NETNS"
 )
 
 // Main runs the tests. When not yet re-executed (EnvInNetns unset), running
@@ -37,6 +42,9 @@ func Main(m *testing.M) {
 			if exe, err := os.Executable(); err == nil {
 				argv := append([]string{"unshare", "-n", "--", exe}, os.Args[1:]...)
 				env := append(os.Environ(), EnvInNetns+"=1")
+				if outer, err := os.Readlink("/proc/self/ns/net"); err == nil {
+					env = append(env, envOuter+"="+outer)
+				}
 				err = syscall.Exec(unshare, argv, env)
 				fmt.Fprintf(os.Stderr, "netnstest: exec %s: %v; running without a private network namespace\n", unshare, err)
 			}
@@ -75,26 +83,42 @@ func lookPath(cmd string) (string, error) {
 }
 
 // Check returns nil when this process, and the calling thread, are in a
-// network namespace other than PID 1's and iptables is installed; otherwise
-// it says why not.
+// network namespace that is neither PID 1's nor the one Main started in, and
+// has no interface but lo (a fresh one), and iptables is installed;
+// otherwise it says why not.
 func Check() error {
-	host, err := os.Readlink("/proc/1/ns/net")
-	if err != nil {
-		return fmt.Errorf("cannot tell the host's network namespace: %w", err)
+	var outer []string
+	host, hostErr := os.Readlink("/proc/1/ns/net")
+	if hostErr == nil {
+		outer = append(outer, host)
 	}
-	for _, p := range []string{"/proc/self/ns/net", "/proc/thread-self/ns/net"} {
-		ns, err := os.Readlink(p)
+	if ns := os.Getenv(envOuter); ns != "" {
+		outer = append(outer, ns)
+	}
+	if len(outer) == 0 {
+		why := "not re-executed by netnstest.Main (is it called from TestMain?)"
+		if _, err := canUnshare(); err != nil {
+			why = err.Error()
+		}
+		return fmt.Errorf("cannot tell the host's network namespace (%v) and %s", hostErr, why)
+	}
+	for _, self := range []string{"/proc/self", "/proc/thread-self"} {
+		ns, err := os.Readlink(self + "/ns/net")
 		if err != nil {
 			return fmt.Errorf("cannot tell this process's network namespace: %w", err)
 		}
-		if ns == host {
-			why := "not re-executed by netnstest.Main (is it called from TestMain?)"
-			if os.Getenv(EnvInNetns) != "" {
-				why = EnvInNetns + " is set but " + p + " is PID 1's"
-			} else if _, err := canUnshare(); err != nil {
-				why = err.Error()
+		if slices.Contains(outer, ns) {
+			return fmt.Errorf("%s/ns/net is the host's network namespace %s", self, ns)
+		}
+		dev, err := os.ReadFile(self + "/net/dev")
+		if err != nil {
+			return fmt.Errorf("cannot list this network namespace's interfaces: %w", err)
+		}
+		lines := strings.Split(string(dev), "\n")
+		for _, l := range lines[min(2, len(lines)):] { // after the two header lines
+			if name, _, ok := strings.Cut(strings.TrimSpace(l), ":"); ok && name != "lo" {
+				return fmt.Errorf("network namespace %s has interface %s: not a fresh one", ns, name)
 			}
-			return fmt.Errorf("in the host's network namespace (%s): %s", ns, why)
 		}
 	}
 	if _, err := lookPath("iptables"); err != nil {
