@@ -26,7 +26,8 @@ type JournalQuery struct {
 	// "_SYSTEMD_UNIT=postfix.service", "+" for OR.
 	Matches []string
 	// Since is where to start when there is no cursor or it is stale (now - findtime, computed by
-	// the caller). The zero time reads the whole journal.
+	// the caller). The zero time reads the whole journal. It does not apply after a valid
+	// cursor: every entry after it is delivered, however old.
 	Since time.Time
 	// Journalctl is the path of journalctl; "" = "journalctl" from PATH.
 	Journalctl string
@@ -49,7 +50,7 @@ const maxStderr = 8 << 10
 //
 // The time is __REALTIME_TIMESTAMP in the local time zone; then _HOSTNAME ("-" when absent),
 // SYSLOG_IDENTIFIER (else _COMM, else "-"), "[_PID]" (else SYSLOG_PID, else left out) and
-// MESSAGE. Values journalctl gives as byte arrays (not UTF-8) are decoded; a field with several
+// MESSAGE; blanks inside the host name and the identifier become "_", so the fields stay put. Values journalctl gives as byte arrays (not UTF-8) are decoded; a field with several
 // values gives its last one, as journalctl -o short shows it. Trailing newlines of MESSAGE are
 // dropped and any other CR or LF becomes a space, so one entry is always one line.
 //
@@ -119,7 +120,7 @@ func journalArgs(q JournalQuery) ([]string, error) {
 			}
 		}
 	}
-	return argv, nil
+	return argv[:len(argv):len(argv)], nil
 }
 
 // runResult is what one journalctl run delivered.

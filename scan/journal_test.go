@@ -348,6 +348,8 @@ func TestReadJournalEntryShape(t *testing.T) {
 		{"comm and syslog pid", journaltest.Entry{Realtime: jt0, Hostname: "mx", Message: "m",
 			Fields: map[string]string{"_COMM": "smtpd", "SYSLOG_PID": "42"}},
 			jt0.In(time.Local).Format(journalTimeLayout) + " mx smtpd[42]: m"},
+		{"blanks and newlines in host and identifier", journaltest.Entry{Realtime: jt0, Hostname: "my host", Identifier: "a b\nc", PID: 3, Message: "m"},
+			jt0.In(time.Local).Format(journalTimeLayout) + " my_host a_b_c[3]: m"},
 		{"big message", journaltest.Entry{Realtime: jt0, Hostname: "mail", Identifier: "postfix/smtpd", PID: 9,
 			Message: strings.Repeat("A", 100000)},
 			jt0.In(time.Local).Format(journalTimeLayout) + " mail postfix/smtpd[9]: " + strings.Repeat("A", 100000)},
