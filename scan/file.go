@@ -215,7 +215,12 @@ func ReadLog(path string, prev []state.FilePos, fn func(line []byte)) (next []st
 		end = max(end, from)
 		st.Bytes += end - from
 		pos.Offset = end
-		recs = append(recs, record{pos: pos, final: c.gz})
+		// A gzip file with nothing decompressed yet (being written) would be known by its
+		// inode alone: leave it unknown, so that when complete it is matched by the
+		// fingerprint of the file it was made from, if that one was read.
+		if !c.gz || len(c.head) > 0 || e != nil || (err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF)) {
+			recs = append(recs, record{pos: pos, final: c.gz})
+		}
 		if err != nil {
 			errs = append(errs, err)
 			stopped = !corrupt
@@ -312,15 +317,16 @@ func fits(c *candidate, e *state.FilePos) bool {
 	return c.gz || !same || c.size >= e.Offset
 }
 
-// isCopy reports whether gzip candidate c is a copy of another file that is being read:
-// its uncompressed head starts with the whole head of an uncompressed one (gzip writing
-// the .gz while the plain file is still there).
+// isCopy reports whether gzip candidate c is a copy of an uncompressed file that is being
+// read: their heads agree on their common length, which is not 0 (gzip writing the .gz
+// while the plain file is still there; the .gz may hold only part of it yet).
 func isCopy(c *candidate, cands []*candidate, read []bool) bool {
 	for oi, o := range cands {
-		if o == c || !read[oi] || o.gz || o.err != nil || o.gone || len(o.head) == 0 {
+		if o == c || !read[oi] || o.gz || o.err != nil || o.gone {
 			continue
 		}
-		if len(c.head) >= len(o.head) && string(c.head[:len(o.head)]) == string(o.head) {
+		k := min(len(c.head), len(o.head))
+		if k > 0 && string(c.head[:k]) == string(o.head[:k]) {
 			return true
 		}
 	}
