@@ -1,0 +1,957 @@
+package rules
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"regexp/syntax"
+	"sort"
+	"strings"
+)
+
+// MatchResult is the outcome of matching one log line against a Filter.
+type MatchResult int
+
+const (
+	// Miss: no failregex matched (or the matched host was not a valid IP address).
+	Miss MatchResult = iota
+	// Match: a failregex matched and no ignoreregex did.
+	Match
+	// Ignored: a failregex matched but an ignoreregex matched too.
+	Ignored
+)
+
+// String returns "miss", "match" or "ignored".
+func (r MatchResult) String() string {
+	switch r {
+	case Miss:
+		return "miss"
+	case Match:
+		return "match"
+	case Ignored:
+		return "ignored"
+	}
+	return fmt.Sprintf("MatchResult(%d)", int(r))
+}
+
+// Filter decides which log lines are failures and of which host. It is compiled once by
+// LoadFilter and is safe for concurrent use by several goroutines.
+//
+// Matching follows fail2ban: the timestamp at the start of the line (see ParseTime) is cut
+// off and the rest, starting with the space after the stamp, is searched. When the filter has
+// a prefregex, it must match first and its <F-CONTENT> group is what the failregexes and
+// ignoreregexes see. A line without a stamp is matched as a whole.
+type Filter struct {
+	name    string
+	pref    *pattern   // optional prefregex; its content group is f2b_content
+	fail    []*pattern // failregexes, in order
+	ignore  []*pattern // ignoreregexes
+	sources []string   // failregex sources for Patterns
+
+	// prefilter: a line can only match when it contains one of these literals. Checked
+	// before any regex; usePrefilter is false when some failregex has no usable literal.
+	usePrefilter bool
+	prefilter    [][]byte
+}
+
+// pattern is one compiled regex with what Match needs to read it.
+type pattern struct {
+	src     string // as written (after interpolation), for error messages and Patterns
+	re      *regexp.Regexp
+	hosts   []int // submatch numbers of <HOST> groups
+	content int   // submatch number of <F-CONTENT> (prefregex only), else -1
+	looks   []lookahead
+}
+
+// lookahead emulates a Python (?=...) or (?!...): RE2 has none, so the lookaround is replaced
+// by an empty group marking its position, and after a match the body is tried, anchored, at
+// that position. Unlike Python, a failed check does not make the engine backtrack into
+// another parse of the line; the built-in filters only use lookaheads at positions that a
+// line's parse fixes, where the two agree.
+type lookahead struct {
+	group    int
+	re       *regexp.Regexp // ^(?:body)
+	negative bool
+}
+
+const (
+	hostGroup    = "f2b_host"
+	contentGroup = "f2b_content"
+	lookGroup    = "f2b_look"
+	ip4RE        = `\d{1,3}(?:\.\d{1,3}){3}`
+	ip6RE        = `[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*[0-9A-Fa-f:]`
+)
+
+// Name returns the filter as named in its spec: a built-in name with its options
+// ("postfix[mode=auth]"), the filter file path, or the literal regex.
+func (f *Filter) Name() string { return f.name }
+
+// Patterns returns the failregex sources, in the order Match's pattern index refers to: as the
+// user or the built-in filter wrote them, with %(...)s and <option> tags resolved except
+// %(__prefix_line)s, and <HOST> kept. Jail additions (extraFail) come last.
+func (f *Filter) Patterns() []string {
+	return append([]string(nil), f.sources...)
+}
+
+// Match reports whether line is a failure, the host it blames, and the index into Patterns of
+// the failregex that matched (-1 on Miss). On Ignored, host and pattern are those of the
+// failregex that an ignoreregex overrode. A trailing "\n" or "\r\n" is ignored. Match does not
+// retain line, and does not allocate for lines the literal prefilter rejects.
+func (f *Filter) Match(line []byte) (res MatchResult, host netip.Addr, pattern int) {
+	line = bytes.TrimSuffix(line, []byte{'\n'})
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	if f.usePrefilter && !containsAny(line, f.prefilter) {
+		return Miss, netip.Addr{}, -1
+	}
+	_, n := scanStamp(line)
+	rest := line[n:]
+
+	buf := rest
+	var prefLoc []int
+	if f.pref != nil {
+		loc, ok := f.pref.match(rest)
+		if !ok {
+			return Miss, netip.Addr{}, -1
+		}
+		c := f.pref.content
+		buf = rest[loc[2*c]:loc[2*c+1]]
+		prefLoc = loc
+	}
+	for i, p := range f.fail {
+		loc, ok := p.match(buf)
+		if !ok {
+			continue
+		}
+		addr, ok := p.host(buf, loc)
+		if !ok && len(p.hosts) == 0 && f.pref != nil {
+			addr, ok = f.pref.host(rest, prefLoc)
+		}
+		if !ok {
+			continue
+		}
+		for _, ig := range f.ignore {
+			if _, ok := ig.match(buf); ok {
+				return Ignored, addr, i
+			}
+		}
+		return Match, addr, i
+	}
+	return Miss, netip.Addr{}, -1
+}
+
+func containsAny(line []byte, lits [][]byte) bool {
+	for _, l := range lits {
+		if bytes.Contains(line, l) {
+			return true
+		}
+	}
+	return false
+}
+
+// match runs the regex and its lookahead checks over b. It returns the submatch indices.
+func (p *pattern) match(b []byte) ([]int, bool) {
+	if !p.re.Match(b) { // no allocation on the way out
+		return nil, false
+	}
+	loc := p.re.FindSubmatchIndex(b)
+	for _, la := range p.looks {
+		pos := loc[2*la.group]
+		if pos < 0 {
+			continue // its branch did not take part in the match
+		}
+		if la.re.Match(b[pos:]) == la.negative {
+			return nil, false
+		}
+	}
+	return loc, true
+}
+
+// host returns the address captured by the first <HOST> group that took part in the match.
+// Addresses netip cannot parse (or with a zone) are rejected; v4-mapped v6 becomes v4.
+func (p *pattern) host(b []byte, loc []int) (netip.Addr, bool) {
+	for _, g := range p.hosts {
+		s, e := loc[2*g], loc[2*g+1]
+		if s < 0 {
+			continue
+		}
+		a, err := netip.ParseAddr(string(b[s:e]))
+		if err != nil || a.Zone() != "" {
+			return netip.Addr{}, false
+		}
+		return a.Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+// LoadFilter compiles a filter spec:
+//   - a built-in name with optional fail2ban-style options: "postfix-sasl", "postfix",
+//     "postfix[mode=auth]", `postfix[mode="auth"]` (see Builtins);
+//   - a filter file in fail2ban's format, when the spec contains '/' or ends in .conf or
+//     .local (optionally followed by [options]), read with readFile;
+//   - a literal regex containing <HOST>.
+//
+// extraFail and extraIgnore are the jail's own failregex and ignoreregex additions; each
+// extraFail must contain <HOST>. They may use %(...)s keys of the filter (%(__prefix_line)s)
+// and, as in fail2ban, see only the <F-CONTENT> part of a line when the filter has a prefregex.
+//
+// Regexes are Go RE2 with these fail2ban conveniences: <HOST> and <ADDR> capture an IPv4 or
+// IPv6 address (never a host name), <IP4> and <IP6> one family; <F-NAME>...</F-NAME> groups;
+// \Z; and (?=...) / (?!...) lookaheads, emulated (see Filter). Lookbehinds, backreferences and
+// multi-line tags are errors.
+func LoadFilter(spec string, extraFail, extraIgnore []string, readFile func(string) ([]byte, error)) (*Filter, error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return nil, errors.New(`filter "": empty filter spec`)
+	}
+	var (
+		def *filterDef
+		err error
+	)
+	if hasHostTag(spec) {
+		def = &filterDef{name: spec, res: newResolver(nil, nil)}
+		def.fail = []srcLine{{text: spec}}
+	} else {
+		def, err = loadDefinition(spec, readFile)
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range extraFail {
+		if strings.TrimSpace(s) == "" {
+			return nil, errors.New(`failregex "": empty`)
+		}
+		def.extraFail = append(def.extraFail, srcLine{text: s})
+	}
+	for _, s := range extraIgnore {
+		if strings.TrimSpace(s) == "" {
+			return nil, errors.New(`ignoreregex "": empty`)
+		}
+		def.extraIgnore = append(def.extraIgnore, srcLine{text: s})
+	}
+	return def.compile()
+}
+
+// srcLine is one regex of a filter with where it was written (line 0: not in a file).
+type srcLine struct {
+	text string
+	line int
+}
+
+// filterDef is a filter before compilation.
+type filterDef struct {
+	name        string // Name()
+	file        string // filter file path for error messages, "" for built-ins and literals
+	builtin     bool
+	res         *resolver
+	pref        *srcLine
+	fail        []srcLine
+	ignore      []srcLine
+	extraFail   []srcLine
+	extraIgnore []srcLine
+}
+
+// errAt prefixes err with the file and line a regex came from.
+func (d *filterDef) errAt(l srcLine, err error) error {
+	switch {
+	case d.file != "" && l.line > 0:
+		return fmt.Errorf("%s:%d: %w", d.file, l.line, err)
+	case d.file != "":
+		return fmt.Errorf("%s: %w", d.file, err)
+	case d.builtin:
+		return fmt.Errorf("filter %q: %w", d.name, err)
+	}
+	return err
+}
+
+// compile resolves and compiles all regexes of d.
+func (d *filterDef) compile() (*Filter, error) {
+	f := &Filter{name: d.name}
+	prefix, err := d.res.prefixLine()
+	if err != nil {
+		return nil, d.errAt(srcLine{}, err)
+	}
+	var prefLits []string
+	if d.pref != nil {
+		src, err := d.res.resolveOne(d.pref.text)
+		if err != nil {
+			return nil, d.errAt(*d.pref, fmt.Errorf("prefregex: %w", err))
+		}
+		p, lits, err := compilePattern(src, prefix, roleInside)
+		if err != nil {
+			return nil, d.errAt(*d.pref, fmt.Errorf("prefregex %q: %w", src, err))
+		}
+		if p.content < 0 {
+			return nil, d.errAt(*d.pref, fmt.Errorf("prefregex %q: no <F-CONTENT> group", src))
+		}
+		f.pref, prefLits = p, lits
+	}
+	usable := true
+	var all []string
+	addFail := func(lines []srcLine, extra bool) error {
+		for _, l := range lines {
+			srcs, err := d.res.resolve(l.text)
+			if err != nil {
+				e := fmt.Errorf("failregex %q: %w", l.text, err)
+				if extra {
+					return e
+				}
+				return d.errAt(l, e)
+			}
+			for _, src := range srcs {
+				role := roleFail
+				if f.pref != nil && len(f.pref.hosts) > 0 {
+					role = roleInside // the host may come from the prefregex
+				}
+				p, lits, err := compilePattern(src, prefix, role)
+				if err != nil {
+					e := fmt.Errorf("failregex %q: %w", src, err)
+					if extra {
+						return e
+					}
+					return d.errAt(l, e)
+				}
+				f.fail = append(f.fail, p)
+				f.sources = append(f.sources, src)
+				best := bestSet(lits, prefLits)
+				if best == nil {
+					usable = false
+				}
+				all = append(all, best...)
+			}
+		}
+		return nil
+	}
+	addIgnore := func(lines []srcLine, extra bool) error {
+		for _, l := range lines {
+			srcs, err := d.res.resolve(l.text)
+			if err != nil {
+				e := fmt.Errorf("ignoreregex %q: %w", l.text, err)
+				if extra {
+					return e
+				}
+				return d.errAt(l, e)
+			}
+			for _, src := range srcs {
+				p, _, err := compilePattern(src, prefix, roleIgnore)
+				if err != nil {
+					e := fmt.Errorf("ignoreregex %q: %w", src, err)
+					if extra {
+						return e
+					}
+					return d.errAt(l, e)
+				}
+				f.ignore = append(f.ignore, p)
+			}
+		}
+		return nil
+	}
+	if err := addFail(d.fail, false); err != nil {
+		return nil, err
+	}
+	if err := addFail(d.extraFail, true); err != nil {
+		return nil, err
+	}
+	if len(f.fail) == 0 {
+		return nil, d.errAt(srcLine{}, errors.New("no failregex"))
+	}
+	if err := addIgnore(d.ignore, false); err != nil {
+		return nil, err
+	}
+	if err := addIgnore(d.extraIgnore, true); err != nil {
+		return nil, err
+	}
+	if usable {
+		f.usePrefilter = true
+		for _, l := range minimalLiterals(all) {
+			f.prefilter = append(f.prefilter, []byte(l))
+		}
+	}
+	return f, nil
+}
+
+// pattern roles: a failregex must capture a host; inside a prefregex (or a failregex whose
+// prefregex captures one) it may; an ignoreregex need not.
+type patternRole int
+
+const (
+	roleFail patternRole = iota
+	roleInside
+	roleIgnore
+)
+
+// prefixPlaceholder stands for %(__prefix_line)s in resolved sources until compilation.
+const prefixPlaceholder = "%(__prefix_line)s"
+
+// compilePattern compiles one resolved regex source. prefix replaces %(__prefix_line)s. It
+// also returns the literals one of which any match must contain (nil if none is known),
+// computed without the prefix, whose literals (the daemon name) are on every line.
+func compilePattern(src, prefix string, role patternRole) (*pattern, []string, error) {
+	full, nHost, err := expandTags(strings.ReplaceAll(src, prefixPlaceholder, prefix))
+	if err != nil {
+		return nil, nil, err
+	}
+	if nHost == 0 && role == roleFail {
+		return nil, nil, errors.New("no <HOST> group")
+	}
+	full, bodies, err := rewriteLookarounds(full)
+	if err != nil {
+		return nil, nil, err
+	}
+	re, err := regexp.Compile(full)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &pattern{src: src, re: re, content: -1}
+	names := re.SubexpNames()
+	looks := make(map[string]int)
+	for i, n := range names {
+		switch {
+		case n == hostGroup:
+			p.hosts = append(p.hosts, i)
+		case n == contentGroup && p.content < 0:
+			p.content = i
+		case strings.HasPrefix(n, lookGroup):
+			looks[n] = i
+		}
+	}
+	for i, b := range bodies {
+		lre, err := regexp.Compile(`^(?:` + b.body + `)`)
+		if err != nil {
+			return nil, nil, fmt.Errorf("lookahead (?%c%s): %w", map[bool]byte{true: '!', false: '='}[b.negative], b.body, err)
+		}
+		p.looks = append(p.looks, lookahead{group: looks[fmt.Sprintf("%s%d", lookGroup, i)], re: lre, negative: b.negative})
+	}
+
+	// Literals, from the source without the prefix.
+	var lits []string
+	if noPrefix, _, err := expandTags(strings.ReplaceAll(src, prefixPlaceholder, "")); err == nil {
+		if noPrefix, _, err = rewriteLookarounds(noPrefix); err == nil {
+			if t, err := syntax.Parse(noPrefix, syntax.Perl); err == nil {
+				lits = requiredLiterals(t)
+			}
+		}
+	}
+	return p, lits, nil
+}
+
+var tagRE = regexp.MustCompile(`<(/?)(F-[A-Za-z0-9_-]+|HOST|ADDR|IP4|IP6|DNS|SKIPLINES)>`)
+
+func hasHostTag(s string) bool {
+	for _, m := range tagRE.FindAllStringSubmatch(s, -1) {
+		switch m[2] {
+		case "HOST", "ADDR", "IP4", "IP6":
+			return m[1] == ""
+		}
+	}
+	return false
+}
+
+// expandTags replaces fail2ban's tags by RE2 groups and counts the host groups.
+func expandTags(s string) (string, int, error) {
+	var (
+		err   error
+		hosts int
+		open  = map[string]bool{}
+	)
+	out := tagRE.ReplaceAllStringFunc(s, func(tag string) string {
+		m := tagRE.FindStringSubmatch(tag)
+		closing, name := m[1] == "/", m[2]
+		if closing {
+			if open[name] {
+				open[name] = false
+				return ")"
+			}
+			return tag
+		}
+		switch name {
+		case "HOST", "ADDR":
+			hosts++
+			return `(?P<` + hostGroup + `>` + ip4RE + `|` + ip6RE + `)`
+		case "IP4":
+			hosts++
+			return `(?P<` + hostGroup + `>` + ip4RE + `)`
+		case "IP6":
+			hosts++
+			return `(?P<` + hostGroup + `>` + ip6RE + `)`
+		case "DNS":
+			err = errors.New("<DNS> is not supported: hosts are matched by IP address only")
+		case "SKIPLINES":
+			err = errors.New("<SKIPLINES> is not supported: lines are matched one at a time")
+		case "F-CONTENT":
+			open[name] = true
+			return `(?P<` + contentGroup + `>`
+		case "F-NOFAIL", "F-MLFID", "F-MLFGAINED", "F-MLFFORGET":
+			err = fmt.Errorf("<%s> is not supported", name)
+		default:
+			open[name] = true
+			return `(?:`
+		}
+		return tag
+	})
+	if err != nil {
+		return "", 0, err
+	}
+	for name, o := range open {
+		if o {
+			return "", 0, fmt.Errorf("<%s> is not closed by </%s>", name, name)
+		}
+	}
+	return out, hosts, nil
+}
+
+type lookBody struct {
+	body     string
+	negative bool
+}
+
+// rewriteLookarounds replaces each (?=body) / (?!body) of s by a named empty group and
+// returns the bodies, and turns Python's \Z into RE2's \z. Lookbehinds are an error.
+func rewriteLookarounds(s string) (string, []lookBody, error) {
+	var (
+		b     strings.Builder
+		looks []lookBody
+	)
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == '\\' && i+1 < len(s):
+			if s[i+1] == 'Z' {
+				b.WriteString(`\z`)
+			} else {
+				b.WriteString(s[i : i+2])
+			}
+			i += 2
+		case c == '[':
+			j := classEnd(s, i)
+			b.WriteString(s[i:j])
+			i = j
+		case strings.HasPrefix(s[i:], "(?<=") || strings.HasPrefix(s[i:], "(?<!"):
+			return "", nil, errors.New("lookbehind " + s[i:i+4] + "...) is not supported by Go's RE2")
+		case strings.HasPrefix(s[i:], "(?=") || strings.HasPrefix(s[i:], "(?!"):
+			j := groupEnd(s, i)
+			if j < 0 {
+				return "", nil, fmt.Errorf("missing closing ) of %s", s[i:i+3])
+			}
+			body, inner, err := rewriteLookarounds(s[i+3 : j-1])
+			if err != nil {
+				return "", nil, err
+			}
+			if len(inner) > 0 {
+				return "", nil, errors.New("nested lookahead is not supported")
+			}
+			fmt.Fprintf(&b, "(?P<%s%d>)", lookGroup, len(looks))
+			looks = append(looks, lookBody{body: body, negative: s[i+2] == '!'})
+			i = j
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String(), looks, nil
+}
+
+// classEnd returns the index after the character class starting at s[i] == '['.
+func classEnd(s string, i int) int {
+	j := i + 1
+	if j < len(s) && s[j] == '^' {
+		j++
+	}
+	if j < len(s) && s[j] == ']' {
+		j++
+	}
+	for j < len(s) {
+		switch {
+		case s[j] == '\\':
+			j += 2
+			continue
+		case s[j] == '[' && j+1 < len(s) && s[j+1] == ':':
+			if k := strings.Index(s[j:], ":]"); k >= 0 {
+				j += k + 2
+				continue
+			}
+		case s[j] == ']':
+			return j + 1
+		}
+		j++
+	}
+	return len(s)
+}
+
+// groupEnd returns the index after the ')' closing the group opened at s[i] == '(', or -1.
+func groupEnd(s string, i int) int {
+	depth := 0
+	for j := i; j < len(s); {
+		switch s[j] {
+		case '\\':
+			j += 2
+			continue
+		case '[':
+			j = classEnd(s, j)
+			continue
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return j + 1
+			}
+		}
+		j++
+	}
+	return -1
+}
+
+// requiredLiterals returns a set of case-sensitive literals one of which every match of re
+// contains, preferring the set whose shortest member is longest; nil when none is known.
+func requiredLiterals(re *syntax.Regexp) []string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return nil
+		}
+		return []string{string(re.Rune)}
+	case syntax.OpCapture, syntax.OpPlus:
+		return requiredLiterals(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return requiredLiterals(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		var best []string
+		for _, sub := range re.Sub {
+			best = bestSet(best, requiredLiterals(sub))
+		}
+		return best
+	case syntax.OpAlternate:
+		var set []string
+		for _, sub := range re.Sub {
+			s := requiredLiterals(sub)
+			if s == nil {
+				return nil
+			}
+			set = append(set, s...)
+		}
+		if len(set) > 16 {
+			return nil
+		}
+		return set
+	}
+	return nil
+}
+
+// bestSet picks the better of two literal sets: the longer shortest member, then fewer members.
+// Sets whose shortest member is under 3 bytes are not worth a prefilter.
+func bestSet(a, b []string) []string {
+	sa, sb := setScore(a), setScore(b)
+	switch {
+	case sa < 3 && sb < 3:
+		return nil
+	case sa > sb || sa == sb && len(a) <= len(b):
+		return a
+	}
+	return b
+}
+
+func setScore(s []string) int {
+	if len(s) == 0 {
+		return 0
+	}
+	m := len(s[0])
+	for _, x := range s[1:] {
+		m = min(m, len(x))
+	}
+	return m
+}
+
+// minimalLiterals dedupes lits and drops those that contain another (the shorter one is
+// found whenever the longer is).
+func minimalLiterals(lits []string) []string {
+	sort.Slice(lits, func(i, j int) bool { return len(lits[i]) < len(lits[j]) || len(lits[i]) == len(lits[j]) && lits[i] < lits[j] })
+	var out []string
+next:
+	for _, l := range lits {
+		for _, o := range out {
+			if strings.Contains(l, o) {
+				continue next
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// resolver expands %(name)s interpolations and <name> option tags of a filter, as fail2ban's
+// config reader does. Keys are looked up in the spec's options, then [Init], [Definition] and
+// [DEFAULT] of the filter file, then in our own version of fail2ban's common.conf.
+// %(__prefix_line)s is kept as prefixPlaceholder unless the filter defines its own.
+type resolver struct {
+	ini  *iniFile // nil for literal regex filters
+	opts map[string]string
+}
+
+func newResolver(ini *iniFile, opts map[string]string) *resolver {
+	return &resolver{ini: ini, opts: opts}
+}
+
+const maxInterpDepth = 20
+
+// raw returns the unexpanded value of key.
+func (r *resolver) raw(key string) (string, bool) {
+	if v, ok := r.opts[key]; ok {
+		return v, true
+	}
+	if r.ini != nil {
+		for _, sec := range []string{"Init", "Definition", "DEFAULT"} {
+			if v, ok := r.ini.secs[sec][key]; ok {
+				return strings.Join(v.parts, "\n"), true
+			}
+		}
+	}
+	if key == "__prefix_line" {
+		return "", false // ours stays symbolic; see prefixLine
+	}
+	return commonKey(key)
+}
+
+func (r *resolver) lookup(key string, depth int) (string, error) {
+	v, ok := r.raw(key)
+	if !ok {
+		if key == "__prefix_line" {
+			return prefixPlaceholder, nil
+		}
+		return "", fmt.Errorf("unknown key %q", key)
+	}
+	return r.interp(v, depth+1)
+}
+
+// interp expands %(name)s (names are case-insensitive, as in Python's ConfigParser) and %%.
+func (r *resolver) interp(s string, depth int) (string, error) {
+	if depth > maxInterpDepth {
+		return "", errors.New("interpolation nested too deeply (a key refers to itself?)")
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '%')
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		switch {
+		case strings.HasPrefix(s, "%%"):
+			b.WriteByte('%')
+			s = s[2:]
+		case strings.HasPrefix(s, "%("):
+			j := strings.Index(s, ")s")
+			if j < 0 {
+				return "", fmt.Errorf("bad interpolation %q: want %%(name)s", s)
+			}
+			v, err := r.lookup(strings.ToLower(s[2:j]), depth)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(v)
+			s = s[j+2:]
+		default:
+			b.WriteByte('%')
+			s = s[1:]
+		}
+	}
+	return b.String(), nil
+}
+
+var optTagRE = regexp.MustCompile(`<([A-Za-z_][\w-]*)>`)
+
+// tags expands <name> tags naming a known key (innermost first, so <mdre-<mode>> works).
+// Other tags (<HOST>, <F-...>) and named groups (?P<name>) are left alone.
+func (r *resolver) tags(s string) (string, error) {
+	for pass := 0; ; pass++ {
+		if pass > maxInterpDepth {
+			return "", errors.New("<tag> substitution nested too deeply (a key refers to itself?)")
+		}
+		changed := false
+		var err error
+		var b strings.Builder
+		last := 0
+		for _, m := range optTagRE.FindAllStringSubmatchIndex(s, -1) {
+			name := s[m[2]:m[3]]
+			if m[0] >= 1 && (s[m[0]-1] == 'P' || s[m[0]-1] == '?') {
+				continue // (?P<name>...) or (?<name>...)
+			}
+			if _, ok := r.raw(name); !ok && name != "__prefix_line" {
+				continue
+			}
+			v, e := r.lookup(name, 0)
+			if e != nil {
+				err = e
+				break
+			}
+			b.WriteString(s[last:m[0]])
+			b.WriteString(v)
+			last = m[1]
+			changed = true
+		}
+		if err != nil {
+			return "", err
+		}
+		if !changed {
+			return s, nil
+		}
+		b.WriteString(s[last:])
+		s = b.String()
+	}
+}
+
+// resolve expands one regex value and splits it into its lines (a key holding several
+// regexes, one per line, expands to several). Empty lines are dropped.
+func (r *resolver) resolve(s string) ([]string, error) {
+	v, err := r.interp(s, 0)
+	if err != nil {
+		return nil, err
+	}
+	if v, err = r.tags(v); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range strings.Split(v, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// resolveOne is resolve for a value that must be a single regex.
+func (r *resolver) resolveOne(s string) (string, error) {
+	v, err := r.resolve(s)
+	if err != nil {
+		return "", err
+	}
+	if len(v) != 1 {
+		return "", fmt.Errorf("want one regex, got %d lines", len(v))
+	}
+	return v[0], nil
+}
+
+// prefixLine returns our __prefix_line, expanded with the filter's keys (its _daemon).
+func (r *resolver) prefixLine() (string, error) {
+	v, _ := commonKey("__prefix_line")
+	v, err := r.interp(v, 0)
+	if err != nil {
+		return "", fmt.Errorf("__prefix_line: %w", err)
+	}
+	return r.tags(v)
+}
+
+// commonKey is our version of fail2ban's filter.d/common.conf [DEFAULT] (logtype file).
+// __prefix_line differs on purpose: the daemon is required, not optional, so that the text a
+// remote client controls (which starts after "daemon[pid]: ") can never be taken for the
+// prefix, and a line from another daemon never matches a filter that names its own; the
+// kernel prefix and the date placeholder are dropped.
+func commonKey(key string) (string, bool) {
+	switch key {
+	case "_daemon":
+		return `\S*`, true
+	case "__pid_re":
+		return `(?:\[\d+\])`, true
+	case "__daemon_re":
+		return `[\[\(]?%(_daemon)s(?:\(\S+\))?[\]\)]?:?`, true
+	case "__daemon_extra_re":
+		return `\[ID \d+ \S+\]`, true
+	case "__daemon_combs_re":
+		return `(?:%(__pid_re)s?:\s+%(__daemon_re)s|%(__daemon_re)s%(__pid_re)s?:?)`, true
+	case "__hostname":
+		return `\S+`, true
+	case "__md5hex":
+		return `(?:[\da-f]{2}:){15}[\da-f]{2}`, true
+	case "__bsd_syslog_verbose":
+		return `<[^.]+\.[^.]+>`, true
+	case "__vserver":
+		return `@vserver_\S+`, true
+	case "__pam_auth":
+		return `pam_unix`, true
+	case "__prefix_line":
+		return `\s*(?:%(__bsd_syslog_verbose)s\s+)?(?:%(__hostname)s\s+)?(?:%(__vserver)s\s+)?%(__daemon_combs_re)s\s+(?:%(__daemon_extra_re)s\s+)?`, true
+	}
+	return "", false
+}
+
+// iniFile is a parsed fail2ban filter file: sections of keys (lower-cased, as Python's
+// ConfigParser does) to values, each value's lines with the file line they came from.
+type iniFile struct {
+	secs map[string]map[string]iniValue
+}
+
+type iniValue struct {
+	parts []string
+	lines []int
+}
+
+// parseINI parses data as Python's ConfigParser does with fail2ban's settings: [section]
+// headers, "key = value" or "key: value", indented continuation lines, full-line comments
+// starting with # or ;, inline comments after " ;". Errors name file and line.
+func parseINI(file string, data []byte) (*iniFile, error) {
+	ini := &iniFile{secs: map[string]map[string]iniValue{}}
+	var (
+		sec     map[string]iniValue
+		secName string
+		key     string // key whose value continuation lines extend
+	)
+	for n, line := range strings.Split(string(data), "\n") {
+		lineNo := n + 1
+		line = strings.TrimRight(line, "\r")
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || trimmed[0] == '#' || trimmed[0] == ';' {
+			continue
+		}
+		indented := line[0] == ' ' || line[0] == '\t'
+		if indented && key != "" {
+			v := sec[key]
+			v.parts = append(v.parts, stripInlineComment(trimmed))
+			v.lines = append(v.lines, lineNo)
+			sec[key] = v
+			continue
+		}
+		if line[0] == '[' {
+			end := strings.IndexByte(line, ']')
+			if end < 0 {
+				return nil, fmt.Errorf("%s:%d: section header %q has no ]", file, lineNo, trimmed)
+			}
+			secName = line[1:end]
+			if ini.secs[secName] != nil {
+				return nil, fmt.Errorf("%s:%d: section [%s] appears twice", file, lineNo, secName)
+			}
+			sec = map[string]iniValue{}
+			ini.secs[secName] = sec
+			key = ""
+			continue
+		}
+		i := strings.IndexAny(trimmed, "=:")
+		if i <= 0 {
+			return nil, fmt.Errorf("%s:%d: want \"key = value\", got %q", file, lineNo, trimmed)
+		}
+		if sec == nil {
+			return nil, fmt.Errorf("%s:%d: key %q before any [section]", file, lineNo, strings.TrimSpace(trimmed[:i]))
+		}
+		k := strings.ToLower(strings.TrimSpace(trimmed[:i]))
+		if _, dup := sec[k]; dup {
+			return nil, fmt.Errorf("%s:%d: key %q appears twice in [%s]", file, lineNo, k, secName)
+		}
+		sec[k] = iniValue{parts: []string{stripInlineComment(strings.TrimSpace(trimmed[i+1:]))}, lines: []int{lineNo}}
+		key = k
+	}
+	return ini, nil
+}
+
+// stripInlineComment drops a " ;" comment (a ';' after white space), as fail2ban configures
+// ConfigParser.
+func stripInlineComment(s string) string {
+	for i := 1; i < len(s); i++ {
+		if s[i] == ';' && (s[i-1] == ' ' || s[i-1] == '\t') {
+			return strings.TrimSpace(s[:i])
+		}
+	}
+	return s
+}

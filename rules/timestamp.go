@@ -1,0 +1,249 @@
+package rules
+
+import (
+	"fmt"
+	"time"
+)
+
+// stamp is a timestamp as scanned from the start of a line, before it is turned into a
+// time.Time. Scanning does not allocate, so Match can skip a stamp cheaply.
+type stamp struct {
+	year, month, day  int // year 0 when the stamp has none (syslog)
+	hour, minute, sec int // sec may be 60 (leap second); time.Date normalises it
+	nsec              int
+	offset            int  // zone offset east of UTC in seconds, when hasZone
+	hasZone           bool // the stamp carries Z or ±hh[:mm]
+}
+
+var monthNames = [12]string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+
+// ParseTime parses the timestamp at the start of line.
+//
+// Two forms are recognised:
+//   - syslog, "Aug 15 22:34:53" (also "Mar  7" and "Mar 7", optional fractional seconds): local
+//     time in loc, in the largest year that puts it no more than 24 hours after now (so a
+//     December line read in January falls in the previous year and a line stamped just after
+//     midnight on New Year's Eve by a clock slightly ahead is still this year); Feb 29 is only
+//     placed in leap years;
+//   - RFC 3339 / ISO 8601, "2026-08-15T22:34:53.085+09:00", also with a space instead of the T,
+//     a comma or point before the fraction, "Z", "+0900", or no zone (then taken in loc).
+//
+// The stamp must be followed by white space or the end of the line. ParseTime returns an error
+// for lines that do not start with a recognisable stamp or whose fields are out of range.
+func ParseTime(line []byte, now time.Time, loc *time.Location) (time.Time, error) {
+	if loc == nil {
+		loc = time.Local
+	}
+	st, n := scanStamp(line)
+	if n == 0 {
+		return time.Time{}, fmt.Errorf("no timestamp at start of line %s", quoteHead(line))
+	}
+	if st.year != 0 {
+		if st.day > daysIn(st.month, st.year) {
+			return time.Time{}, fmt.Errorf("timestamp %q: day out of range", line[:n])
+		}
+		zone := loc
+		if st.hasZone {
+			if st.offset == 0 {
+				zone = time.UTC
+			} else {
+				zone = time.FixedZone("", st.offset)
+			}
+		}
+		return time.Date(st.year, time.Month(st.month), st.day, st.hour, st.minute, st.sec, st.nsec, zone), nil
+	}
+	// Syslog: no year. Take the largest year y with t(y) <= now+24h.
+	limit := now.Add(24 * time.Hour)
+	y := now.In(loc).Year() + 1
+	for i := 0; i < 9; i, y = i+1, y-1 {
+		if st.day > daysIn(st.month, y) {
+			continue // Feb 29 outside a leap year
+		}
+		t := time.Date(y, time.Month(st.month), st.day, st.hour, st.minute, st.sec, st.nsec, loc)
+		if !t.After(limit) {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("timestamp %q: no year puts it before %s", line[:n], limit.Format(time.RFC3339))
+}
+
+// quoteHead quotes the first bytes of line for an error message.
+func quoteHead(line []byte) string {
+	const max = 40
+	if len(line) > max {
+		return fmt.Sprintf("%q...", line[:max])
+	}
+	return fmt.Sprintf("%q", line)
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// scanStamp recognises a timestamp at the start of b and returns it with its length in bytes,
+// or n == 0 when there is none. Field ranges are checked except the day against the month's
+// length in a given year (ParseTime does that once the year is known). It does not allocate.
+func scanStamp(b []byte) (st stamp, n int) {
+	if len(b) >= 15 && isDigit(b[0]) {
+		return scanISO(b)
+	}
+	return scanSyslog(b)
+}
+
+// scanSyslog scans "Mmm dd hh:mm:ss[.frac]" with the day padded by a space or not.
+func scanSyslog(b []byte) (st stamp, n int) {
+	if len(b) < 14 {
+		return st, 0
+	}
+	m := 0
+	for i, name := range monthNames {
+		if lower(b[0]) == name[0] && lower(b[1]) == name[1] && lower(b[2]) == name[2] {
+			m = i + 1
+			break
+		}
+	}
+	if m == 0 || b[3] != ' ' {
+		return st, 0
+	}
+	i := 4
+	if b[i] == ' ' {
+		i++
+	}
+	day, i, ok := digits(b, i, 1, 2)
+	if !ok || day < 1 || day > 31 || day > daysIn(m, 2000) {
+		return st, 0
+	}
+	if i >= len(b) || b[i] != ' ' {
+		return st, 0
+	}
+	i++
+	st.month, st.day = m, day
+	i, ok = scanClock(b, i, &st)
+	if !ok {
+		return stamp{}, 0
+	}
+	if i < len(b) && !isSpace(b[i]) {
+		return stamp{}, 0
+	}
+	return st, i
+}
+
+// scanISO scans "yyyy-mm-dd[T ]hh:mm:ss[.frac][Z|±hh:mm|±hhmm|±hh]".
+func scanISO(b []byte) (st stamp, n int) {
+	y, i, ok := digits(b, 0, 4, 4)
+	if !ok || i >= len(b) || b[i] != '-' {
+		return st, 0
+	}
+	mo, i, ok := digits(b, i+1, 2, 2)
+	if !ok || mo < 1 || mo > 12 || i >= len(b) || b[i] != '-' {
+		return st, 0
+	}
+	d, i, ok := digits(b, i+1, 2, 2)
+	if !ok || d < 1 || d > 31 || i >= len(b) || (b[i] != 'T' && b[i] != 't' && b[i] != ' ') {
+		return st, 0
+	}
+	if y == 0 {
+		return st, 0 // year 0 means "no year" internally; no log has it
+	}
+	st.year, st.month, st.day = y, mo, d
+	i, ok = scanClock(b, i+1, &st)
+	if !ok {
+		return stamp{}, 0
+	}
+	if i < len(b) {
+		switch c := b[i]; {
+		case c == 'Z' || c == 'z':
+			st.hasZone = true
+			i++
+		case c == '+' || c == '-':
+			hh, j, ok := digits(b, i+1, 2, 2)
+			if !ok || hh > 23 {
+				return stamp{}, 0
+			}
+			mm := 0
+			if j < len(b) && b[j] == ':' {
+				if mm, j, ok = digits(b, j+1, 2, 2); !ok {
+					return stamp{}, 0
+				}
+			} else if j+1 < len(b) && isDigit(b[j]) {
+				if mm, j, ok = digits(b, j, 2, 2); !ok {
+					return stamp{}, 0
+				}
+			}
+			if mm > 59 {
+				return stamp{}, 0
+			}
+			st.offset = (hh*60 + mm) * 60
+			if c == '-' {
+				st.offset = -st.offset
+			}
+			st.hasZone = true
+			i = j
+		}
+	}
+	if i < len(b) && !isSpace(b[i]) {
+		return stamp{}, 0
+	}
+	return st, i
+}
+
+// scanClock scans "hh:mm:ss[.frac]" (fraction after '.' or ',') at b[i:].
+func scanClock(b []byte, i int, st *stamp) (int, bool) {
+	h, i, ok := digits(b, i, 2, 2)
+	if !ok || h > 23 || i >= len(b) || b[i] != ':' {
+		return 0, false
+	}
+	m, i, ok := digits(b, i+1, 2, 2)
+	if !ok || m > 59 || i >= len(b) || b[i] != ':' {
+		return 0, false
+	}
+	s, i, ok := digits(b, i+1, 2, 2)
+	if !ok || s > 60 {
+		return 0, false
+	}
+	st.hour, st.minute, st.sec = h, m, s
+	if i+1 < len(b) && (b[i] == '.' || b[i] == ',') && isDigit(b[i+1]) {
+		i++
+		ns, scale := 0, 100000000
+		for ; i < len(b) && isDigit(b[i]); i++ {
+			ns += int(b[i]-'0') * scale
+			scale /= 10
+		}
+		st.nsec = ns
+	}
+	return i, true
+}
+
+// digits reads between min and max decimal digits at b[i:].
+func digits(b []byte, i, min, max int) (v, end int, ok bool) {
+	j := i
+	for j < len(b) && j-i < max && isDigit(b[j]) {
+		v = v*10 + int(b[j]-'0')
+		j++
+	}
+	if j-i < min {
+		return 0, i, false
+	}
+	if j < len(b) && isDigit(b[j]) {
+		return 0, i, false // more digits than allowed
+	}
+	return v, j, true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+func isSpace(c byte) bool { return c == ' ' || c == '\t' }
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
