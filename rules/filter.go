@@ -667,7 +667,9 @@ func setScore(s []string) int {
 // minimalLiterals dedupes lits and drops those that contain another (the shorter one is
 // found whenever the longer is).
 func minimalLiterals(lits []string) []string {
-	sort.Slice(lits, func(i, j int) bool { return len(lits[i]) < len(lits[j]) || len(lits[i]) == len(lits[j]) && lits[i] < lits[j] })
+	sort.Slice(lits, func(i, j int) bool {
+		return len(lits[i]) < len(lits[j]) || len(lits[i]) == len(lits[j]) && lits[i] < lits[j]
+	})
 	var out []string
 next:
 	for _, l := range lits {
