@@ -98,7 +98,10 @@ func ReadFile(path string, fn func(line []byte)) (Stats, error) {
 // files are kept, as a renamed log may still be written to for a while. Leading gzip files
 // that were read to their end are dropped, as they can no longer change and, being older
 // than the files kept, are skipped next time anyway; at most maxPositions positions are
-// kept, dropping the oldest. A gzip file kept (the newest file known while path is
+// kept, dropping the oldest. Positions of empty files (FPLen 0, known by device and
+// inode alone) are kept only when no file with content is: then the newest of them is the
+// anchor, and the files older than it are read too (copytruncate may have made one of
+// them from it). A gzip file kept (the newest file known while path is
 // missing) is not decompressed again when its trailer's size equals the stored offset.
 // Offsets never go backwards for the same file, with one exception: an uncompressed copy
 // shorter than the stored offset (a copytruncate that raced with the last run, which read
@@ -128,6 +131,11 @@ func ReadLog(path string, prev []state.FilePos, fn func(line []byte)) (next []st
 			break
 		}
 	}
+	// When the oldest file known was empty, a file older than it may be a copy made of it
+	// since (copytruncate) as well as one that predates the first run: either way one that
+	// was never read, so it is read. (Positions of empty files are kept only when no file
+	// read had content; see below.)
+	weak := oldest >= 0 && prev[owner[oldest]].FPLen == 0
 	st.Gap = oldest < 0 && len(prev) > 0
 
 	// Decide which files to read.
@@ -137,7 +145,7 @@ func ReadLog(path string, prev []state.FilePos, fn func(line []byte)) (next []st
 		case owner[ci] >= 0:
 			read[ci] = true
 		case oldest >= 0:
-			read[ci] = ci > oldest
+			read[ci] = ci > oldest || weak
 		case len(prev) == 0:
 			read[ci] = c.kind == rotCurrent
 		default:
@@ -226,6 +234,20 @@ func ReadLog(path string, prev []state.FilePos, fn func(line []byte)) (next []st
 			stopped = !corrupt
 		}
 	}
+	// The position of an empty file tells something only when no file with content is
+	// known before it: then it is the anchor (the newest such). After one with content, an
+	// empty file is newer than that one anyway, so it is read from 0 next time without it.
+	kept, content := recs[:0], false
+	for _, rec := range recs {
+		if rec.pos.FPLen > 0 || !content {
+			kept = append(kept, rec)
+		}
+		content = content || rec.pos.FPLen > 0
+	}
+	recs = kept
+	if !content && len(recs) > 1 {
+		recs = recs[len(recs)-1:]
+	}
 	if !stopped {
 		for len(recs) > 1 && recs[0].final {
 			recs = recs[1:]
@@ -249,15 +271,18 @@ func ReadLog(path string, prev []state.FilePos, fn func(line []byte)) (next []st
 }
 
 // match pairs stored positions with candidates and returns, for each candidate, the index of
-// its position in prev or -1. First each position is tried on the file with its device and
-// inode, then on the others by fingerprint.
+// its position in prev or -1. Positions with a fingerprint are tried first on the file with
+// their device and inode, then on the others by fingerprint. Positions of an empty file
+// (FPLen 0) come last, on an uncompressed file with their device and inode that no
+// fingerprint claimed: an inode is reused once its file is deleted, so it alone must not
+// take a file from the position it belongs to.
 func match(cands []*candidate, prev []state.FilePos) []int {
 	owner := make([]int, len(cands))
 	for i := range owner {
 		owner[i] = -1
 	}
 	matched := make([]bool, len(prev))
-	for ei := range prev {
+	byInode := func(ei int) {
 		e := &prev[ei]
 		for ci, c := range cands {
 			if owner[ci] >= 0 || c.dev != e.Dev || c.ino != e.Ino {
@@ -265,8 +290,13 @@ func match(cands []*candidate, prev []state.FilePos) []int {
 			}
 			if c.load(); fits(c, e) {
 				owner[ci], matched[ei] = ei, true
-				break
+				return
 			}
+		}
+	}
+	for ei := range prev {
+		if prev[ei].FPLen > 0 {
+			byInode(ei)
 		}
 	}
 	for ei := range prev {
@@ -297,6 +327,11 @@ func match(cands []*candidate, prev []state.FilePos) []int {
 			owner[best], matched[ei] = ei, true
 		}
 	}
+	for ei := range prev {
+		if prev[ei].FPLen == 0 {
+			byInode(ei)
+		}
+	}
 	return owner
 }
 
@@ -307,7 +342,8 @@ func fits(c *candidate, e *state.FilePos) bool {
 	}
 	same := c.dev == e.Dev && c.ino == e.Ino
 	if e.FPLen == 0 {
-		if !same {
+		// Compressing makes a new inode: a gzip file with this one reused it.
+		if !same || c.gz {
 			return false
 		}
 	} else if e.FPLen > len(c.head) || !strings.EqualFold(fingerprint(c.head[:e.FPLen]), e.FP) {
