@@ -213,6 +213,12 @@ func ReadLog(path string, prev []state.FilePos, fn func(line []byte)) (next []st
 			pos.Offset = c.size
 			recs = append(recs, record{pos: pos})
 			continue
+		case e != nil && !c.gz && c.size == from:
+			// Nothing new when it was opened (what comes later is read next time).
+			st.Files = append(st.Files, c.name)
+			pos.Offset = from
+			recs = append(recs, record{pos: pos})
+			continue
 		case e != nil && c.gz && from > 0 && gzipSizeIs(c, from):
 			pos.Offset = from
 			recs = append(recs, record{pos: pos, final: true})
