@@ -16,8 +16,16 @@ type lineReader struct {
 	st  *Stats
 }
 
+// newLineReader returns a lineReader; its buffer is allocated by the first read.
 func newLineReader(fn func(line []byte), st *Stats) *lineReader {
-	return &lineReader{buf: make([]byte, bufSize), fn: fn, st: st}
+	return &lineReader{fn: fn, st: st}
+}
+
+func (r *lineReader) buffer() []byte {
+	if r.buf == nil {
+		r.buf = make([]byte, bufSize)
+	}
+	return r.buf
 }
 
 // emit delivers one complete line: a '\r' before the '\n' is dropped, and a line longer
@@ -47,7 +55,7 @@ func (r *lineReader) emit(line []byte) {
 // the end of a final src); the rest of it is skipped. Until then its head is kept at
 // buf[:MaxLine] and later bytes are read behind it and dropped.
 func (r *lineReader) lines(src io.Reader, start int64, final bool) (end, reached int64, err error) {
-	buf := r.buf
+	buf := r.buffer()
 	n := 0        // buf[:n] holds data
 	ls := 0       // start of the current line in buf
 	scan := 0     // buf[ls:scan] holds no '\n'
@@ -119,13 +127,14 @@ func (r *lineReader) lines(src io.Reader, start int64, final bool) (end, reached
 // discard reads and drops the first n bytes of src, reporting how many it dropped. It
 // returns io.EOF when src ends first.
 func (r *lineReader) discard(src io.Reader, n int64) (int64, error) {
+	buf := r.buffer()
 	var done int64
 	for done < n {
-		k := int64(len(r.buf))
+		k := int64(len(buf))
 		if n-done < k {
 			k = n - done
 		}
-		m, err := src.Read(r.buf[:k])
+		m, err := src.Read(buf[:k])
 		done += int64(m)
 		if err != nil {
 			if err == io.EOF && done >= n {
