@@ -1,0 +1,373 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fail2ban-scan/fail2ban-scan/internal/netnstest"
+)
+
+// The replay test writes hours of postfix log, rotating it in every way logrotate can, runs
+// `scan` after every simulated minute (--now), and checks the ban set, the status counters and
+// (inside a network namespace) the live iptables chain against a model of SPEC.md's
+// semantics written here, apart from the code under test.
+
+// event is one failure line written to the log.
+type event struct {
+	ip string
+	t  int64
+}
+
+// model is SPEC.md's semantics, computed directly: per run, the new failures in order.
+type model struct {
+	maxretry          int
+	findtime, bantime int64
+	ignore            map[string]bool
+	failures          map[string][]int64
+	bans              map[string][2]int64
+	totalFailed       int64
+	totalBanned       int64
+}
+
+func newModel(maxretry int, findtime, bantime int64, ignore ...string) *model {
+	m := &model{maxretry: maxretry, findtime: findtime, bantime: bantime, ignore: map[string]bool{},
+		failures: map[string][]int64{}, bans: map[string][2]int64{}}
+	for _, ip := range ignore {
+		m.ignore[ip] = true
+	}
+	return m
+}
+
+// run applies the events read by a run at now, then lifts the bans that are over.
+func (m *model) run(events []event, now int64) {
+	for _, e := range events {
+		if m.ignore[e.ip] || e.t <= now-m.findtime {
+			continue
+		}
+		if b, ok := m.bans[e.ip]; ok && e.t >= b[0] && (b[1] < 0 || e.t < b[1]) {
+			continue
+		}
+		m.totalFailed++
+		m.failures[e.ip] = append(m.failures[e.ip], e.t)
+		n := 0
+		for _, f := range m.failures[e.ip] {
+			if f > e.t-m.findtime && f <= e.t {
+				n++
+			}
+		}
+		if n >= m.maxretry {
+			delete(m.failures, e.ip)
+			end := int64(-1)
+			if m.bantime >= 0 {
+				end = e.t + m.bantime
+			}
+			if end < 0 || end > now {
+				m.bans[e.ip] = [2]int64{e.t, end}
+				m.totalBanned++
+			}
+		}
+	}
+	for ip, b := range m.bans {
+		if b[1] >= 0 && b[1] <= now {
+			delete(m.bans, ip)
+		}
+	}
+}
+
+func (m *model) banned() []string {
+	var out []string
+	for ip := range m.bans {
+		out = append(out, ip)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (m *model) currentlyFailed(now int64) int {
+	n := 0
+	for _, ts := range m.failures {
+		for _, t := range ts {
+			if t > now-m.findtime && t <= now {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// logWriter appends syslog lines to the current log file and rotates it.
+type logWriter struct {
+	t    *testing.T
+	dir  string
+	path string
+	late string // a renamed file that still gets writes, until the next rotation
+	n    int    // rotations so far
+}
+
+func (w *logWriter) appendTo(path string, lines []string) {
+	w.t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer f.Close()
+	for _, l := range lines {
+		if _, err := f.WriteString(l + "\n"); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+}
+
+func (w *logWriter) write(lines []string) {
+	if w.late != "" && len(lines) > 1 {
+		// Postfix's syslog still writes to the renamed file for a moment.
+		w.appendTo(w.late, lines[:1])
+		lines = lines[1:]
+		w.late = ""
+	}
+	w.appendTo(w.path, lines)
+}
+
+func gzipFile(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(data)
+	zw.Close()
+	if err := os.WriteFile(dst, buf.Bytes(), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(src); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shift renames name.N[.gz] to name.N+1[.gz], oldest first.
+func (w *logWriter) shift() {
+	for i := 20; i >= 1; i-- {
+		for _, ext := range []string{"", ".gz"} {
+			from := fmt.Sprintf("%s.%d%s", w.path, i, ext)
+			if _, err := os.Stat(from); err == nil {
+				if err := os.Rename(from, fmt.Sprintf("%s.%d%s", w.path, i+1, ext)); err != nil {
+					w.t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// rotate rotates the log the way kind says, as logrotate would at time now.
+func (w *logWriter) rotate(kind string, now time.Time) {
+	t := w.t
+	t.Helper()
+	w.n++
+	switch kind {
+	case "rename": // create
+		w.shift()
+		os.Rename(w.path, w.path+".1")
+	case "late-writes": // create, and the daemon keeps writing to the old file for a moment
+		w.shift()
+		os.Rename(w.path, w.path+".1")
+		w.late = w.path + ".1"
+	case "copytruncate":
+		w.shift()
+		data, err := os.ReadFile(w.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(w.path+".1", data, 0o640)
+		if err := os.Truncate(w.path, 0); err != nil {
+			t.Fatal(err)
+		}
+	case "compress": // compress, no delaycompress
+		w.shift()
+		gzipFile(t, w.path, w.path+".1.gz")
+	case "delaycompress":
+		w.shift()
+		if _, err := os.Stat(w.path + ".2"); err == nil {
+			gzipFile(t, w.path+".2", w.path+".2.gz")
+		}
+		os.Rename(w.path, w.path+".1")
+	case "dateext":
+		os.Rename(w.path, w.path+"-"+now.UTC().Format("200601021504"))
+	case "dateext-compress":
+		gzipFile(t, w.path, w.path+"-"+now.UTC().Format("200601021504")+".gz")
+	default:
+		t.Fatalf("unknown rotation %q", kind)
+	}
+}
+
+// attackers: name, address, seconds between failures.
+var attackers = []struct {
+	ip    string
+	every int64
+}{
+	{"192.0.2.7", 30},    // banned again and again
+	{"198.51.100.23", 170}, // 3+ failures per 10 min: banned
+	{"198.51.100.99", 320}, // 2 per 10 min: never banned with maxretry 3
+	{"2001:db8:7::5", 200},
+	{"127.0.0.1", 45}, // ignoreip
+}
+
+func syslogLine(t time.Time, msg string) string {
+	return t.UTC().Format(time.Stamp) + " mx1 " + msg
+}
+
+func TestReplay(t *testing.T) {
+	kinds := []string{"rename", "late-writes", "copytruncate", "compress", "delaycompress", "dateext", "dateext-compress"}
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) { replay(t, kind) })
+	}
+}
+
+func replay(t *testing.T, kind string) {
+	netnstest.Isolate(t) // the scans reconcile the firewall: only inside a fresh namespace
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "mail.log")
+	statePath := filepath.Join(dir, "state.json")
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf(`state: %s
+jails:
+  postfix-sasl:
+    filter: postfix-sasl
+    logpath: [%s]
+    maxretry: 3
+    findtime: 10m
+    bantime: 20m
+    ignoreip: [127.0.0.0/8]
+`, statePath, logPath)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := newModel(3, 600, 1200, "127.0.0.1")
+	w := &logWriter{t: t, dir: dir, path: logPath}
+	start := time.Date(2026, 8, 15, 21, 0, 0, 0, time.UTC)
+	const minutes = 180
+	next := map[string]int64{}
+	for i, a := range attackers {
+		next[a.ip] = start.Unix() + int64(i*7)
+	}
+	var pending []event // written, not yet read by a run
+	for minute := 0; minute < minutes; minute++ {
+		from := start.Unix() + int64(minute)*60
+		var lines []string
+		for s := from; s < from+60; s++ {
+			ts := time.Unix(s, 0)
+			for _, a := range attackers {
+				if next[a.ip] == s {
+					lines = append(lines, syslogLine(ts, fmt.Sprintf("postfix/smtpd[%d]: warning: unknown[%s]: SASL LOGIN authentication failed: UGFzc3dvcmQ6", 900+minute, a.ip)))
+					pending = append(pending, event{a.ip, s})
+					next[a.ip] += a.every
+				}
+			}
+			if s%13 == 0 {
+				// Hostile text: an innocent address in the HELO and the sender.
+				lines = append(lines, syslogLine(ts, fmt.Sprintf("postfix/smtpd[77]: NOQUEUE: reject: RCPT from unknown[203.0.113.5]: 554 5.7.1 <x@[10.9.9.9]>: Relay access denied; from=<a@[10.9.9.9]> to=<x@[10.9.9.9]> proto=ESMTP helo=<[10.9.9.9]>")))
+				lines = append(lines, syslogLine(ts, "postfix/smtpd[78]: warning: unknown[203.0.113.6]: SASL LOGIN authentication failed: Connection lost to authentication server"))
+			}
+		}
+		if minute%20 == 10 {
+			// Rotate in the middle of the minute: half the lines land in the old file.
+			half := len(lines) / 2
+			w.write(lines[:half])
+			w.rotate(kind, time.Unix(from+30, 0))
+			w.write(lines[half:])
+		} else {
+			w.write(lines)
+		}
+		now := from + 60
+		code, _, stderr := runCLI(t, "--config", cfgPath, "--now", fmt.Sprint(now), "--log-level", "notice", "scan")
+		if code != 0 {
+			t.Fatalf("minute %d: scan exit %d\n%s", minute, code, stderr)
+		}
+		m.run(pending, now)
+		pending = nil
+		checkStatus(t, minute, cfgPath, now, m)
+		checkChain(t, minute, "f2b-postfix-sasl", m.banned())
+	}
+	if m.totalBanned < 10 {
+		t.Fatalf("the replay should ban many times, banned %d", m.totalBanned)
+	}
+}
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(append([]string{"fail2ban-scan"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func checkStatus(t *testing.T, minute int, cfgPath string, now int64, m *model) {
+	t.Helper()
+	code, out, stderr := runCLI(t, "--config", cfgPath, "--now", fmt.Sprint(now), "status", "--json")
+	if code != 0 {
+		t.Fatalf("status exit %d: %s", code, stderr)
+	}
+	var st struct {
+		Jails map[string]jailStatus `json:"jails"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	js := st.Jails["postfix-sasl"]
+	var got []string
+	for _, b := range js.Banned {
+		got = append(got, b.IP)
+		want := m.bans[b.IP]
+		if b.Start != want[0] || b.End != want[1] {
+			t.Errorf("minute %d: ban of %s is [%d, %d), model [%d, %d)", minute, b.IP, b.Start, b.End, want[0], want[1])
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, m.banned()) {
+		t.Fatalf("minute %d: banned %v, model %v", minute, got, m.banned())
+	}
+	if js.TotalFailed != m.totalFailed || js.TotalBanned != m.totalBanned ||
+		js.CurrentlyBanned != len(m.bans) || js.CurrentlyFailed != m.currentlyFailed(now) {
+		t.Fatalf("minute %d: counters failed %d/%d banned %d/%d, model failed %d/%d banned %d/%d", minute,
+			js.CurrentlyFailed, js.TotalFailed, js.CurrentlyBanned, js.TotalBanned,
+			m.currentlyFailed(now), m.totalFailed, len(m.bans), m.totalBanned)
+	}
+}
+
+// checkChain compares the live chain (both families) with the wanted ban set.
+func checkChain(t *testing.T, minute int, chain string, want []string) {
+	t.Helper()
+	var got []string
+	for _, bin := range []string{"iptables", "ip6tables"} {
+		out, err := exec.Command(bin, "-w", "-S", chain).CombinedOutput()
+		if err != nil {
+			t.Fatalf("minute %d: %s -S %s: %v\n%s", minute, bin, chain, err, out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) < 2 || lines[len(lines)-1] != "-A "+chain+" -j RETURN" {
+			t.Fatalf("minute %d: %s chain %s does not end in RETURN:\n%s", minute, bin, chain, out)
+		}
+		for _, l := range lines[1 : len(lines)-1] {
+			f := strings.Fields(l)
+			if len(f) < 6 || f[2] != "-s" {
+				t.Fatalf("minute %d: unexpected rule %q", minute, l)
+			}
+			ip, _, _ := strings.Cut(f[3], "/")
+			got = append(got, ip)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("minute %d: live chain bans %v, want %v", minute, got, want)
+	}
+}
