@@ -216,7 +216,7 @@ var attackers = []struct {
 	ip    string
 	every int64
 }{
-	{"192.0.2.7", 30},    // banned again and again
+	{"192.0.2.7", 30},      // banned again and again
 	{"198.51.100.23", 170}, // 3+ failures per 10 min: banned
 	{"198.51.100.99", 320}, // 2 per 10 min: never banned with maxretry 3
 	{"2001:db8:7::5", 200},
