@@ -418,6 +418,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) (*Jail, e
 		JournalMatch: []string{"_SYSTEMD_UNIT=postfix.service"},
 		MaxRetry:     5, FindTime: 600, BanTime: 600,
 		BlockType: "REJECT", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp",
+		IgnoreIP: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 	}
 	for _, x := range []*settings{d, s} {
 		setIf(&j.Enabled, x.enabled)

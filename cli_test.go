@@ -1,0 +1,251 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fail2ban-scan/fail2ban-scan/internal/netnstest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// golden compares got with testdata/golden/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file:\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
+	}
+}
+
+// statusFixture is a config and a state written by hand, as the status layout of SPEC.md shows.
+func statusFixture(t *testing.T) (cfg string) {
+	dir := t.TempDir()
+	statePath := filepath.Join(dir, "state.json")
+	cfg = filepath.Join(dir, "config.yaml")
+	write(t, cfg, `state: `+statePath+`
+jails:
+  postfix-sasl:
+    logpath: [/var/log/maillog]
+    findtime: 600
+  submission:
+    filter: postfix[mode=auth]
+    backend: journal
+    journalmatch: [_SYSTEMD_UNIT=postfix.service]
+  old:
+    enabled: false
+    filter: postfix-sasl
+    logpath: [/var/log/old.log]
+`)
+	// now is 1755297300 (2025-08-15 22:35:00 UTC).
+	write(t, statePath, `{"version": 1, "jails": {
+ "postfix-sasl": {
+  "failures": {"203.0.113.9": [1755296600, 1755297000], "203.0.113.10": [1755296100]},
+  "bans": {"198.51.100.7": {"start": 1755297000, "end": -1}, "192.0.2.1": {"start": 1755296000, "end": 1755297600},
+           "192.0.2.99": {"start": 1755290000, "end": 1755297300}},
+  "total_failed": 439, "total_banned": 3
+ }}}
+`)
+	return cfg
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStatusGolden(t *testing.T) {
+	cfg := statusFixture(t)
+	for _, tt := range []struct{ golden, args string }{
+		{"status.txt", "status"},
+		{"status-jail.txt", "status postfix-sasl"},
+		{"status-journal.txt", "status submission"},
+		{"status.json", "status --json"},
+	} {
+		t.Run(tt.golden, func(t *testing.T) {
+			args := append([]string{"--config", cfg, "--now", "1755297300"}, strings.Fields(tt.args)...)
+			code, out, stderr := runCLI(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			golden(t, tt.golden, out)
+		})
+	}
+}
+
+func TestRegexGolden(t *testing.T) {
+	for _, tt := range []struct{ golden, args string }{
+		{"regex-postfix-sasl.txt", "regex testdata/mail.log postfix-sasl"},
+		{"regex-postfix-sasl.json", "regex --json testdata/mail.log postfix-sasl"},
+		{"regex-postfix-more.txt", "regex testdata/mail.log postfix"},
+	} {
+		t.Run(tt.golden, func(t *testing.T) {
+			args := append([]string{"--now", "2026-08-15T22:40:00Z"}, strings.Fields(tt.args)...)
+			code, out, stderr := runCLI(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			golden(t, tt.golden, out)
+		})
+	}
+}
+
+// TestQuickStart runs README.md's first command.
+func TestQuickStart(t *testing.T) {
+	netnstest.Isolate(t) // the dry run reads the firewall
+	code, out, stderr := runCLI(t, "--config", "testdata/example.yaml", "--now", "2026-08-15T22:40:00Z", "scan", "--dry-run")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"[postfix-sasl] Ban 192.0.2.7 (5 failures, from 2026-08-15 22:34:53 until 2026-08-15 23:34:53)",
+		"-A f2b-postfix-sasl -s 192.0.2.7/32 -j REJECT --reject-with icmp-port-unreachable",
+		"-I INPUT 1 -p tcp -m multiport --dports 25,465,587 -j f2b-postfix-sasl",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	for _, want := range []string{
+		"fail2ban-scan.filter [", "INFO    [postfix-sasl] Found 192.0.2.7 - 2026-08-15 22:34:53",
+		"NOTICE  [postfix-sasl] Ban 192.0.2.7", "Ignore 127.0.0.1 by ip", "192.0.2.7 already banned",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	// Hostile text in the example log must not ban the innocent address it names.
+	if strings.Contains(out+stderr, "10.9.9.9") {
+		t.Errorf("10.9.9.9 appears in the output:\n%s\n%s", out, stderr)
+	}
+	if _, err := os.Stat("testdata/example-state.json"); err == nil {
+		t.Errorf("the dry run wrote the state")
+	}
+	if live, _ := exec.Command("iptables", "-S").CombinedOutput(); strings.Contains(string(live), "f2b-") {
+		t.Errorf("the dry run changed the firewall:\n%s", live)
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	netnstest.Isolate(t) // scans reconcile the firewall
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "mail.log")
+	statePath := filepath.Join(dir, "state.json")
+	good := filepath.Join(dir, "good.yaml")
+	write(t, good, "state: "+statePath+"\njails:\n  a:\n    filter: postfix-sasl\n    logpath: ["+logPath+"]\n  b:\n    filter: postfix-sasl\n    logpath: ["+filepath.Join(dir, "missing.log")+"]\n")
+	bad := filepath.Join(dir, "bad.yaml")
+	write(t, bad, "state: "+statePath+"\njails:\n  a:\n    logpath: [x]\n    maxretry: 0\n")
+	write(t, logPath, "Aug 15 22:34:53 mx1 postfix/smtpd[1]: warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: x\n")
+
+	t.Run("bad config: 2, nothing written", func(t *testing.T) {
+		code, _, stderr := runCLI(t, "--config", bad, "scan")
+		if code != 2 || !strings.Contains(stderr, bad+":5: jails.a.maxretry: must be >= 1, got 0") {
+			t.Fatalf("exit %d, stderr %s", code, stderr)
+		}
+		if _, err := os.Stat(statePath); err == nil {
+			t.Fatal("state written despite the bad config")
+		}
+		code, out, _ := runCLI(t, "--config", bad, "check")
+		if code != 2 || out != "" {
+			t.Fatalf("check: exit %d, %q", code, out)
+		}
+	})
+	t.Run("missing log: 1, the other jail still counted and saved", func(t *testing.T) {
+		code, _, stderr := runCLI(t, "--config", good, "--now", "2026-08-15T22:35:00Z", "scan")
+		if code != 1 || !strings.Contains(stderr, "WARNING [b]") || !strings.Contains(stderr, "missing.log") {
+			t.Fatalf("exit %d, stderr %s", code, stderr)
+		}
+		code, out, _ := runCLI(t, "--config", good, "--now", "2026-08-15T22:35:00Z", "status", "a")
+		if code != 0 || !strings.Contains(out, "Total failed:\t1") {
+			t.Fatalf("status after the run: exit %d\n%s", code, out)
+		}
+	})
+	t.Run("corrupt state: 2, file untouched", func(t *testing.T) {
+		write(t, statePath, "{not json")
+		for _, cmd := range []string{"scan", "status", "unban --all"} {
+			code, _, stderr := runCLI(t, append([]string{"--config", good}, strings.Fields(cmd)...)...)
+			if code != 2 || !strings.Contains(stderr, statePath) {
+				t.Errorf("%s: exit %d, stderr %s", cmd, code, stderr)
+			}
+		}
+		if data, _ := os.ReadFile(statePath); string(data) != "{not json" {
+			t.Errorf("state changed: %q", data)
+		}
+	})
+	t.Run("usage errors: 2", func(t *testing.T) {
+		os.Remove(statePath)
+		for _, args := range [][]string{
+			{"--config", good, "--now", "yesterday", "scan"},
+			{"--config", good, "scan", "--jail", "nope"},
+			{"--config", good, "--log-level", "loud", "scan"},
+			{"--config", good, "ban", "--jail", "a", "not-an-ip"},
+			{"--config", good, "ban", "--jail", "a", "127.0.0.1"},
+			{"--config", good, "ban", "--jail", "a", "--bantime", "soon", "192.0.2.1"},
+			{"--config", filepath.Join(dir, "none.yaml"), "scan"},
+			{"--config", good, "frobnicate"},
+			{"--config", good, "scan", "--no-such-flag"},
+		} {
+			if code, _, stderr := runCLI(t, args...); code != 2 {
+				t.Errorf("%v: exit %d, want 2; stderr %s", args, code, stderr)
+			}
+		}
+	})
+}
+
+// TestBanUnbanFlush drives the manual commands against the live firewall of a namespace.
+func TestBanUnbanFlush(t *testing.T) {
+	netnstest.Isolate(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	write(t, filepath.Join(dir, "mail.log"), "")
+	write(t, cfg, "state: "+filepath.Join(dir, "s.json")+"\njails:\n  postfix-sasl:\n    logpath: ["+filepath.Join(dir, "mail.log")+"]\n    bantime: 1h\n  other:\n    filter: postfix-sasl\n    logpath: ["+filepath.Join(dir, "mail.log")+"]\n    blocktype: DROP\n    port: all\n")
+	now := []string{"--config", cfg, "--now", "1755297300"}
+	cli := func(args ...string) string {
+		t.Helper()
+		code, out, stderr := runCLI(t, append(now, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		return out
+	}
+	cli("ban", "--jail", "postfix-sasl", "192.0.2.7", "2001:db8::7")
+	cli("ban", "--jail", "other", "--bantime", "-1", "192.0.2.7")
+	checkChain(t, 0, "f2b-postfix-sasl", []string{"192.0.2.7", "2001:db8::7"})
+	checkChain(t, 0, "f2b-other", []string{"192.0.2.7"})
+	if out := cli("status", "postfix-sasl"); !strings.Contains(out, "Total banned:\t2") {
+		t.Errorf("manual bans must count in Total banned:\n%s", out)
+	}
+	live, _ := exec.Command("iptables", "-S").CombinedOutput()
+	if !strings.Contains(string(live), "-A f2b-other -s 192.0.2.7/32 -j DROP") || !strings.Contains(string(live), "-A INPUT -p tcp -j f2b-other") {
+		t.Errorf("DROP / port all layout:\n%s", live)
+	}
+	if out := cli("unban", "192.0.2.7"); !strings.Contains(out, "[postfix-sasl] Unban 192.0.2.7") || !strings.Contains(out, "[other] Unban 192.0.2.7") {
+		t.Errorf("unban in every jail:\n%s", out)
+	}
+	checkChain(t, 0, "f2b-postfix-sasl", []string{"2001:db8::7"})
+	checkChain(t, 0, "f2b-other", nil)
+	cli("flush")
+	if live, _ := exec.Command("iptables", "-S").CombinedOutput(); strings.Contains(string(live), "f2b-") {
+		t.Errorf("flush left rules:\n%s", live)
+	}
+	cli("scan") // the next scan restores the chains from the state
+	checkChain(t, 0, "f2b-postfix-sasl", []string{"2001:db8::7"})
+	cli("unban", "--all")
+	checkChain(t, 0, "f2b-postfix-sasl", nil)
+}
