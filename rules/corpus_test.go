@@ -121,15 +121,19 @@ func matchingPatterns(f *Filter, line []byte) []int {
 	_, n := scanStamp(line)
 	buf := line[n:]
 	if f.pref != nil {
-		loc, ok := f.pref.match(buf)
+		loc, ok := f.pref.match(buf, true)
 		if !ok {
 			return nil
 		}
-		buf = buf[loc[2*f.pref.content]:loc[2*f.pref.content+1]]
+		if f.toEnd {
+			buf = buf[loc[2*f.pref.content]:]
+		} else {
+			buf = buf[loc[2*f.pref.content]:loc[2*f.pref.content+1]]
+		}
 	}
 	var out []int
 	for i, p := range f.fail {
-		if _, ok := p.match(buf); ok {
+		if _, ok := p.match(buf, true); ok {
 			out = append(out, i)
 		}
 	}

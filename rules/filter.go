@@ -7,8 +7,10 @@ import (
 	"net/netip"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // MatchResult is the outcome of matching one log line against a Filter.
@@ -46,14 +48,14 @@ func (r MatchResult) String() string {
 type Filter struct {
 	name    string
 	pref    *pattern   // optional prefregex; its content group is f2b_content
+	toEnd   bool       // the content runs to the end of the line (prefregex ended in <F-CONTENT>.+</F-CONTENT>$)
 	fail    []*pattern // failregexes, in order
 	ignore  []*pattern // ignoreregexes
 	sources []string   // failregex sources for Patterns
 
-	// prefilter: a line can only match when it contains one of these literals. Checked
-	// before any regex; usePrefilter is false when some failregex has no usable literal.
-	usePrefilter bool
-	prefilter    [][]byte
+	// prefilter: literals a line must contain to possibly match, checked before any regex
+	// (nil: no literal is known, every line goes to the regexes).
+	prefilter *prefilter
 }
 
 // pattern is one compiled regex with what Match needs to read it.
@@ -102,25 +104,33 @@ func (f *Filter) Patterns() []string {
 func (f *Filter) Match(line []byte) (res MatchResult, host netip.Addr, pattern int) {
 	line = bytes.TrimSuffix(line, []byte{'\n'})
 	line = bytes.TrimSuffix(line, []byte{'\r'})
-	if f.usePrefilter && !containsAny(line, f.prefilter) {
+	if !f.prefilter.match(line) {
 		return Miss, netip.Addr{}, -1
 	}
 	_, n := scanStamp(line)
 	rest := line[n:]
 
+	// With a prefilter, lines that get here mostly match: skip the allocation-free
+	// regexp.Match that would otherwise keep the non-matching ones from allocating.
+	precheck := f.prefilter == nil
 	buf := rest
 	var prefLoc []int
 	if f.pref != nil {
-		loc, ok := f.pref.match(rest)
+		loc, ok := f.pref.match(rest, precheck)
 		if !ok {
 			return Miss, netip.Addr{}, -1
 		}
 		c := f.pref.content
-		buf = rest[loc[2*c]:loc[2*c+1]]
+		if buf = rest[loc[2*c]:loc[2*c+1]]; f.toEnd {
+			// .+$ without running it: the rest of the line, non-empty, one line.
+			if buf = rest[loc[2*c]:]; len(buf) == 0 || bytes.IndexByte(buf, '\n') >= 0 {
+				return Miss, netip.Addr{}, -1
+			}
+		}
 		prefLoc = loc
 	}
 	for i, p := range f.fail {
-		loc, ok := p.match(buf)
+		loc, ok := p.match(buf, precheck)
 		if !ok {
 			continue
 		}
@@ -132,7 +142,7 @@ func (f *Filter) Match(line []byte) (res MatchResult, host netip.Addr, pattern i
 			continue
 		}
 		for _, ig := range f.ignore {
-			if _, ok := ig.match(buf); ok {
+			if _, ok := ig.match(buf, true); ok {
 				return Ignored, addr, i
 			}
 		}
@@ -141,21 +151,16 @@ func (f *Filter) Match(line []byte) (res MatchResult, host netip.Addr, pattern i
 	return Miss, netip.Addr{}, -1
 }
 
-func containsAny(line []byte, lits [][]byte) bool {
-	for _, l := range lits {
-		if bytes.Contains(line, l) {
-			return true
-		}
-	}
-	return false
-}
-
 // match runs the regex and its lookahead checks over b. It returns the submatch indices.
-func (p *pattern) match(b []byte) ([]int, bool) {
-	if !p.re.Match(b) { // no allocation on the way out
+// precheck first tries regexp.Match, which does not allocate, so that a miss costs no garbage.
+func (p *pattern) match(b []byte, precheck bool) ([]int, bool) {
+	if precheck && !p.re.Match(b) {
 		return nil, false
 	}
 	loc := p.re.FindSubmatchIndex(b)
+	if loc == nil {
+		return nil, false
+	}
 	for _, la := range p.looks {
 		pos := loc[2*la.group]
 		if pos < 0 {
@@ -272,23 +277,28 @@ func (d *filterDef) compile() (*Filter, error) {
 	if err != nil {
 		return nil, d.errAt(srcLine{}, err)
 	}
-	var prefLits []string
+	var prePref *prefilter
 	if d.pref != nil {
 		src, err := d.res.resolveOne(d.pref.text)
 		if err != nil {
 			return nil, d.errAt(*d.pref, fmt.Errorf("prefregex: %w", err))
 		}
-		p, lits, err := compilePattern(src, prefix, roleInside)
+		const toEnd = "<F-CONTENT>.+</F-CONTENT>$"
+		if strings.HasSuffix(src, toEnd) && !strings.HasSuffix(src, `\`+toEnd) {
+			src = strings.TrimSuffix(src, toEnd) + "<F-CONTENT></F-CONTENT>" // see Match
+			f.toEnd = true
+		}
+		p, pre, err := compilePattern(src, prefix, roleInside)
 		if err != nil {
 			return nil, d.errAt(*d.pref, fmt.Errorf("prefregex %q: %w", src, err))
 		}
 		if p.content < 0 {
 			return nil, d.errAt(*d.pref, fmt.Errorf("prefregex %q: no <F-CONTENT> group", src))
 		}
-		f.pref, prefLits = p, lits
+		f.pref, prePref = p, pre
 	}
-	usable := true
-	var all []string
+	var preFail []*prefilter
+	anyFail := false // some failregex has no prefilter: every line may match
 	addFail := func(lines []srcLine, extra bool) error {
 		for _, l := range lines {
 			srcs, err := d.res.resolve(l.text)
@@ -304,7 +314,7 @@ func (d *filterDef) compile() (*Filter, error) {
 				if f.pref != nil && len(f.pref.hosts) > 0 {
 					role = roleInside // the host may come from the prefregex
 				}
-				p, lits, err := compilePattern(src, prefix, role)
+				p, pre, err := compilePattern(src, prefix, role)
 				if err != nil {
 					e := fmt.Errorf("failregex %q: %w", src, err)
 					if extra {
@@ -314,11 +324,10 @@ func (d *filterDef) compile() (*Filter, error) {
 				}
 				f.fail = append(f.fail, p)
 				f.sources = append(f.sources, src)
-				best := bestSet(lits, prefLits)
-				if best == nil {
-					usable = false
+				if pre == nil {
+					anyFail = true
 				}
-				all = append(all, best...)
+				preFail = append(preFail, pre)
 			}
 		}
 		return nil
@@ -362,12 +371,11 @@ func (d *filterDef) compile() (*Filter, error) {
 	if err := addIgnore(d.extraIgnore, true); err != nil {
 		return nil, err
 	}
-	if usable {
-		f.usePrefilter = true
-		for _, l := range minimalLiterals(all) {
-			f.prefilter = append(f.prefilter, []byte(l))
-		}
+	failPre := (*prefilter)(nil)
+	if !anyFail {
+		failPre = newOr(preFail)
 	}
+	f.prefilter = newAnd([]*prefilter{prePref, failPre})
 	return f, nil
 }
 
@@ -385,9 +393,9 @@ const (
 const prefixPlaceholder = "%(__prefix_line)s"
 
 // compilePattern compiles one resolved regex source. prefix replaces %(__prefix_line)s. It
-// also returns the literals one of which any match must contain (nil if none is known),
-// computed without the prefix, whose literals (the daemon name) are on every line.
-func compilePattern(src, prefix string, role patternRole) (*pattern, []string, error) {
+// also returns the literals any match must contain (nil if none is known), computed without
+// the prefix, whose literals (the daemon name) are on every line.
+func compilePattern(src, prefix string, role patternRole) (*pattern, *prefilter, error) {
 	full, nHost, err := expandTags(strings.ReplaceAll(src, prefixPlaceholder, prefix))
 	if err != nil {
 		return nil, nil, err
@@ -395,7 +403,7 @@ func compilePattern(src, prefix string, role patternRole) (*pattern, []string, e
 	if nHost == 0 && role == roleFail {
 		return nil, nil, errors.New("no <HOST> group")
 	}
-	full, bodies, err := rewriteLookarounds(full)
+	full, bodies, err := rewriteLookarounds(full, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -425,15 +433,15 @@ func compilePattern(src, prefix string, role patternRole) (*pattern, []string, e
 	}
 
 	// Literals, from the source without the prefix.
-	var lits []string
+	var pre *prefilter
 	if noPrefix, _, err := expandTags(strings.ReplaceAll(src, prefixPlaceholder, "")); err == nil {
-		if noPrefix, _, err = rewriteLookarounds(noPrefix); err == nil {
+		if noPrefix, _, err = rewriteLookarounds(noPrefix, true); err == nil {
 			if t, err := syntax.Parse(noPrefix, syntax.Perl); err == nil {
-				lits = requiredLiterals(t)
+				pre = buildPrefilter(t)
 			}
 		}
 	}
-	return p, lits, nil
+	return p, pre, nil
 }
 
 var tagRE = regexp.MustCompile(`<(/?)(F-[A-Za-z0-9_-]+|HOST|ADDR|IP4|IP6|DNS|SKIPLINES)>`)
@@ -508,7 +516,9 @@ type lookBody struct {
 
 // rewriteLookarounds replaces each (?=body) / (?!body) of s by a named empty group and
 // returns the bodies, and turns Python's \Z into RE2's \z. Lookbehinds are an error.
-func rewriteLookarounds(s string) (string, []lookBody, error) {
+// forLiterals instead replaces (?=body) by (?:body) and drops (?!body): a regex whose
+// required literals are all required by s, for the prefilter.
+func rewriteLookarounds(s string, forLiterals bool) (string, []lookBody, error) {
 	var (
 		b     strings.Builder
 		looks []lookBody
@@ -533,14 +543,19 @@ func rewriteLookarounds(s string) (string, []lookBody, error) {
 			if j < 0 {
 				return "", nil, fmt.Errorf("missing closing ) of %s", s[i:i+3])
 			}
-			body, inner, err := rewriteLookarounds(s[i+3 : j-1])
+			body, inner, err := rewriteLookarounds(s[i+3:j-1], forLiterals)
 			if err != nil {
 				return "", nil, err
 			}
 			if len(inner) > 0 {
 				return "", nil, errors.New("nested lookahead is not supported")
 			}
-			fmt.Fprintf(&b, "(?P<%s%d>)", lookGroup, len(looks))
+			switch {
+			case !forLiterals:
+				fmt.Fprintf(&b, "(?P<%s%d>)", lookGroup, len(looks))
+			case s[i+2] == '=':
+				b.WriteString("(?:" + body + ")")
+			}
 			looks = append(looks, lookBody{body: body, negative: s[i+2] == '!'})
 			i = j
 		default:
@@ -600,87 +615,6 @@ func groupEnd(s string, i int) int {
 		j++
 	}
 	return -1
-}
-
-// requiredLiterals returns a set of case-sensitive literals one of which every match of re
-// contains, preferring the set whose shortest member is longest; nil when none is known.
-func requiredLiterals(re *syntax.Regexp) []string {
-	switch re.Op {
-	case syntax.OpLiteral:
-		if re.Flags&syntax.FoldCase != 0 {
-			return nil
-		}
-		return []string{string(re.Rune)}
-	case syntax.OpCapture, syntax.OpPlus:
-		return requiredLiterals(re.Sub[0])
-	case syntax.OpRepeat:
-		if re.Min >= 1 {
-			return requiredLiterals(re.Sub[0])
-		}
-	case syntax.OpConcat:
-		var best []string
-		for _, sub := range re.Sub {
-			best = bestSet(best, requiredLiterals(sub))
-		}
-		return best
-	case syntax.OpAlternate:
-		var set []string
-		for _, sub := range re.Sub {
-			s := requiredLiterals(sub)
-			if s == nil {
-				return nil
-			}
-			set = append(set, s...)
-		}
-		if len(set) > 16 {
-			return nil
-		}
-		return set
-	}
-	return nil
-}
-
-// bestSet picks the better of two literal sets: the longer shortest member, then fewer members.
-// Sets whose shortest member is under 3 bytes are not worth a prefilter.
-func bestSet(a, b []string) []string {
-	sa, sb := setScore(a), setScore(b)
-	switch {
-	case sa < 3 && sb < 3:
-		return nil
-	case sa > sb || sa == sb && len(a) <= len(b):
-		return a
-	}
-	return b
-}
-
-func setScore(s []string) int {
-	if len(s) == 0 {
-		return 0
-	}
-	m := len(s[0])
-	for _, x := range s[1:] {
-		m = min(m, len(x))
-	}
-	return m
-}
-
-// minimalLiterals dedupes lits and drops those that contain another (the shorter one is
-// found whenever the longer is).
-func minimalLiterals(lits []string) []string {
-	sort.Slice(lits, func(i, j int) bool {
-		return len(lits[i]) < len(lits[j]) || len(lits[i]) == len(lits[j]) && lits[i] < lits[j]
-	})
-	var out []string
-next:
-	for _, l := range lits {
-		for _, o := range out {
-			if strings.Contains(l, o) {
-				continue next
-			}
-		}
-		out = append(out, l)
-	}
-	return out
 }
 
 // resolver expands %(name)s interpolations and <name> option tags of a filter, as fail2ban's
@@ -956,4 +890,209 @@ func stripInlineComment(s string) string {
 		}
 	}
 	return s
+}
+
+// prefilter is a condition on the literals of a line, necessary for a regex to match: a
+// literal, or all (AND) or any (OR) of sub-conditions. A nil *prefilter holds for every line.
+// It is derived from the regexes (as RE2's and Go codesearch's prefilters are) and checked
+// before them, so that most lines are turned away by a few byte searches.
+type prefilter struct {
+	op   byte // 'L' literal, '&' all of subs, '|' any of subs
+	lit  []byte
+	rare int // index in lit of its rarest byte, which the search looks for first
+	subs []*prefilter
+}
+
+const (
+	minLiteral   = 3                                                         // shorter literals are too common to be worth a search
+	maxAndTerms  = 3                                                         // an AND keeps its strongest terms only
+	maxOrTerms   = 16                                                        // a wider OR is no prefilter
+	commonInLogs = " e0t1a2o3i4n5s6r7.8h9l:dcu/m[]p-=g,fy<>wb@k()v;x_'\"qjz" // rough byte frequency in logs, most common first
+)
+
+// match reports whether line satisfies p. It does not allocate.
+func (p *prefilter) match(line []byte) bool {
+	if p == nil {
+		return true
+	}
+	switch p.op {
+	case 'L':
+		return containsLit(line, p.lit, p.rare)
+	case '&':
+		for _, s := range p.subs {
+			if !s.match(line) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, s := range p.subs {
+		if s.match(line) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsLit is bytes.Contains(line, lit), searching for lit's rarest byte (bytes.Index
+// searches for the first, and a leading space or 'e' makes it crawl through log lines).
+func containsLit(line, lit []byte, rare int) bool {
+	c, n := lit[rare], len(lit)
+	for i := rare; i < len(line); {
+		j := bytes.IndexByte(line[i:], c)
+		if j < 0 {
+			return false
+		}
+		start := i + j - rare
+		if start+n > len(line) {
+			return false
+		}
+		if bytes.Equal(line[start:start+n], lit) {
+			return true
+		}
+		i += j + 1
+	}
+	return false
+}
+
+// String shows p for tests and debugging: "lit", (a & b), (a | b); "*" for nil.
+func (p *prefilter) String() string {
+	if p == nil {
+		return "*"
+	}
+	if p.op == 'L' {
+		return fmt.Sprintf("%q", p.lit)
+	}
+	parts := make([]string, len(p.subs))
+	for i, s := range p.subs {
+		parts[i] = s.String()
+	}
+	return "(" + strings.Join(parts, " "+string(p.op)+" ") + ")"
+}
+
+func newLit(s string) *prefilter {
+	rare, best := 0, -2
+	for i := 0; i < len(s); i++ {
+		r := strings.IndexByte(commonInLogs, s[i]) // -1: rarer than all listed
+		if r == -1 {
+			r = len(commonInLogs)
+		}
+		if r > best {
+			rare, best = i, r
+		}
+	}
+	return &prefilter{op: 'L', lit: []byte(s), rare: rare}
+}
+
+// strength orders terms: a longer literal is rarer; an OR is as weak as its weakest term.
+func (p *prefilter) strength() int {
+	switch p.op {
+	case 'L':
+		return len(p.lit)
+	case '&':
+		m := 0
+		for _, s := range p.subs {
+			m = max(m, s.strength())
+		}
+		return m
+	}
+	m := 1 << 30
+	for _, s := range p.subs {
+		m = min(m, s.strength())
+	}
+	return m
+}
+
+// newAnd is all of subs (nil ones hold anyway), strongest first, at most maxAndTerms.
+func newAnd(subs []*prefilter) *prefilter {
+	var terms []*prefilter
+	seen := map[string]bool{}
+	for _, s := range subs {
+		if s == nil {
+			continue
+		}
+		list := []*prefilter{s}
+		if s.op == '&' {
+			list = s.subs
+		}
+		for _, t := range list {
+			if k := t.String(); !seen[k] {
+				seen[k] = true
+				terms = append(terms, t)
+			}
+		}
+	}
+	sort.SliceStable(terms, func(i, j int) bool { return terms[i].strength() > terms[j].strength() })
+	if len(terms) > maxAndTerms {
+		terms = terms[:maxAndTerms]
+	}
+	switch len(terms) {
+	case 0:
+		return nil
+	case 1:
+		return terms[0]
+	}
+	return &prefilter{op: '&', subs: terms}
+}
+
+// newOr is any of subs; nil (no condition) if one of them is nil or there are too many.
+func newOr(subs []*prefilter) *prefilter {
+	var terms []*prefilter
+	seen := map[string]bool{}
+	for _, s := range subs {
+		if s == nil {
+			return nil
+		}
+		list := []*prefilter{s}
+		if s.op == '|' {
+			list = s.subs
+		}
+		for _, t := range list {
+			if k := t.String(); !seen[k] {
+				seen[k] = true
+				terms = append(terms, t)
+			}
+		}
+	}
+	switch {
+	case len(terms) == 0 || len(terms) > maxOrTerms:
+		return nil
+	case len(terms) == 1:
+		return terms[0]
+	}
+	return &prefilter{op: '|', subs: terms}
+}
+
+// buildPrefilter derives the literal condition of a parsed regex.
+func buildPrefilter(re *syntax.Regexp) *prefilter {
+	switch re.Op {
+	case syntax.OpLiteral:
+		// Case-folded literals are not searched for; nor is U+FFFD, which in the regex also
+		// stands for invalid UTF-8 bytes in the line.
+		if re.Flags&syntax.FoldCase != 0 || len(string(re.Rune)) < minLiteral || slices.Contains(re.Rune, utf8.RuneError) {
+			return nil
+		}
+		return newLit(string(re.Rune))
+	case syntax.OpCapture, syntax.OpPlus:
+		return buildPrefilter(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return buildPrefilter(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		subs := make([]*prefilter, len(re.Sub))
+		for i, s := range re.Sub {
+			subs[i] = buildPrefilter(s)
+		}
+		return newAnd(subs)
+	case syntax.OpAlternate:
+		subs := make([]*prefilter, len(re.Sub))
+		for i, s := range re.Sub {
+			if subs[i] = buildPrefilter(s); subs[i] == nil {
+				return nil
+			}
+		}
+		return newOr(subs)
+	}
+	return nil
 }

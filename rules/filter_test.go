@@ -398,44 +398,57 @@ func TestLiteralRegexFilter(t *testing.T) {
 	})
 }
 
-// TestPrefilter checks the literal prefilter chosen for the built-ins and that it never
-// rejects a line a regex would match (a filter without prefilter is the reference).
+// TestPrefilter checks the literal prefilter derived for the built-ins and that it never
+// rejects a line a regex would match (the same filter without prefilter is the reference).
 func TestPrefilter(t *testing.T) {
 	tests := []struct {
 		spec string
-		want []string
+		want string
 	}{
-		{"postfix-sasl", []string{" authentication failed"}},
-		{"postfix[mode=auth]", []string{" authentication failed:"}},
-		{"postfix[mode=errors]", []string{"too many errors after "}},
-		{"postfix", []string{"reject:", "too many errors", "improper command pipelining"}},
+		{"postfix-sasl", `(" authentication failed" & "warning: " & ": SASL ")`},
+		{"postfix[mode=auth]", `(" authentication failed:" & "warning: " & ": SASL ")`},
+		{"postfix[mode=errors]", `("too many errors after " & "from ")`},
+		{"postfix[mode=ddos]", `(("lost connection after " | ("disconnect" & " auth=0/" & " from ") | (" after " & ("PREGREET " | "HANGUP")) | ("COMMAND " & " LIMIT" & ("TIME" | "COUNT" | "LENGTH"))) & "from ")`},
+		{"/etc/f/lit.conf", `((" from " & "user ") | ("user " & " by "))`},
+		{`(?i)from <HOST>`, `*`},
+		{`x(<HOST>|\w+)`, `*`},
 	}
+	files := map[string]string{"/etc/f/lit.conf": "[Definition]\nfailregex = ^user \\S+ from <HOST>\n  ^user \\S+ by <HOST>\n"}
 	for _, tc := range tests {
 		t.Run(tc.spec, func(t *testing.T) {
-			f := mustFilter(t, tc.spec, nil, nil, nil)
-			var got []string
-			for _, l := range f.prefilter {
-				got = append(got, string(l))
-			}
-			if !f.usePrefilter || strings.Join(got, "|") != strings.Join(tc.want, "|") {
-				t.Errorf("prefilter = %v %q, want %q", f.usePrefilter, got, tc.want)
+			f := mustFilter(t, tc.spec, nil, nil, files)
+			if got := f.prefilter.String(); got != tc.want {
+				t.Errorf("prefilter = %s, want %s", got, tc.want)
 			}
 		})
 	}
-	t.Run("unusable", func(t *testing.T) {
+	t.Run("unusable extra", func(t *testing.T) {
 		f := mustFilter(t, "postfix-sasl", []string{`(?i)X<HOST>`}, nil, nil)
-		if f.usePrefilter {
-			t.Errorf("prefilter %q used although a failregex has no literal", f.prefilter)
+		if f.prefilter != nil {
+			t.Errorf("prefilter %s used although a failregex has no literal", f.prefilter)
 		}
 		if res, _, _ := f.Match([]byte("x" + attacker)); res != Match {
 			t.Errorf("case-insensitive extra failregex did not match")
+		}
+	})
+	t.Run("containsLit", func(t *testing.T) {
+		for _, tc := range []struct {
+			line, lit string
+		}{
+			{"", "abc"}, {"ab", "abc"}, {"abc", "abc"}, {"xabcx", "abc"}, {"aab aabc", "aabc"},
+			{"q q q", "q q"}, {"zzz", "zz"}, {"abcabd", "abd"}, {" authentication failed", " authentication failed"},
+		} {
+			p := newLit(tc.lit)
+			if got, want := p.match([]byte(tc.line)), strings.Contains(tc.line, tc.lit); got != want {
+				t.Errorf("match(%q, %q) = %v, want %v (rare byte %q)", tc.line, tc.lit, got, want, tc.lit[p.rare])
+			}
 		}
 	})
 	data := corpusFile(t, postfixCorpus)
 	for _, spec := range []string{"postfix-sasl", "postfix", "postfix[mode=aggressive]", "postfix[mode=ddos]", "postfix[mode=extra]", "postfix[mode=errors]"} {
 		f := mustFilter(t, spec, nil, nil, nil)
 		ref := *f
-		ref.usePrefilter = false
+		ref.prefilter = nil
 		for _, c := range parseCorpus(t, "postfix", data) {
 			r1, h1, _ := f.Match([]byte(c.line))
 			r2, h2, _ := ref.Match([]byte(c.line))

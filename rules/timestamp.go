@@ -118,6 +118,7 @@ func scanSyslog(b []byte) (st stamp, n int) {
 	if b[i] == ' ' {
 		i++
 	}
+	dayAt := i
 	day, i, ok := digits(b, i, 1, 2)
 	if !ok || day < 1 || day > 31 || day > daysIn(m, 2000) {
 		return st, 0
@@ -126,6 +127,9 @@ func scanSyslog(b []byte) (st stamp, n int) {
 		return st, 0
 	}
 	i++
+	if i-dayAt == 2 && i < len(b) && b[i] == ' ' {
+		i++ // "Mar  7  02:09:33": a one-digit day padded on both sides, as fail2ban takes it
+	}
 	st.month, st.day = m, day
 	i, ok = scanClock(b, i, &st)
 	if !ok {
@@ -165,21 +169,14 @@ func scanISO(b []byte) (st stamp, n int) {
 			st.hasZone = true
 			i++
 		case c == '+' || c == '-':
-			hh, j, ok := digits(b, i+1, 2, 2)
-			if !ok || hh > 23 {
-				return stamp{}, 0
+			var hh, mm, j int
+			var ok bool
+			if v, k, ok4 := digits(b, i+1, 4, 4); ok4 { // ±hhmm
+				hh, mm, j, ok = v/100, v%100, k, true
+			} else if hh, j, ok = digits(b, i+1, 2, 2); ok && j < len(b) && b[j] == ':' { // ±hh:mm
+				mm, j, ok = digits(b, j+1, 2, 2)
 			}
-			mm := 0
-			if j < len(b) && b[j] == ':' {
-				if mm, j, ok = digits(b, j+1, 2, 2); !ok {
-					return stamp{}, 0
-				}
-			} else if j+1 < len(b) && isDigit(b[j]) {
-				if mm, j, ok = digits(b, j, 2, 2); !ok {
-					return stamp{}, 0
-				}
-			}
-			if mm > 59 {
+			if !ok || hh > 23 || mm > 59 {
 				return stamp{}, 0
 			}
 			st.offset = (hh*60 + mm) * 60
