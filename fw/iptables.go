@@ -5,13 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/coreos/go-iptables/iptables"
 )
 
 // IPTables is the Firewall that runs the real binaries: iptables-save to read
@@ -55,7 +54,9 @@ func (f *IPTables) Reconcile(ctx context.Context, jails []Jail, managed []string
 	}
 	needV6 := false
 	for _, j := range jails {
-		needV6 = needV6 || len(familyBans(IPv6, j.Bans)) > 0
+		for _, a := range j.Bans {
+			needV6 = needV6 || a.Unmap().Is6()
+		}
 	}
 	return f.apply(ctx, jails, managed, dryRun, needV6)
 }
@@ -69,26 +70,52 @@ func (f *IPTables) Flush(ctx context.Context, jails []string) (*Plan, error) {
 	return f.apply(ctx, nil, jails, false, false)
 }
 
+// apply reads both families, diffs and, unless dryRun, applies. The two
+// families' processes run at the same time, but all are started from the
+// calling goroutine, so they share its thread's network namespace (see
+// netnstest.Isolate).
 func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dryRun, needV6 bool) (*Plan, error) {
-	plan := &Plan{}
-	var errs []error
-	for _, fam := range []Family{IPv4, IPv6} {
-		fp := FamilyPlan{Family: fam}
-		bin, cur, err := f.read(ctx, fam)
-		switch {
-		case err != nil && fam == IPv6 && !needV6:
-			fp.Skipped = err.Error()
-		case err != nil:
-			errs = append(errs, err)
-		default:
-			fp.Ops = diff(fam, cur, jails, managed)
-			if !dryRun && len(fp.Ops) > 0 {
-				if err := restore(ctx, bin.restore, fp.Ops); err != nil {
-					errs = append(errs, err)
-				}
+	var (
+		plan     = &Plan{Families: []FamilyPlan{{Family: IPv4}, {Family: IPv6}}}
+		bins     [2]binaries
+		saves    [2]*proc
+		readErr  [2]error
+		restores [2]*proc
+		errs     []error
+	)
+	for fam := range plan.Families {
+		bins[fam], readErr[fam] = f.binaries(Family(fam))
+		if readErr[fam] == nil {
+			saves[fam], readErr[fam] = start(ctx, bins[fam].save, []string{"-t", "filter"}, "")
+		}
+	}
+	for fam := range plan.Families {
+		fp := &plan.Families[fam]
+		if readErr[fam] == nil {
+			var cur table
+			if cur, readErr[fam] = read(saves[fam], fp.Family); readErr[fam] == nil {
+				fp.Ops = diff(fp.Family, cur, jails, managed)
 			}
 		}
-		plan.Families = append(plan.Families, fp)
+		switch {
+		case readErr[fam] != nil && fp.Family == IPv6 && !needV6:
+			fp.Skipped = readErr[fam].Error()
+		case readErr[fam] != nil:
+			errs = append(errs, readErr[fam])
+		case !dryRun && len(fp.Ops) > 0:
+			var err error
+			if restores[fam], err = start(ctx, bins[fam].restore, []string{"--noflush", "-w"}, script(fp.Ops)); err != nil {
+				errs = append(errs, fmt.Errorf("apply %d changes to %s: %w", len(fp.Ops), fp.Family, err))
+			}
+		}
+	}
+	for fam, p := range restores {
+		if p == nil {
+			continue
+		}
+		if err := p.wait(); err != nil {
+			errs = append(errs, fmt.Errorf("apply %d changes to %s: %w", len(plan.Families[fam].Ops), Family(fam), err))
+		}
 	}
 	return plan, errors.Join(errs...)
 }
@@ -98,36 +125,51 @@ type binaries struct {
 	save, restore string
 }
 
-// read finds fam's binaries, checks that the main one runs, and reads the
-// filter table once.
-func (f *IPTables) read(ctx context.Context, fam Family) (binaries, table, error) {
+// binaries finds fam's iptables-save and iptables-restore beside its
+// iptables.
+func (f *IPTables) binaries(fam Family) (binaries, error) {
 	main, err := lookPath(f.cmds[fam])
 	if err != nil {
-		return binaries{}, nil, err
-	}
-	proto := iptables.ProtocolIPv4
-	if fam == IPv6 {
-		proto = iptables.ProtocolIPv6
-	}
-	if _, err := iptables.New(iptables.IPFamily(proto), iptables.Path(main)); err != nil {
-		return binaries{}, nil, fmt.Errorf("%s is not usable: %w", main, err)
+		return binaries{}, err
 	}
 	var bin binaries
 	if bin.save, err = lookPath(main + "-save"); err != nil {
-		return binaries{}, nil, err
+		return binaries{}, err
 	}
 	if bin.restore, err = lookPath(main + "-restore"); err != nil {
-		return binaries{}, nil, err
+		return binaries{}, err
 	}
-	out, err := run(ctx, bin.save, []string{"-t", "filter"}, "")
-	if err != nil {
-		return binaries{}, nil, fmt.Errorf("read %s filter table: %w", fam, err)
+	return bin, nil
+}
+
+// read parses iptables-save's output as it comes, then waits for it.
+func read(save *proc, fam Family) (table, error) {
+	cur, parseErr := parseSave(save.stdout)
+	if err := save.wait(); err != nil {
+		return nil, fmt.Errorf("read %s filter table: %w", fam, err)
 	}
-	cur, err := parseSave(out)
-	if err != nil {
-		return binaries{}, nil, fmt.Errorf("read %s filter table: %s output: %w", fam, bin.save, err)
+	if parseErr != nil {
+		return nil, fmt.Errorf("read %s filter table: %s output: %w", fam, save.cmd.Path, parseErr)
 	}
-	return bin, cur, nil
+	return cur, nil
+}
+
+// script is the iptables-restore input for ops: one transaction on the
+// filter table.
+func script(ops []string) string {
+	n := len("*filter\nCOMMIT\n")
+	for _, op := range ops {
+		n += len(op) + 1
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString("*filter\n")
+	for _, op := range ops {
+		b.WriteString(op)
+		b.WriteByte('\n')
+	}
+	b.WriteString("COMMIT\n")
+	return b.String()
 }
 
 // sbinDirs are searched after $PATH.
@@ -148,23 +190,6 @@ func lookPath(cmd string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s not found in $PATH nor in %s (is iptables installed?)", cmd, strings.Join(sbinDirs, ", "))
-}
-
-// restore applies ops to the filter table in one transaction.
-func restore(ctx context.Context, path string, ops []string) error {
-	var in strings.Builder
-	in.WriteString("*filter\n")
-	for _, op := range ops {
-		in.WriteString(op)
-		in.WriteByte('\n')
-	}
-	in.WriteString("COMMIT\n")
-	script := in.String()
-	_, err := run(ctx, path, []string{"--noflush", "-w"}, script)
-	if err != nil {
-		return fmt.Errorf("apply %d changes: %w", len(ops), err)
-	}
-	return nil
 }
 
 // cmdError is a failed run of iptables-save or iptables-restore.
@@ -192,34 +217,56 @@ func (e *cmdError) Unwrap() error { return e.Err }
 // "Error occurred at line: 5" or "line 3: CHAIN_DEL failed (...)".
 var lineRE = regexp.MustCompile(`line:? (\d+)`)
 
-// run runs path with args and stdin, returning stdout.
-func run(ctx context.Context, path string, args []string, stdin string) (string, error) {
-	cmd := exec.CommandContext(ctx, path, args...)
+// proc is a started iptables-save or iptables-restore.
+type proc struct {
+	ctx    context.Context
+	cmd    *exec.Cmd
+	stdin  string
+	stdout io.ReadCloser // read it before wait, or wait discards it
+	stderr bytes.Buffer
+}
+
+// start starts path with args, feeding it stdin.
+func start(ctx context.Context, path string, args []string, stdin string) (*proc, error) {
+	p := &proc{ctx: ctx, cmd: exec.CommandContext(ctx, path, args...), stdin: stdin}
 	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
+		p.cmd.Stdin = strings.NewReader(stdin)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	p.cmd.Stderr = &p.stderr
+	var err error
+	if p.stdout, err = p.cmd.StdoutPipe(); err == nil {
+		err = p.cmd.Start()
+	}
+	if err != nil {
+		return nil, &cmdError{Argv: p.cmd.Args, Err: err}
+	}
+	return p, nil
+}
+
+// wait discards what is left of p's stdout, waits for p to exit, and
+// returns a *cmdError if it failed.
+func (p *proc) wait() error {
+	_, _ = io.Copy(io.Discard, p.stdout)
+	err := p.cmd.Wait()
 	if err == nil {
-		return stdout.String(), nil
+		return nil
 	}
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%w (%w)", err, ctx.Err())
+	if p.ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", err, p.ctx.Err())
 	}
-	e := &cmdError{Argv: cmd.Args, Err: err}
+	e := &cmdError{Argv: p.cmd.Args, Err: err}
 	var lines []string
-	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(p.stderr.String()), "\n") {
 		if l != "" && !strings.HasPrefix(l, "Try `") {
 			lines = append(lines, l)
 		}
 	}
 	e.Stderr = strings.Join(lines, "\n")
-	if m := lineRE.FindStringSubmatch(e.Stderr); m != nil && stdin != "" {
-		in := strings.Split(stdin, "\n")
+	if m := lineRE.FindStringSubmatch(e.Stderr); m != nil && p.stdin != "" {
+		in := strings.Split(p.stdin, "\n")
 		if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(in) {
 			e.Line = "line " + m[1] + ": " + in[n-1]
 		}
 	}
-	return "", e
+	return e
 }

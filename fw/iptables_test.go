@@ -371,8 +371,12 @@ func TestRestoreError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = restore(context.Background(), path, []string{"-N f2b-a", "-A f2b-a -j RETURN", "-A f2b-nope -j RETURN"})
-	for _, want := range []string{"apply 3 changes: running " + path + " --noflush -w: exit status", "f2b-nope", `(input line 4: -A f2b-nope -j RETURN)`} {
+	p, err := start(context.Background(), path, []string{"--noflush", "-w"}, script([]string{"-N f2b-a", "-A f2b-a -j RETURN", "-A f2b-nope -j RETURN"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.wait()
+	for _, want := range []string{"running " + path + " --noflush -w: exit status", "f2b-nope", `(input line 4: -A f2b-nope -j RETURN)`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want it to contain %q", err, want)
 		}

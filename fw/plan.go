@@ -1,7 +1,9 @@
 package fw
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -13,11 +15,16 @@ import (
 type table map[string][]string
 
 // parseSave reads the *filter section of iptables-save (or ip6tables-save)
-// output. Other tables are ignored.
-func parseSave(out string) (table, error) {
+// output as it comes. Other tables are ignored.
+func parseSave(r io.Reader) (table, error) {
 	t := table{}
 	inFilter := false
-	for i, line := range strings.Split(out, "\n") {
+	var last string // rules of a chain are consecutive: skip the map lookup
+	var rules []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for i := 1; sc.Scan(); i++ {
+		line := sc.Text()
 		switch {
 		case line == "" || line[0] == '#':
 		case line[0] == '*':
@@ -32,10 +39,22 @@ func parseSave(out string) (table, error) {
 			}
 		case strings.HasPrefix(line, "-A "):
 			chain, rule, _ := strings.Cut(line[len("-A "):], " ")
-			t[chain] = append(t[chain], rule)
+			if chain != last {
+				if last != "" {
+					t[last] = rules
+				}
+				last, rules = chain, t[chain]
+			}
+			rules = append(rules, rule)
 		default:
-			return nil, fmt.Errorf("line %d: unexpected %q", i+1, line)
+			return nil, fmt.Errorf("line %d: unexpected %q", i, line)
 		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if last != "" {
+		t[last] = rules
 	}
 	return t, nil
 }
@@ -79,45 +98,47 @@ func banRule(fam Family, a netip.Addr, target string) string {
 	return "-s " + netip.PrefixFrom(a, a.BitLen()).String() + " -j " + target
 }
 
-// banKey identifies a ban rule whatever the address's spelling
-// (ip6tables prints ::102:304 as ::1.2.3.4).
-type banKey struct {
-	addr   netip.Addr
-	target string
-}
-
-// parseBan recognises a rule of the form this package writes into its
-// chains: "-s ADDR/32 -j DROP" or "-s ADDR/32 -j REJECT --reject-with X".
-func parseBan(fam Family, rule string) (banKey, bool) {
-	f := strings.Fields(rule)
-	if len(f) < 4 || f[0] != "-s" || f[2] != "-j" {
-		return banKey{}, false
+// parseBan splits a rule of the form this package writes into its chains,
+// "-s ADDR/32 -j DROP" or "-s ADDR/32 -j REJECT --reject-with X", into the
+// address and the target text ("DROP", "REJECT --reject-with X"). The
+// address is compared, not its spelling: ip6tables prints ::102:304 as
+// ::1.2.3.4.
+func parseBan(fam Family, rule string) (netip.Addr, string, bool) {
+	rest, ok := strings.CutPrefix(rule, "-s ")
+	if !ok {
+		return netip.Addr{}, "", false
 	}
-	p, err := netip.ParsePrefix(f[1])
+	pfx, target, ok := strings.Cut(rest, " -j ")
+	if !ok {
+		return netip.Addr{}, "", false
+	}
+	p, err := netip.ParsePrefix(pfx)
 	if err != nil || !p.IsSingleIP() || p.Addr().Is4() != (fam == IPv4) {
-		return banKey{}, false
+		return netip.Addr{}, "", false
 	}
-	switch {
-	case len(f) == 4 && f[3] == "DROP":
-	case len(f) == 6 && f[3] == "REJECT" && f[4] == "--reject-with":
-	default:
-		return banKey{}, false
+	if with, ok := strings.CutPrefix(target, "REJECT --reject-with "); target != "DROP" && (!ok || strings.Contains(with, " ")) {
+		return netip.Addr{}, "", false
 	}
-	return banKey{p.Addr(), strings.Join(f[3:], " ")}, true
+	return p.Addr(), target, true
 }
 
-// familyBans returns the addresses of bans in fam, sorted and without
-// duplicates. IPv4-mapped IPv6 addresses count as IPv4; zones are dropped.
-func familyBans(fam Family, bans []netip.Addr) []netip.Addr {
-	var out []netip.Addr
+// familyBans returns the addresses of bans in fam, without duplicates, in
+// no particular order. IPv4-mapped IPv6 addresses count as IPv4; zones are
+// dropped. The map holds them too, keyed by As16 (faster to hash than Addr),
+// with the value false.
+func familyBans(fam Family, bans []netip.Addr) ([]netip.Addr, map[[16]byte]bool) {
+	out := make([]netip.Addr, 0, len(bans))
+	set := make(map[[16]byte]bool, len(bans))
 	for _, a := range bans {
 		a = a.WithZone("").Unmap()
-		if a.IsValid() && a.Is4() == (fam == IPv4) {
-			out = append(out, a)
+		if k := a.As16(); a.IsValid() && a.Is4() == (fam == IPv4) {
+			if _, dup := set[k]; !dup {
+				set[k] = false
+				out = append(out, a)
+			}
 		}
 	}
-	slices.SortFunc(out, netip.Addr.Compare)
-	return slices.Compact(out)
+	return out, set
 }
 
 const returnRule = "-j RETURN"
@@ -230,10 +251,11 @@ func diff(fam Family, cur table, jails []Jail, managed []string) []string {
 func chainDiff(fam Family, cur table, j Jail) []string {
 	c := ChainName(j.Name)
 	target := banTarget(fam, j.BlockType)
-	bans := familyBans(fam, j.Bans)
+	bans, kept := familyBans(fam, j.Bans) // kept[k]: a rule for k stays
 	rules, exists := cur[c]
 
 	rebuild := func() []string {
+		slices.SortFunc(bans, netip.Addr.Compare)
 		var ops []string
 		if !exists {
 			ops = append(ops, "-N "+c)
@@ -249,47 +271,38 @@ func chainDiff(fam Family, cur table, j Jail) []string {
 		return rebuild()
 	}
 
+	// One pass: keep the first rule of each wanted ban, delete every other
+	// rule of the ban form (unbanned, duplicated, other target).
+	var ops []string
 	returns := 0
-	count := map[banKey]int{}
-	spec := map[banKey]string{}
-	var order []banKey
 	for _, r := range rules {
 		if r == returnRule {
 			returns++
 			continue
 		}
-		k, ok := parseBan(fam, r)
+		a, t, ok := parseBan(fam, r)
 		if !ok {
 			return rebuild() // not ours: an admin's rule or a half-edit
 		}
-		if count[k] == 0 {
-			spec[k] = r
-			order = append(order, k)
+		k := a.As16()
+		if done, wanted := kept[k]; t == target && wanted && !done {
+			kept[k] = true
+			continue
 		}
-		count[k]++
+		ops = append(ops, "-D "+c+" "+r)
 	}
 	if returns > 1 || returns == 1 && rules[len(rules)-1] != returnRule {
 		return rebuild()
 	}
-
-	want := map[banKey]bool{}
+	var missing []netip.Addr
 	for _, a := range bans {
-		want[banKey{a, target}] = true
-	}
-	var ops []string
-	for _, k := range order {
-		n := count[k]
-		if want[k] {
-			n--
-		}
-		for range n {
-			ops = append(ops, "-D "+c+" "+spec[k])
+		if !kept[a.As16()] {
+			missing = append(missing, a)
 		}
 	}
-	for _, a := range slices.Backward(bans) {
-		if count[banKey{a, target}] == 0 {
-			ops = append(ops, "-I "+c+" 1 "+banRule(fam, a, target))
-		}
+	slices.SortFunc(missing, netip.Addr.Compare)
+	for _, a := range slices.Backward(missing) { // -I 1 reverses: the chain lists them in order
+		ops = append(ops, "-I "+c+" 1 "+banRule(fam, a, target))
 	}
 	if returns == 0 {
 		ops = append(ops, "-A "+c+" "+returnRule)

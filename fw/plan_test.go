@@ -29,7 +29,7 @@ func save(lines ...string) table {
 			out += l + "\n"
 		}
 	}
-	t, err := parseSave(out + "COMMIT\n# Completed\n")
+	t, err := parseSave(strings.NewReader(out + "COMMIT\n# Completed\n"))
 	if err != nil {
 		panic(err)
 	}
@@ -219,14 +219,14 @@ func TestValidate(t *testing.T) {
 func TestParseSave(t *testing.T) {
 	out := "# Warning: iptables-legacy tables present\n*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j f2b-x\nCOMMIT\n" +
 		"*filter\n:INPUT DROP [1:2]\n:f2b-x - [0:0]\n:empty - [0:0]\n-A INPUT -m comment --comment \"a b\" -j f2b-x\n-A f2b-x -j RETURN\nCOMMIT\n"
-	got, err := parseSave(out)
+	got, err := parseSave(strings.NewReader(out))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 3 || len(got["empty"]) != 0 || got["f2b-x"][0] != "-j RETURN" || got["INPUT"][0] != `-m comment --comment "a b" -j f2b-x` {
 		t.Errorf("parseSave = %q", got)
 	}
-	if _, err := parseSave("*filter\n-P INPUT ACCEPT\n"); err == nil || !strings.Contains(err.Error(), `line 2: unexpected "-P INPUT ACCEPT"`) {
+	if _, err := parseSave(strings.NewReader("*filter\n-P INPUT ACCEPT\n")); err == nil || !strings.Contains(err.Error(), `line 2: unexpected "-P INPUT ACCEPT"`) {
 		t.Errorf("bad line: %v", err)
 	}
 }
@@ -268,5 +268,25 @@ func TestPlanGolden(t *testing.T) {
 	}
 	if (&Plan{Families: []FamilyPlan{{Family: IPv4}, {Family: IPv6}}}).String() != "iptables: no changes\nip6tables: no changes\n" {
 		t.Error("empty plan rendering")
+	}
+}
+
+func BenchmarkDiff10k(b *testing.B) {
+	j := Jail{Name: "sasl", Ports: []string{"smtp"}, Bans: bans10k(0)}
+	var sb strings.Builder
+	sb.WriteString("*filter\n:INPUT ACCEPT [0:0]\n:f2b-sasl - [0:0]\n-A INPUT -p tcp -m multiport --dports 25 -j f2b-sasl\n")
+	for _, a := range j.Bans {
+		sb.WriteString("-A f2b-sasl " + banRule(IPv4, a, banTarget(IPv4, "")) + "\n")
+	}
+	sb.WriteString("-A f2b-sasl -j RETURN\nCOMMIT\n")
+	out := sb.String()
+	for b.Loop() {
+		cur, err := parseSave(strings.NewReader(out))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ops := diff(IPv4, cur, []Jail{j}, nil); len(ops) != 0 {
+			b.Fatal(ops)
+		}
 	}
 }

@@ -26,9 +26,10 @@ const (
 	EnvInNetns = "FAIL2BAN_SCAN_IN_NETNS"
 	// EnvRequire set to 1 (as in CI) turns Require's skip into a failure.
 	EnvRequire = "FAIL2BAN_SCAN_REQUIRE_NETNS"
-	// envOuter holds the namespace Main started in ("net:[4026531833]"),
+	// EnvOuter holds the namespace Main started in ("net:[4026531833]");
+	// a script that runs a program under unshare -n sets it likewise,
 	// for when /proc/1/ns/net cannot be read.
-	envOuter = "FAIL2BAN_SCAN_OUTER_NETNS"
+	EnvOuter = "FAIL2BAN_SCAN_OUTER_NETNS"
 )
 
 // Main runs the tests. When not yet re-executed (EnvInNetns unset), running
@@ -43,7 +44,7 @@ func Main(m *testing.M) {
 				argv := append([]string{"unshare", "-n", "--", exe}, os.Args[1:]...)
 				env := append(os.Environ(), EnvInNetns+"=1")
 				if outer, err := os.Readlink("/proc/self/ns/net"); err == nil {
-					env = append(env, envOuter+"="+outer)
+					env = append(env, EnvOuter+"="+outer)
 				}
 				err = syscall.Exec(unshare, argv, env)
 				fmt.Fprintf(os.Stderr, "netnstest: exec %s: %v; running without a private network namespace\n", unshare, err)
@@ -92,7 +93,7 @@ func Check() error {
 	if hostErr == nil {
 		outer = append(outer, host)
 	}
-	if ns := os.Getenv(envOuter); ns != "" {
+	if ns := os.Getenv(EnvOuter); ns != "" {
 		outer = append(outer, ns)
 	}
 	if len(outer) == 0 {
