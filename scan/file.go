@@ -240,9 +240,15 @@ func ReadLog(path string, prev []state.FilePos, fn func(line []byte)) (next []st
 			stopped = !corrupt
 		}
 	}
+	// Leading gzip files read to their end are dropped, but not where an empty file
+	// follows: that one would become the oldest known (see weak above).
+	for !stopped && len(recs) > 1 && recs[0].final && recs[1].pos.FPLen > 0 {
+		recs = recs[1:]
+	}
 	// The position of an empty file tells something only when no file with content is
-	// known before it: then it is the anchor (the newest such). After one with content, an
-	// empty file is newer than that one anyway, so it is read from 0 next time without it.
+	// known before it. After one with content, an empty file is newer than that one, so it
+	// is read from 0 next time anyway. With no file with content, the newest empty one is
+	// the anchor.
 	kept, content := recs[:0], false
 	for _, rec := range recs {
 		if rec.pos.FPLen > 0 || !content {
@@ -254,13 +260,8 @@ func ReadLog(path string, prev []state.FilePos, fn func(line []byte)) (next []st
 	if !content && len(recs) > 1 {
 		recs = recs[len(recs)-1:]
 	}
-	if !stopped {
-		for len(recs) > 1 && recs[0].final {
-			recs = recs[1:]
-		}
-		if len(recs) > maxPositions {
-			recs = recs[len(recs)-maxPositions:]
-		}
+	if !stopped && len(recs) > maxPositions {
+		recs = recs[len(recs)-maxPositions:]
 	}
 	if len(recs) == 0 {
 		next = prev
