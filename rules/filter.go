@@ -192,7 +192,8 @@ func (p *pattern) host(b []byte, loc []int) (netip.Addr, bool) {
 
 // LoadFilter compiles a filter spec:
 //   - a built-in name with optional fail2ban-style options: "postfix-sasl", "postfix",
-//     "postfix[mode=auth]", `postfix[mode="auth"]` (see Builtins);
+//     "postfix[mode=auth]", `postfix[mode="auth"]`; postfix's modes are more (the default), normal, auth, rbl, ddos,
+//     extra, aggressive and errors, as in fail2ban 1.0;
 //   - a filter file in fail2ban's format, when the spec contains '/' or ends in .conf or
 //     .local (optionally followed by [options]), read with readFile;
 //   - a literal regex containing <HOST>.
@@ -283,12 +284,13 @@ func (d *filterDef) compile() (*Filter, error) {
 		if err != nil {
 			return nil, d.errAt(*d.pref, fmt.Errorf("prefregex: %w", err))
 		}
+		compiled := src
 		const toEnd = "<F-CONTENT>.+</F-CONTENT>$"
 		if strings.HasSuffix(src, toEnd) && !strings.HasSuffix(src, `\`+toEnd) {
-			src = strings.TrimSuffix(src, toEnd) + "<F-CONTENT></F-CONTENT>" // see Match
+			compiled = strings.TrimSuffix(src, toEnd) + "<F-CONTENT></F-CONTENT>" // see Match
 			f.toEnd = true
 		}
-		p, pre, err := compilePattern(src, prefix, roleInside)
+		p, pre, err := compilePattern(compiled, prefix, roleInside)
 		if err != nil {
 			return nil, d.errAt(*d.pref, fmt.Errorf("prefregex %q: %w", src, err))
 		}

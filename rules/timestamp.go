@@ -15,7 +15,7 @@ type stamp struct {
 	hasZone           bool // the stamp carries Z or ±hh[:mm]
 }
 
-var monthNames = [12]string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+const monthNames = "janfebmaraprmayjunjulaugsepoctnovdec"
 
 // ParseTime parses the timestamp at the start of line.
 //
@@ -105,9 +105,9 @@ func scanSyslog(b []byte) (st stamp, n int) {
 		return st, 0
 	}
 	m := 0
-	for i, name := range monthNames {
-		if lower(b[0]) == name[0] && lower(b[1]) == name[1] && lower(b[2]) == name[2] {
-			m = i + 1
+	for i := 0; i < len(monthNames); i += 3 {
+		if lower(b[0]) == monthNames[i] && lower(b[1]) == monthNames[i+1] && lower(b[2]) == monthNames[i+2] {
+			m = i/3 + 1
 			break
 		}
 	}
