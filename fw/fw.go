@@ -78,14 +78,21 @@ func ValidatePorts(ports []string, protocol string) error {
 // what they would have asked for.
 type Firewall interface {
 	// Reconcile makes both families' filter tables hold exactly jails:
-	// missing chains, rules and jumps are added, stray ones removed, and
-	// the chains and jumps of jails named in managed but absent from jails
-	// (disabled ones) are deleted. Rules and chains of other names are never
-	// touched. With dryRun it only reads and returns the plan. The plan is
-	// returned even with an error; each family is applied on its own, so an
-	// IPv6 failure does not stop IPv4.
+	// missing chains, bans, RETURNs and jumps are added, stray ones removed,
+	// jumps moved to the top of INPUT, and the chains and jumps of the
+	// names in managed that are not in jails (disabled jails, or jails left
+	// only in the state) are deleted. Every INPUT rule that jumps (-j) to
+	// the chain of a jail in jails or managed is ours; no other rule or
+	// chain is touched, so managed must list every jail this tool may have
+	// set up, and nothing else. With dryRun it only reads.
+	//
+	// Invalid jails (see ValidateName, ValidatePorts; BlockType REJECT or
+	// DROP) are an error before anything runs, with a nil plan. Otherwise
+	// the plan is returned even with an error: each family is read and
+	// applied on its own, so an IPv6 failure does not stop IPv4.
 	Reconcile(ctx context.Context, jails []Jail, managed []string, dryRun bool) (*Plan, error)
-	// Flush removes the jumps and chains of the named jails in both families.
+	// Flush removes the jumps and chains of the named jails in both
+	// families, as Reconcile with no jails would.
 	Flush(ctx context.Context, jails []string) (*Plan, error)
 }
 
