@@ -295,6 +295,38 @@ func TestReadLogRotation(t *testing.T) {
 			h.write("", 2)
 			h.run()
 		}},
+		{"copytruncate of a file empty at the last run", func(h *logRig) {
+			h.write("", 2)
+			h.run()
+			h.copytruncate(".1")
+			h.run()
+			h.write("", 2)
+			h.rename(".1", ".2")
+			h.copytruncate(".1")
+			h.write("", 1)
+			h.run()
+		}},
+		{"copytruncate of a file empty at the first run, compressed", func(h *logRig) {
+			h.touch("")
+			h.run()
+			h.write("", 2)
+			h.copytruncate(".1")
+			h.gzip(".1", ".1.gz")
+			h.write("", 1)
+			h.run()
+		}},
+		{"rename of a file empty at the last run, late writes", func(h *logRig) {
+			h.touch("")
+			h.run()
+			h.rename("", ".1")
+			h.touch("")
+			h.run()
+			h.write(".1", 2)
+			h.write("", 1)
+			h.run()
+			h.write(".1", 1)
+			h.run()
+		}},
 		{"immediate compression", func(h *logRig) {
 			h.write("", 3)
 			h.run()
@@ -587,26 +619,48 @@ func TestReadLogRotation(t *testing.T) {
 	}
 }
 
-// TestReadLogGap: the stored files were rotated away and deleted before the run.
+// TestReadLogGap: the files of the stored positions are gone before the run. Everything
+// there is is read once, and the gap is reported.
 func TestReadLogGap(t *testing.T) {
-	h := newLogRig(t)
-	h.write("", 3)
-	h.run()
-	h.writeLost("", 2)
-	h.rename("", ".1")
-	h.write(".2", 1)
-	h.write("", 2)
-	h.remove(".1")
-	st, err := h.runErr()
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		steps func(h *logRig)
+	}{
+		{"rotated away and deleted", func(h *logRig) {
+			h.write("", 3)
+			h.run()
+			h.writeLost("", 2)
+			h.rename("", ".1")
+			h.write(".2", 1)
+			h.write("", 2)
+			h.remove(".1")
+		}},
+		{"copytruncate with rotate 1", func(h *logRig) {
+			h.write("", 2)
+			h.run()
+			h.copytruncate(".1")
+			h.run()
+			h.write("", 2)
+			h.copytruncate(".1") // overwrites the copy that was known
+			h.write("", 1)
+		}},
 	}
-	if !st.Gap {
-		t.Errorf("Gap not reported")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newLogRig(t)
+			tt.steps(h)
+			st, err := h.runErr()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st.Gap {
+				t.Errorf("Gap not reported")
+			}
+			h.write("", 1)
+			h.run()
+			h.check()
+		})
 	}
-	h.write("", 1)
-	h.run()
-	h.check()
 }
 
 func TestReadLogMissing(t *testing.T) {
