@@ -110,6 +110,9 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, dry b
 		for _, p := range paths {
 			next, stats, err := scan.ReadLog(p, js.Files[p], onLine)
 			js.Files[p] = next
+			if stats.Gap {
+				e.log.logf(levelWarning, "scan", j.Name, "%s: none of the files read before is there any more; read every file of it from the start: lines written in between may be lost", p)
+			}
 			if stats.LongLines > 0 {
 				e.log.logf(levelWarning, "scan", j.Name, "%s: %d lines longer than %d bytes were cut", p, stats.LongLines, scan.MaxLine)
 			}
@@ -136,12 +139,13 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, dry b
 // failure applies one failure and logs what became of it.
 func (e *env) failure(j *rules.Jail, js *state.Jail, host netip.Addr, t time.Time, now int64, dry bool) {
 	a := j.Failure(js, host, t.Unix(), now)
+	if a.Outcome == rules.Old {
+		return // most lines of a first run over a big log: nothing to say at the usual levels
+	}
 	stamp := t.Local().Format(stampLayout)
 	switch a.Outcome {
 	case rules.IgnoredIP:
 		e.log.logf(levelInfo, "filter", j.Name, "Ignore %s by ip", host)
-	case rules.Old:
-		e.log.logf(levelDebug, "filter", j.Name, "%s failure at %s is older than findtime: not counted", host, stamp)
 	case rules.DuringBan:
 		e.log.logf(levelNotice, "filter", j.Name, "%s already banned", host)
 	case rules.Counted:
