@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fail2ban-scan/fail2ban-scan/internal/journaltest"
 	"github.com/fail2ban-scan/fail2ban-scan/internal/netnstest"
 )
 
@@ -369,5 +370,73 @@ func checkChain(t *testing.T, minute int, chain string, want []string) {
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Fatalf("minute %d: live chain bans %v, want %v", minute, got, want)
+	}
+}
+
+// TestReplayJournal is the replay through the journal backend: real journal files written by
+// systemd-journal-remote between runs, read by the real journalctl, resumed by cursor.
+// Entries of another unit carry the same messages and must not count.
+func TestReplayJournal(t *testing.T) {
+	journaltest.Require(t)
+	netnstest.Isolate(t)
+	dir := t.TempDir()
+	jr := journaltest.New(t)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg := fmt.Sprintf(`state: %s
+jails:
+  postfix-sasl:
+    filter: postfix-sasl
+    backend: journal
+    journal_directory: %s
+    journalmatch: [_SYSTEMD_UNIT=postfix.service]
+    maxretry: 3
+    findtime: 10m
+    bantime: 20m
+`, filepath.Join(dir, "state.json"), jr.Dir)
+	write(t, cfgPath, cfg)
+	m := newModel(3, 600, 1200, "127.0.0.1")
+	start := time.Date(2026, 8, 15, 21, 0, 0, 0, time.UTC)
+	next := map[string]int64{}
+	for i, a := range attackers {
+		next[a.ip] = start.Unix() + int64(i*7)
+	}
+	const minutes = 120
+	for minute := 0; minute < minutes; minute++ {
+		from := start.Unix() + int64(minute)*60
+		var entries []journaltest.Entry
+		var events []event
+		for s := from; s < from+60; s++ {
+			for _, a := range attackers {
+				if next[a.ip] != s {
+					continue
+				}
+				msg := "warning: unknown[" + a.ip + "]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"
+				entries = append(entries, journaltest.Entry{Realtime: time.Unix(s, 0), Hostname: "mx1",
+					Identifier: "postfix/smtpd", PID: 900 + minute, Unit: "postfix.service", Message: msg})
+				events = append(events, event{a.ip, s})
+				next[a.ip] += a.every
+			}
+			if s%17 == 0 {
+				entries = append(entries, journaltest.Entry{Realtime: time.Unix(s, 0), Hostname: "mx1",
+					Identifier: "postfix/smtpd", PID: 77, Unit: "other.service",
+					Message: "warning: unknown[203.0.113.77]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"})
+			}
+		}
+		if minute%7 == 3 {
+			events = nil // now and then a minute with nothing new: those failures never happened
+		} else {
+			jr.Append(t, entries...)
+		}
+		now := from + 60
+		code, _, stderr := runCLI(t, "--config", cfgPath, "--now", fmt.Sprint(now), "--log-level", "notice", "scan")
+		if code != 0 {
+			t.Fatalf("minute %d: scan exit %d\n%s", minute, code, stderr)
+		}
+		m.run(events, now)
+		checkStatus(t, minute, cfgPath, now, m)
+		checkChain(t, minute, "f2b-postfix-sasl", m.banned())
+	}
+	if m.totalBanned < 5 {
+		t.Fatalf("the replay should ban many times, banned %d", m.totalBanned)
 	}
 }
