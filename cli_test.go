@@ -1,13 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fail2ban-scan/fail2ban-scan/internal/journaltest"
 	"github.com/fail2ban-scan/fail2ban-scan/internal/netnstest"
 )
 
@@ -248,4 +251,29 @@ func TestBanUnbanFlush(t *testing.T) {
 	checkChain(t, 0, "f2b-postfix-sasl", []string{"2001:db8::7"})
 	cli("unban", "--all")
 	checkChain(t, 0, "f2b-postfix-sasl", nil)
+}
+
+func TestRegexJournal(t *testing.T) {
+	journaltest.Require(t)
+	jr := journaltest.New(t)
+	at := time.Date(2026, 8, 15, 22, 34, 53, 0, time.UTC)
+	jr.Append(t,
+		journaltest.Entry{Realtime: at, Hostname: "mx1", Identifier: "postfix/smtpd", PID: 950, Unit: "postfix.service",
+			Message: "warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"},
+		journaltest.Entry{Realtime: at.Add(time.Second), Hostname: "mx1", Identifier: "postfix/smtpd", PID: 950, Unit: "postfix.service",
+			Message: "connect from unknown[192.0.2.8]"},
+		journaltest.Entry{Realtime: at.Add(2 * time.Second), Hostname: "mx1", Identifier: "postfix/smtpd", PID: 951, Unit: "other.service",
+			Message: "warning: unknown[192.0.2.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"},
+	)
+	code, out, stderr := runCLI(t, "regex", "--json", "--journal-directory", jr.Dir, "--journalmatch", "_SYSTEMD_UNIT=postfix.service", "postfix-sasl")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r regexResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Lines != 2 || r.Matched != 1 || len(r.Matches) != 1 || r.Matches[0].Host != "192.0.2.7" || r.Matches[0].Time != at.Unix() {
+		t.Errorf("got %+v", r)
+	}
 }
