@@ -31,7 +31,7 @@ func main() {
 }
 
 // rounds of Reconcile timings; the per-IP baseline runs once (it takes seconds).
-const rounds = 5
+const rounds = 9
 
 func median(ds []time.Duration) time.Duration {
 	ds = slices.Clone(ds)
