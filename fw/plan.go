@@ -59,9 +59,8 @@ func parseSave(r io.Reader) (table, error) {
 	return t, nil
 }
 
-// target returns the -j (or -g) target of a rule as iptables-save prints
-// it, and whether the rule ends with it (rules jumping to a user chain
-// carry no target options after it).
+// jumpTarget returns the -j target a rule ends with, as iptables-save prints
+// it (a jump to a user chain carries no target options after it).
 func jumpTarget(rule string) (string, bool) {
 	f := strings.Fields(rule)
 	if len(f) < 2 || f[len(f)-2] != "-j" {
@@ -72,6 +71,9 @@ func jumpTarget(rule string) (string, bool) {
 
 // references reports whether rule jumps or goes to chain.
 func references(rule, chain string) bool {
+	if !strings.Contains(rule, chain) {
+		return false
+	}
 	f := strings.Fields(rule)
 	for i := 0; i+1 < len(f); i++ {
 		if (f[i] == "-j" || f[i] == "-g") && f[i+1] == chain {
