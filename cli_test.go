@@ -251,6 +251,15 @@ func TestBanUnbanFlush(t *testing.T) {
 	checkChain(t, 0, "f2b-postfix-sasl", []string{"2001:db8::7"})
 	cli("unban", "--all")
 	checkChain(t, 0, "f2b-postfix-sasl", nil)
+
+	// A jail removed from the config loses its chain at the next scan.
+	cli("ban", "--jail", "other", "192.0.2.8")
+	checkChain(t, 0, "f2b-other", []string{"192.0.2.8"})
+	write(t, cfg, "state: "+filepath.Join(dir, "s.json")+"\njails:\n  postfix-sasl:\n    logpath: ["+filepath.Join(dir, "mail.log")+"]\n")
+	cli("scan")
+	if live, _ := exec.Command("iptables", "-S").CombinedOutput(); strings.Contains(string(live), "f2b-other") {
+		t.Errorf("the removed jail's chain is still there:\n%s", live)
+	}
 }
 
 func TestRegexJournal(t *testing.T) {

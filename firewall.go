@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -15,8 +16,16 @@ import (
 )
 
 // wantedRules turns the state's active bans of the enabled jails into the firewall's input.
+// managed names every jail whose chain is ours: those of the config, and those of the state
+// (a jail removed from the config), so that the chains of jails no longer enabled are removed.
 func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 	now := e.now.Unix()
+	for name := range st.Jails {
+		if e.cfg.Jail(name) == nil && fw.ValidateName(name) == nil {
+			managed = append(managed, name)
+		}
+	}
+	slices.Sort(managed)
 	for _, j := range e.cfg.Jails {
 		managed = append(managed, j.Name)
 		if !j.Enabled {
@@ -50,9 +59,19 @@ func (e *env) reconcile(ctx context.Context, st *state.State, dry bool) error {
 		return nil
 	}
 	if !plan.Empty() {
-		e.log.logf(levelInfo, "actions", "", "firewall: %s", strings.ReplaceAll(strings.TrimSpace(plan.String()), "\n", "; "))
+		e.log.logf(levelInfo, "actions", "", "firewall: %s", planSummary(plan))
+		e.log.logf(levelDebug, "actions", "", "firewall plan:\n%s", plan)
 	}
 	return err
+}
+
+// planSummary counts a plan's changes per family, for the log.
+func planSummary(p *fw.Plan) string {
+	var parts []string
+	for _, f := range p.Families {
+		parts = append(parts, fmt.Sprintf("%s %d changes", f.Family, len(f.Ops)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func indent(s string) string {
