@@ -286,3 +286,55 @@ func TestRegexJournal(t *testing.T) {
 		t.Errorf("got %+v", r)
 	}
 }
+
+// TestBadLogInput: binary garbage, NUL bytes, invalid UTF-8, a 100 KB line and a truncated
+// gzip file neither crash a run nor lose the good lines around them.
+func TestBadLogInput(t *testing.T) {
+	netnstest.Isolate(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "mail.log")
+	cfg := filepath.Join(dir, "c.yaml")
+	write(t, cfg, "state: "+filepath.Join(dir, "s.json")+"\njails:\n  postfix-sasl:\n    logpath: ["+logPath+"]\n    maxretry: 100\n")
+	fail := func(ip string) string {
+		return "Aug 15 22:34:53 mx1 postfix/smtpd[1]: warning: unknown[" + ip + "]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n"
+	}
+	var good, rotated strings.Builder
+	rotated.WriteString(fail("192.0.2.1"))
+	rotated.WriteString("\x00\x01\x02\xff\xfe garbage \x00\n")
+	rotated.WriteString(fail("192.0.2.2"))
+	// The truncated gzip: first run reads it whole as mail.log; then it is rotated and compressed,
+	// and the compressed copy is cut short — its lines were read already, nothing is lost.
+	good.WriteString("Aug 15 22:34:53 mx\xc3\x28 postfix/smtpd[1]: warning: unknown[192.0.2.3]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n")
+	good.WriteString("Aug 15 22:34:53 mx1 postfix/smtpd[1]: warning: \xc3\x28 invalid utf-8 and a NUL \x00 byte\n")
+	good.WriteString(strings.Repeat("x", 100<<10) + "\n")
+	good.WriteString(fail("192.0.2.4"))
+	good.WriteString(fail("192.0.2.5"))
+	write(t, logPath, rotated.String())
+	now := []string{"--config", cfg, "--now", "2026-08-15T22:35:00Z"}
+	if code, _, stderr := runCLI(t, append(now, "scan")...); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	// Rotate with compression, the .gz written truncated; then the new log gets the rest.
+	gzipFile(t, logPath, logPath+".1.gz")
+	gz, _ := os.ReadFile(logPath + ".1.gz")
+	write(t, logPath+".1.gz", string(gz[:len(gz)-12]))
+	write(t, logPath, good.String())
+	code, _, stderr := runCLI(t, append(now, "scan")...)
+	if code != 1 || !strings.Contains(stderr, "mail.log.1.gz at offset") {
+		t.Fatalf("second run: exit %d, the error must name the gzip file: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "cut") {
+		t.Errorf("the long line should be reported as cut: %s", stderr)
+	}
+	_, out, _ := runCLI(t, append(now, "status", "--json")...)
+	var st struct {
+		Jails map[string]jailStatus `json:"jails"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	// 192.0.2.1 and .2 from the first run, .3, .4 and .5 from the second.
+	if got := st.Jails["postfix-sasl"].TotalFailed; got != 5 {
+		t.Errorf("total failed %d, want 5\n%s", got, stderr)
+	}
+}
