@@ -149,16 +149,24 @@ type env struct {
 	closeLog  func()
 }
 
-func setup(c *cli.Context) (*env, error) {
-	level, err := parseLevel(c.String("log-level"))
-	if err != nil {
-		return nil, usageErr(err)
+// globals parses --log-level and --now, which every command takes.
+func globals(c *cli.Context) (level int, now time.Time, err error) {
+	if level, err = parseLevel(c.String("log-level")); err != nil {
+		return 0, now, usageErr(err)
 	}
-	now := time.Now()
+	now = time.Now()
 	if s := c.String("now"); s != "" {
 		if now, err = parseNow(s); err != nil {
-			return nil, usageErr(err)
+			return 0, now, usageErr(err)
 		}
+	}
+	return level, now, nil
+}
+
+func setup(c *cli.Context) (*env, error) {
+	level, now, err := globals(c)
+	if err != nil {
+		return nil, err
 	}
 	cfg, path, err := loadConfig(c.String("config"), c.IsSet("config"))
 	if err != nil {

@@ -168,15 +168,9 @@ type regexMatched struct {
 }
 
 func cmdRegex(c *cli.Context) error {
-	level, err := parseLevel(c.String("log-level"))
+	level, now, err := globals(c)
 	if err != nil {
-		return usageErr(err)
-	}
-	now := time.Now()
-	if s := c.String("now"); s != "" {
-		if now, err = parseNow(s); err != nil {
-			return usageErr(err)
-		}
+		return err
 	}
 	log := newLogger(level, c.App.ErrWriter)
 	journalDir := c.String("journal-directory")
