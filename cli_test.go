@@ -338,3 +338,22 @@ func TestBadLogInput(t *testing.T) {
 		t.Errorf("total failed %d, want 5\n%s", got, stderr)
 	}
 }
+
+// TestJournalFailureKeepsOtherJails: a journal jail that cannot be read is an error for that
+// jail (exit 1); the file jail beside it still counts, and the state is saved.
+func TestJournalFailureKeepsOtherJails(t *testing.T) {
+	netnstest.Isolate(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "mail.log")
+	write(t, logPath, "Aug 15 22:34:53 mx1 postfix/smtpd[1]: warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: x\n")
+	cfg := filepath.Join(dir, "c.yaml")
+	write(t, cfg, "state: "+filepath.Join(dir, "s.json")+"\njails:\n  j:\n    filter: postfix-sasl\n    backend: journal\n    journal_directory: "+filepath.Join(dir, "no-such-journal")+"\n  f:\n    filter: postfix-sasl\n    logpath: ["+logPath+"]\n")
+	now := []string{"--config", cfg, "--now", "2026-08-15T22:35:00Z"}
+	code, _, stderr := runCLI(t, append(now, "scan")...)
+	if code != 1 || !strings.Contains(stderr, "[j] journal directory") || !strings.Contains(stderr, "no-such-journal") {
+		t.Fatalf("exit %d, stderr %s", code, stderr)
+	}
+	if _, out, _ := runCLI(t, append(now, "status", "f")...); !strings.Contains(out, "Total failed:\t1") {
+		t.Errorf("the file jail was not counted:\n%s", out)
+	}
+}
