@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
@@ -254,4 +255,491 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Hand-written matchers for the regexes of the built-in filters.
+//
+// Go's regexp spends a microsecond or more on a matching postfix line, mostly in the generic
+// __prefix_line. The regexes below, recognised by their exact text wherever they come from,
+// also have a hand-written matcher, which Match tries first. Such a matcher only ever reports
+// a match: ok means the regex matches and the first match (leftmost-first, the one
+// FindSubmatchIndex returns) has the positions given. Anything else — a miss, or a line whose
+// shape the matcher does not follow — reports !ok and the regex decides, so a matcher may be
+// stricter than its regex but never more lenient. Each follows its regex's preferred choice
+// (greedy loops take all they can, optional parts are taken) and gives up where that choice
+// fails and the regex would try another: the first success on that path is the regex's first
+// match. FuzzMatch compares the results with those of the regexes alone.
+
+// fastLoc is what a hand-written matcher found: the end of the match (the start of the
+// content, for a prefregex), the span of its <HOST> group (host[0] < 0: none) and the position
+// of its lookahead group (-1: none).
+type fastLoc struct {
+	end  int
+	host [2]int
+	look int
+}
+
+// fastMatcher matches one regex by hand; see above.
+type fastMatcher func(b []byte) (fastLoc, bool)
+
+// daemonMatcher matches a %(_daemon)s regex by hand: the end of its first match at b[p:], or -1.
+type daemonMatcher func(b []byte, p int) int
+
+// builtinMatcher returns the hand-written matcher for a regex (as written, <HOST> and
+// %(__prefix_line)s unexpanded, after LoadFilter's rewriting of a prefregex's
+// <F-CONTENT>.+</F-CONTENT>$), and whether it matches after %(__prefix_line)s (which the
+// caller scans with scanPrefixLine). hosts and looks are how many <HOST> groups and lookaheads
+// the matcher reports.
+func builtinMatcher(src string) (m fastMatcher, afterPrefix bool, hosts, looks int) {
+	if tail, ok := strings.CutPrefix(src, "^"+prefixPlaceholder); ok {
+		switch tail {
+		case `warning: <F-CONTENT></F-CONTENT>`: // postfix[mode=auth] prefregex
+			return matchWarningPref, true, 0, 0
+		case `(?:\w+: (?:milter-)?reject:|(?:improper command pipelining|too many errors) after \S+) <F-CONTENT></F-CONTENT>`: // postfix[mode=more|normal|rbl] prefregex
+			return matchNormalPref, true, 0, 0
+		case `warning: [-._\w]+\[<HOST>\](?::\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed(?!: Connection lost to authentication server)(:[ A-Za-z0-9+/:]*={0,2})?(?:, sasl_username=.*)?\s*$`: // postfix-sasl
+			return matchSASL, true, 1, 1
+		}
+		return nil, false, 0, 0
+	}
+	switch src {
+	case `^[^[]*\[<HOST>\](?::\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?! Connection lost to authentication server| Invalid authentication mechanism)`, // postfix mdre-auth
+		`^[^[]*\[<HOST>\](?::\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?! Connection lost to authentication server)`: // postfix mdre-auth2
+		return matchAuth, false, 1, 1
+	case `^[A-Z]{4} from [^[]*\[<HOST>\](?::\d+)?: [45][50][04] [45]\.\d\.\d+ (?:(?:<[^>]*>)?: )?(?:(?:Helo command|(?:Sender|Recipient) address) rejected: )?(?:Service unavailable|(?:Client host|Command|Data command) rejected|Relay access denied|(?:Host|Domain) not found|need fully-qualified hostname|match|[Uu](?:ser unknown|ndeliverable address))\b`: // postfix mdre-normal
+		return matchNormalReject, false, 1, 0
+	case `^from [^[]*\[<HOST>\](?::\d+)?:?`: // postfix mdre-normal, mdre-ddos
+		return matchFromHost, false, 1, 0
+	}
+	return nil, false, 0, 0
+}
+
+// builtinDaemon returns the hand-written matcher of a _daemon regex of the built-in filters.
+func builtinDaemon(daemon string) daemonMatcher {
+	switch daemon {
+	case `postfix(-\w+)?/\w+(?:/smtp[ds])?`: // postfix
+		return matchPostfixDaemon
+	case `postfix(-\w+)?/(?:submission/|smtps/)?smtp[ds]`: // postfix-sasl
+		return matchPostfixSASLDaemon
+	}
+	return nil
+}
+
+// scanPrefixLine matches our __prefix_line (see commonKey) at the start of b, with daemon
+// matching %(_daemon)s, for lines of the usual shape "host daemon[pid]: ": no <facility.level>,
+// @vserver_, pid before the daemon, (...) or brackets around it, or [ID n x]. It returns the
+// end of the regex's first match, or !ok.
+//
+//	\s*(?:<[^.]+\.[^.]+>\s+)?(?:\S+\s+)?(?:@vserver_\S+\s+)?
+//	(?:(?:\[\d+\])?:\s+[\[\(]?D(?:\(\S+\))?[\]\)]?:?|[\[\(]?D(?:\(\S+\))?[\]\)]?(?:\[\d+\])?:?)
+//	\s+(?:\[ID \d+ \S+\]\s+)?
+func scanPrefixLine(b []byte, daemon daemonMatcher) (int, bool) {
+	p := skipRESpace(b, 0)
+	if p == len(b) || b[p] == '<' { // no host name, or <facility.level>
+		return 0, false
+	}
+	q := skipRENonSpace(b, p) // the host name, taken
+	p = skipRESpace(b, q)
+	if p == q || p == len(b) {
+		return 0, false
+	}
+	switch b[p] {
+	case '@', // @vserver_
+		'[', ':', // the first alternative: (?:\[\d+\])?:\s+
+		'(': // [\[\(]? before the daemon
+		return 0, false
+	}
+	d := daemon(b, p)
+	if d < 0 || d == len(b) {
+		return 0, false
+	}
+	switch b[d] {
+	case '(', ']', ')': // (?:\(\S+\))?[\]\)]?
+		return 0, false
+	case '[': // (?:\[\d+\])?
+		k := skipDigits(b, d+1)
+		if k == d+1 || k == len(b) || b[k] != ']' {
+			return 0, false
+		}
+		d = k + 1
+	}
+	if d < len(b) && b[d] == ':' {
+		d++
+	}
+	e := skipRESpace(b, d)
+	if e == d || e < len(b) && b[e] == '[' { // \s+, then no [ID n x]
+		return 0, false
+	}
+	return e, true
+}
+
+// matchPostfixDaemon matches postfix(-\w+)?/\w+(?:/smtp[ds])? at b[p:].
+func matchPostfixDaemon(b []byte, p int) int {
+	if p = skipPostfixInstance(b, p); p < 0 {
+		return -1
+	}
+	q := skipWord(b, p)
+	if q == p {
+		return -1
+	}
+	if hasPrefixAt(b, q, "/smtp") && q+5 < len(b) && (b[q+5] == 'd' || b[q+5] == 's') {
+		q += 6
+	}
+	return q
+}
+
+// matchPostfixSASLDaemon matches postfix(-\w+)?/(?:submission/|smtps/)?smtp[ds] at b[p:].
+// After "smtps/" that is not followed by smtp[ds] it gives up: the regex would then match
+// "smtps" alone.
+func matchPostfixSASLDaemon(b []byte, p int) int {
+	if p = skipPostfixInstance(b, p); p < 0 {
+		return -1
+	}
+	if hasPrefixAt(b, p, "submission/") {
+		p += len("submission/")
+	} else if hasPrefixAt(b, p, "smtps/") {
+		p += len("smtps/")
+	}
+	if !hasPrefixAt(b, p, "smtp") || p+4 >= len(b) || b[p+4] != 'd' && b[p+4] != 's' {
+		return -1
+	}
+	return p + 5
+}
+
+// skipPostfixInstance matches postfix(-\w+)?/ at b[p:] and returns its end, or -1.
+func skipPostfixInstance(b []byte, p int) int {
+	if !hasPrefixAt(b, p, "postfix") {
+		return -1
+	}
+	p += len("postfix")
+	if p < len(b) && b[p] == '-' {
+		if q := skipWord(b, p+1); q > p+1 {
+			p = q
+		}
+	}
+	if p == len(b) || b[p] != '/' {
+		return -1
+	}
+	return p + 1
+}
+
+// matchWarningPref: "warning: " (postfix[mode=auth]'s prefregex after the prefix).
+func matchWarningPref(b []byte) (fastLoc, bool) {
+	if !bytes.HasPrefix(b, []byte("warning: ")) {
+		return fastLoc{}, false
+	}
+	return fastLoc{end: len("warning: "), host: [2]int{-1, -1}, look: -1}, true
+}
+
+// matchNormalPref: postfix's mdpr-normal and the space after it,
+//
+//	(?:\w+: (?:milter-)?reject:|(?:improper command pipelining|too many errors) after \S+)[ ]
+func matchNormalPref(b []byte) (fastLoc, bool) {
+	if p := skipWord(b, 0); p > 0 && hasPrefixAt(b, p, ": ") {
+		p += 2
+		if hasPrefixAt(b, p, "milter-") {
+			p += len("milter-")
+		}
+		if !hasPrefixAt(b, p, "reject: ") {
+			return fastLoc{}, false
+		}
+		return fastLoc{end: p + len("reject: "), host: [2]int{-1, -1}, look: -1}, true
+	}
+	for _, s := range []string{"improper command pipelining after ", "too many errors after "} {
+		if hasPrefixAt(b, 0, s) {
+			p := skipRENonSpace(b, len(s))
+			if p == len(s) || p == len(b) || b[p] != ' ' {
+				return fastLoc{}, false
+			}
+			return fastLoc{end: p + 1, host: [2]int{-1, -1}, look: -1}, true
+		}
+	}
+	return fastLoc{}, false
+}
+
+// matchSASL: postfix-sasl's failregex after the prefix,
+//
+//	warning: [-._\w]+\[<HOST>\](?::\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed(?!: Connection lost to authentication server)(:[ A-Za-z0-9+/:]*={0,2})?(?:, sasl_username=.*)?\s*$
+func matchSASL(b []byte) (fastLoc, bool) {
+	const warning = "warning: "
+	if !bytes.HasPrefix(b, []byte(warning)) {
+		return fastLoc{}, false
+	}
+	i := bytes.IndexByte(b[len(warning):], '[') + len(warning)
+	if i <= len(warning) {
+		return fastLoc{}, false
+	}
+	for _, c := range b[len(warning):i] {
+		if !isWordByte(c) && c != '-' && c != '.' {
+			return fastLoc{}, false
+		}
+	}
+	h0, h1, p := bracketHost(b, i)
+	if p = saslFailed(b, p); p < 0 {
+		return fastLoc{}, false
+	}
+	loc := fastLoc{end: len(b), host: [2]int{h0, h1}, look: p}
+	// (:[ A-Za-z0-9+/:]*={0,2})?: taking the most is never worse, as what follows can
+	// consume neither these characters (but trailing blanks, which \s* takes as well) nor '='.
+	if p < len(b) && b[p] == ':' {
+		p++
+		for p < len(b) && (isWordByte(b[p]) && b[p] != '_' || b[p] == ' ' || b[p] == '+' || b[p] == '/' || b[p] == ':') {
+			p++
+		}
+		for n := 0; n < 2 && p < len(b) && b[p] == '='; n++ {
+			p++
+		}
+	}
+	// (?:, sasl_username=.*)?: the dot stops at a newline only.
+	if hasPrefixAt(b, p, ", sasl_username=") {
+		p += len(", sasl_username=")
+		if nl := bytes.IndexByte(b[p:], '\n'); nl >= 0 {
+			p += nl
+		} else {
+			p = len(b)
+		}
+	}
+	if skipRESpace(b, p) != len(b) { // \s*$
+		return fastLoc{}, false
+	}
+	return loc, true
+}
+
+// matchAuth: postfix's mdre-auth and mdre-auth2,
+//
+//	^[^[]*\[<HOST>\](?::\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?!...)
+func matchAuth(b []byte) (fastLoc, bool) {
+	i := bytes.IndexByte(b, '[')
+	if i < 0 {
+		return fastLoc{}, false
+	}
+	h0, h1, p := bracketHost(b, i)
+	if p = saslFailed(b, p); p < 0 || p == len(b) || b[p] != ':' {
+		return fastLoc{}, false
+	}
+	return fastLoc{end: p + 1, host: [2]int{h0, h1}, look: p + 1}, true
+}
+
+// matchNormalReject: postfix's first mdre-normal,
+//
+//	^[A-Z]{4} from [^[]*\[<HOST>\](?::\d+)?: [45][50][04] [45]\.\d\.\d+ (?:(?:<[^>]*>)?: )?(?:(?:Helo command|(?:Sender|Recipient) address) rejected: )?(?:Service unavailable|(?:Client host|Command|Data command) rejected|Relay access denied|(?:Host|Domain) not found|need fully-qualified hostname|match|[Uu](?:ser unknown|ndeliverable address))\b
+//
+// Only the host and the pattern are reported, so any match will do.
+func matchNormalReject(b []byte) (fastLoc, bool) {
+	const from = "XXXX from "
+	if len(b) < len(from) || !hasPrefixAt(b, 4, from[4:]) {
+		return fastLoc{}, false
+	}
+	for _, c := range b[:4] {
+		if c < 'A' || c > 'Z' {
+			return fastLoc{}, false
+		}
+	}
+	i := bytes.IndexByte(b[len(from):], '[') + len(from)
+	if i < len(from) {
+		return fastLoc{}, false
+	}
+	h0, h1, p := bracketHost(b, i)
+	if p < 0 {
+		return fastLoc{}, false
+	}
+	p = skipPort(b, p)
+	// : [45][50][04] [45]\.\d\.\d+[ ]
+	if p+11 > len(b) || b[p] != ':' || b[p+1] != ' ' || b[p+2] != '4' && b[p+2] != '5' || b[p+3] != '5' && b[p+3] != '0' ||
+		b[p+4] != '0' && b[p+4] != '4' || b[p+5] != ' ' || b[p+6] != '4' && b[p+6] != '5' || b[p+7] != '.' || !isDigit(b[p+8]) ||
+		b[p+9] != '.' || !isDigit(b[p+10]) {
+		return fastLoc{}, false
+	}
+	if p = skipDigits(b, p+10); p == len(b) || b[p] != ' ' {
+		return fastLoc{}, false
+	}
+	p++
+	// (?:(?:<[^>]*>)?: )?: a '<' or ':' here can only be taken by it.
+	if p < len(b) && b[p] == '<' {
+		k := bytes.IndexByte(b[p:], '>')
+		if k < 0 {
+			return fastLoc{}, false
+		}
+		p += k + 1
+		if !hasPrefixAt(b, p, ": ") {
+			return fastLoc{}, false
+		}
+		p += 2
+	} else if hasPrefixAt(b, p, ": ") {
+		p += 2
+	}
+	for _, s := range []string{"Helo command rejected: ", "Sender address rejected: ", "Recipient address rejected: "} {
+		if hasPrefixAt(b, p, s) {
+			p += len(s)
+			break
+		}
+	}
+	for _, s := range []string{"Service unavailable", "Client host rejected", "Command rejected", "Data command rejected",
+		"Relay access denied", "Host not found", "Domain not found", "need fully-qualified hostname", "match",
+		"User unknown", "user unknown", "Undeliverable address", "undeliverable address"} {
+		if hasPrefixAt(b, p, s) && (p+len(s) == len(b) || !isWordByte(b[p+len(s)])) { // \b after a word character
+			return fastLoc{end: p + len(s), host: [2]int{h0, h1}, look: -1}, true
+		}
+	}
+	return fastLoc{}, false
+}
+
+// matchFromHost: postfix's second mdre-normal, ^from [^[]*\[<HOST>\](?::\d+)?:?
+func matchFromHost(b []byte) (fastLoc, bool) {
+	if !bytes.HasPrefix(b, []byte("from ")) {
+		return fastLoc{}, false
+	}
+	i := bytes.IndexByte(b[len("from "):], '[') + len("from ")
+	if i < len("from ") {
+		return fastLoc{}, false
+	}
+	h0, h1, p := bracketHost(b, i)
+	if p < 0 {
+		return fastLoc{}, false
+	}
+	if p = skipPort(b, p); p < len(b) && b[p] == ':' {
+		p++
+	}
+	return fastLoc{end: p, host: [2]int{h0, h1}, look: -1}, true
+}
+
+// bracketHost matches \[<HOST>\] at b[i] == '[': the host is all up to the next ']', as
+// <HOST> cannot match a ']'. It returns the host's span and the end, or p < 0.
+func bracketHost(b []byte, i int) (h0, h1, p int) {
+	j := bytes.IndexByte(b[i+1:], ']')
+	if j < 0 || !matchesHostRE(b[i+1:i+1+j]) {
+		return 0, 0, -1
+	}
+	return i + 1, i + 1 + j, i + 2 + j
+}
+
+// saslFailed matches (?::\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed
+// at b[p:] (p < 0: no match yet) and returns its end, or -1. The port is taken when there is
+// one: without it, ": SASL" cannot match ":1". The mechanism is compared in ASCII only (the
+// regex's (?i) also accepts U+017F for S; the regex decides those lines).
+func saslFailed(b []byte, p int) int {
+	if p < 0 {
+		return -1
+	}
+	p = skipPort(b, p)
+	if !hasPrefixAt(b, p, ": SASL ") {
+		return -1
+	}
+	p += len(": SASL ")
+	m := 0
+	for _, mech := range []string{"LOGIN", "PLAIN", "CRAM-MD5", "DIGEST-MD5"} {
+		if hasPrefixFoldAt(b, p, mech) {
+			m = len(mech)
+			break
+		}
+	}
+	if m == 0 || !hasPrefixAt(b, p+m, " authentication failed") {
+		return -1
+	}
+	return p + m + len(" authentication failed")
+}
+
+// skipPort skips (?::\d+)? when it can be taken.
+func skipPort(b []byte, p int) int {
+	if p+1 < len(b) && b[p] == ':' && isDigit(b[p+1]) {
+		return skipDigits(b, p+1)
+	}
+	return p
+}
+
+// matchesHostRE reports whether all of s matches <HOST>: ip4RE|ip6RE.
+func matchesHostRE(s []byte) bool {
+	// \d{1,3}(?:\.\d{1,3}){3}
+	dots, n, ip4 := 0, 0, true
+	for _, c := range s {
+		switch {
+		case isDigit(c) && n < 3:
+			n++
+		case c == '.' && n > 0:
+			dots, n = dots+1, 0
+		default:
+			ip4 = false
+		}
+		if !ip4 {
+			break
+		}
+	}
+	if ip4 && dots == 3 && n > 0 {
+		return true
+	}
+	// [0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*[0-9A-Fa-f:]
+	i := 0
+	for i < len(s) && i < 4 && isHex(s[i]) {
+		i++
+	}
+	if i == len(s) || s[i] != ':' || i+1 == len(s) {
+		return false
+	}
+	for _, c := range s[i+1 : len(s)-1] {
+		if !isHex(c) && c != ':' && c != '.' {
+			return false
+		}
+	}
+	last := s[len(s)-1]
+	return isHex(last) || last == ':'
+}
+
+func hasPrefixAt(b []byte, p int, s string) bool {
+	return p <= len(b) && len(b)-p >= len(s) && string(b[p:p+len(s)]) == s
+}
+
+// hasPrefixFoldAt is hasPrefixAt with ASCII letters of s matching either case.
+func hasPrefixFoldAt(b []byte, p int, s string) bool {
+	if p > len(b) || len(b)-p < len(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c, d := b[p+i], s[i]
+		if 'A' <= d && d <= 'Z' {
+			c = lower(c)
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
+}
+
+// isRESpace is RE2's \s: [\t\n\f\r ].
+func isRESpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+
+// isWordByte is RE2's \w: [0-9A-Za-z_].
+func isWordByte(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_'
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func skipRESpace(b []byte, p int) int {
+	for p < len(b) && isRESpace(b[p]) {
+		p++
+	}
+	return p
+}
+
+func skipRENonSpace(b []byte, p int) int {
+	for p < len(b) && !isRESpace(b[p]) {
+		p++
+	}
+	return p
+}
+
+func skipWord(b []byte, p int) int {
+	for p < len(b) && isWordByte(b[p]) {
+		p++
+	}
+	return p
+}
+
+func skipDigits(b []byte, p int) int {
+	for p < len(b) && isDigit(b[p]) {
+		p++
+	}
+	return p
 }

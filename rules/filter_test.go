@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -526,6 +527,7 @@ func BenchmarkMatchMiss(b *testing.B) {
 
 func BenchmarkMatchHit(b *testing.B) {
 	b.Run("postfix-sasl", func(b *testing.B) { benchMatch(b, "postfix-sasl", benchLines.saslHit, Match) })
+	b.Run("postfix[mode=auth]", func(b *testing.B) { benchMatch(b, "postfix[mode=auth]", benchLines.saslHit, Match) })
 	b.Run("postfix[mode=more]", func(b *testing.B) { benchMatch(b, "postfix[mode=more]", benchLines.rejectHit, Match) })
 	b.Run("postfix[mode=aggressive]", func(b *testing.B) { benchMatch(b, "postfix[mode=aggressive]", benchLines.saslHit, Match) })
 }
@@ -535,5 +537,161 @@ func BenchmarkLoadFilter(b *testing.B) {
 		if _, err := LoadFilter("postfix[mode=aggressive]", nil, nil, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestFastMatchersAttached: the built-in filters' regexes get their hand-written matchers
+// (builtinMatcher), so that a change to a built-in regex that loses one is noticed.
+func TestFastMatchersAttached(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		pref bool   // the prefregex has one
+		fail []bool // which failregexes have one
+	}{
+		{"postfix-sasl", false, []bool{true}},
+		{"postfix", true, []bool{true, true}},
+		{"postfix[mode=normal]", true, []bool{true, true}},
+		{"postfix[mode=auth]", true, []bool{true}},
+		{"postfix[mode=rbl]", true, []bool{false}},
+		{"postfix[mode=extra]", false, []bool{true, true, true}},
+		{"postfix[mode=aggressive]", false, []bool{true, true, true}},
+		{"postfix[mode=ddos]", false, []bool{true}},
+		{"postfix[mode=errors]", false, []bool{false}},
+	} {
+		f := mustFilter(t, tc.spec, nil, nil, nil)
+		if got := f.pref != nil && f.pref.fast != nil; got != tc.pref {
+			t.Errorf("%s: prefregex has a hand-written matcher: %v, want %v", tc.spec, got, tc.pref)
+		}
+		var got []bool
+		for _, p := range f.fail {
+			got = append(got, p.fast != nil)
+		}
+		if !slices.Equal(got, tc.fail) {
+			t.Errorf("%s: failregexes with a hand-written matcher %v, want %v", tc.spec, got, tc.fail)
+		}
+	}
+	// Not with another daemon, nor when a filter changes part of __prefix_line.
+	files := map[string]string{
+		"/f/daemon.conf": "[Definition]\n_daemon = postfix/smtpd\nfailregex = ^%(__prefix_line)swarning: [-._\\w]+\\[<HOST>\\](?::\\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed(?!: Connection lost to authentication server)(:[ A-Za-z0-9+/:]*={0,2})?(?:, sasl_username=.*)?\\s*$\n",
+		"/f/pid.conf":    "[Definition]\n__pid_re = (?:\\[\\w+\\])\n_daemon = postfix(-\\w+)?/(?:submission/|smtps/)?smtp[ds]\nfailregex = ^%(__prefix_line)swarning: [-._\\w]+\\[<HOST>\\](?::\\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed(?!: Connection lost to authentication server)(:[ A-Za-z0-9+/:]*={0,2})?(?:, sasl_username=.*)?\\s*$\n",
+	}
+	for _, spec := range []string{"/f/daemon.conf", "/f/pid.conf"} {
+		if f := mustFilter(t, spec, nil, nil, files); f.fail[0].fast != nil {
+			t.Errorf("%s: hand-written matcher attached", spec)
+		}
+	}
+	if f := mustFilter(t, "postfix-sasl", nil, nil, nil); mustFilter(t, "/f/pid.conf", nil, nil, files).fail[0].src != f.fail[0].src {
+		t.Errorf("/f/pid.conf: failregex differs from postfix-sasl's, the test proves nothing")
+	}
+}
+
+// fastCheckLines are lines around the shapes the hand-written matchers follow and where they
+// must give up. TestFastMatchersAgree also tries every one-byte edit of each.
+var fastCheckLines = func() []string {
+	sasl := "warning: unknown[" + attacker + "]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"
+	rej := "NOQUEUE: reject: RCPT from unknown[" + attacker + "]: 554 5.7.1 <spam@example.org>: Relay access denied; from=<a@b> to=<c@d> proto=ESMTP helo=<x>"
+	var lines []string
+	for _, pre := range []string{
+		"Aug 15 22:34:53 mail postfix/smtpd[1]: ", "mail postfix/smtpd[1]: ", "postfix/smtpd[1]: ", "  mail \t postfix/smtpd[1]:\t ",
+		"Aug 15 22:34:53 <mail.info> mail postfix/smtpd[1]: ", "Aug 15 22:34:53 mail @vserver_x postfix/smtpd[1]: ",
+		"Aug 15 22:34:53 mail [1]: postfix/smtpd: ", "Aug 15 22:34:53 mail : postfix/smtpd ", "Aug 15 22:34:53 mail (postfix/smtpd) ",
+		"Aug 15 22:34:53 mail [postfix/smtpd][1]: ", "Aug 15 22:34:53 mail postfix/smtpd(x)[1]: ", "Aug 15 22:34:53 mail postfix/smtpd[1]: [ID 1 mail.info] ",
+		"Aug 15 22:34:53 mail postfix/smtpd[x]: ", "Aug 15 22:34:53 mail postfix/smtpd: ", "Aug 15 22:34:53 mail postfix/smtpd ",
+		"Aug 15 22:34:53 mail postfix-out/smtps/smtpd[1]: ", "Aug 15 22:34:53 mail postfix/smtps/smtp[1]: ", "Aug 15 22:34:53 mail postfix/smtps/x[1]: ",
+		"Aug 15 22:34:53 mail postfix/submission/smtpd[1]: ", "Aug 15 22:34:53 mail postfix/smtps[1]: ", "Aug 15 22:34:53 mail postfix-/smtpd[1]: ",
+		"Aug 15 22:34:53 mail postfix/submission/x[1]: ", "Aug 15 22:34:53 mail postfix/smtpd/smtps[1]: ", "2026-08-15T22:34:53.085+09:00 mail postfix/smtpd[1]:  ",
+		"Aug 15 22:34:53 mail postfix/smtpd[1]:\v", "Aug 15 22:34:53 mail postfix/smtpd]: ", "Aug 15 22:34:53 mail postfix/smtpd[1]::",
+	} {
+		lines = append(lines, pre+sasl, pre+rej)
+	}
+	p := "Aug 15 22:34:53 mail postfix/smtpd[1]: "
+	for _, msg := range []string{
+		"warning: unknown[" + attacker + "]: SASL LOGIN authentication failed: Connection lost to authentication server",
+		"warning: unknown[" + attacker + "]: SASL LOGIN authentication failed: Invalid authentication mechanism",
+		"warning: unknown[" + attacker + "]:587: SASL plain authentication failed:",
+		"warning: unknown[" + attacker + "]:: SASL PLAIN authentication failed:",
+		"warning: unknown[" + attacker + "]:x: SASL PLAIN authentication failed:",
+		"warning: unknown[2001:db8::1]: SASL DIGEST-MD5 authentication failed: x=, sasl_username=a\nb",
+		"warning: unknown[2001:db8::1]: SASL DIGEST-MD5 authentication failed: x=, sasl_username=a\n \t",
+		"warning: unknown[2001:db8::1]: SASL DIGEſT-MD5 authentication failed: x",
+		"warning: unknown[2001:db8::1]: SASL cram-md5 authentication failed: a b c== \t ",
+		"warning: unknown[2001:db8::1]: SASL CRAM-MD5 authentication failed: a b c=== ",
+		"warning: unknown[2001:db8::1]: SASL CRAM-MD5 authentication failed: a_b",
+		"warning: unknown[2001:db8::1]: SASL CRAM-MD5 authentication failed:, sasl_username=",
+		"warning: unknown[2001:db8::1]: SASL CRAM-MD5 authentication failed , sasl_username=x",
+		"warning: unknown[1.2.3.4.5]: SASL LOGIN authentication failed:",
+		"warning: unknown[1234::1]: SASL LOGIN authentication failed:",
+		"warning: unknown[12345::1]: SASL LOGIN authentication failed:",
+		"warning: unknown[::]: SASL LOGIN authentication failed:",
+		"warning: unknown[1.2.3.]: SASL LOGIN authentication failed:",
+		"warning: unknown[1::2.]: SASL LOGIN authentication failed:",
+		"warning: unknown[999.2.3.4]: SASL LOGIN authentication failed:",
+		"warning: unknown[[1.2.3.4]: SASL LOGIN authentication failed:",
+		"warning: un[known][1.2.3.4]: SASL LOGIN authentication failed:",
+		"warning: [1.2.3.4]: SASL LOGIN authentication failed:",
+		"warning: a b[1.2.3.4]: SASL LOGIN authentication failed:",
+		"warning:  a[1.2.3.4]: SASL LOGIN authentication failed:",
+		"NOQUEUE: milter-reject: RCPT from x[" + attacker + "]:25: 550 5.7.1 Command rejected",
+		"NOQUEUE: reject: RCPT from x[" + attacker + "]: 450 4.1.8 <a@b>: Sender address rejected: Domain not found; from=<a@b>",
+		"NOQUEUE: reject: RCPT from x[" + attacker + "]: 550 5.1.1 : Recipient address rejected: undeliverable address",
+		"NOQUEUE: reject: RCPT from x[" + attacker + "]: 550 5.1.1 : matches",
+		"NOQUEUE: reject: RCPT from x[" + attacker + "]: 550 5.1.1 matché",
+		"NOQUEUE: reject: RCPT from x[" + attacker + "]: 550 5.1.1 <a>b>: Relay access denied",
+		"NOQUEUE: reject: RCPT from x[" + attacker + "]: 550 5.1.1 <a: Relay access denied",
+		"NOQUEUE: reject: RCPT from x[" + attacker + "]: 550 5.1.12345 Helo command rejected: need fully-qualified hostname",
+		"NOQUEUE: reject: rcpt from x[" + attacker + "]: 550 5.1.1 Relay access denied",
+		"NOQUEUE:  reject: RCPT from x[" + attacker + "]: 550 5.1.1 Relay access denied",
+		"improper command pipelining after CONNECT from unknown[" + attacker + "]: \\r\\n",
+		"too many errors after AUTH from unknown[" + attacker + "]",
+		"too many errors after\tAUTH from unknown[" + attacker + "]",
+		"too many errors after  from unknown[" + attacker + "]",
+		"too many errors after AUTH\tfrom unknown[" + attacker + "]",
+		"lost connection after AUTH from unknown[" + attacker + "]",
+	} {
+		lines = append(lines, p+msg)
+	}
+	// <facility.level> may hold blanks and a whole forged line: the host name is not its first word.
+	fake := "warning: x[::1]: SASL LOGIN authentication failed: x"
+	lines = append(lines, "<a. postfix/smtpd[1]: "+fake+"> mail postfix/smtpd[2]: warning: y[::2]: SASL LOGIN authentication failed: y")
+	return lines
+}()
+
+// TestFastMatchersAgree compares Match with the regexes alone (plainFilter) on the corpus,
+// on fastCheckLines and on every one-byte deletion, and insertion or replacement of some
+// bytes that the matchers look for, in each of them. FuzzMatch goes further.
+func TestFastMatchersAgree(t *testing.T) {
+	lines := map[string]bool{}
+	if data, err := os.ReadFile(postfixCorpus); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			lines[l] = true
+		}
+	}
+	for _, l := range fastCheckLines {
+		lines[l] = true
+		for i := range len(l) {
+			lines[l[:i]+l[i+1:]] = true
+			for _, c := range []string{" ", "\n", "[", "]", ":", "1", "a", "/"} {
+				lines[l[:i]+c+l[i:]] = true
+				lines[l[:i]+c+l[i+1:]] = true
+			}
+		}
+	}
+	for _, spec := range []string{"postfix-sasl", "postfix", "postfix[mode=auth]", "postfix[mode=aggressive]"} {
+		f := mustFilter(t, spec, nil, nil, nil)
+		ref := plainFilter(f)
+		n, bad := 0, 0
+		for l := range lines {
+			res, host, idx := f.Match([]byte(l))
+			r2, h2, i2 := ref.Match([]byte(l))
+			if res != r2 || host != h2 || idx != i2 {
+				if bad++; bad <= 5 {
+					t.Errorf("%s: Match(%q) = %v %v %d, regexes alone %v %v %d", spec, l, res, host, idx, r2, h2, i2)
+				}
+			}
+			if res == Match {
+				n++
+			}
+		}
+		t.Logf("%s: %d lines, %d match", spec, len(lines), n)
 	}
 }

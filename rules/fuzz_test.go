@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,9 @@ func fuzzSeeds(f *testing.F) {
 	} {
 		f.Add([]byte(l))
 	}
+	for _, l := range fastCheckLines {
+		f.Add([]byte(l))
+	}
 }
 
 var fuzzFiles = map[string]string{
@@ -44,47 +48,72 @@ ignoreregex = user=root
 `,
 }
 
+// plainFilter returns f matching with its regexes alone: no literal prefilter, no
+// hand-written matchers (builtinMatcher), lookaheads by regex. It is the reference for both.
+func plainFilter(f *Filter) *Filter {
+	ref := *f
+	ref.prefilter = nil
+	plain := func(p *pattern) *pattern {
+		q := *p
+		q.fast, q.daemon = nil, nil
+		q.looks = slices.Clone(p.looks)
+		for i := range q.looks {
+			q.looks[i].lits = nil
+		}
+		return &q
+	}
+	if f.pref != nil {
+		ref.pref = plain(f.pref)
+	}
+	ref.fail = nil
+	for _, p := range f.fail {
+		ref.fail = append(ref.fail, plain(p))
+	}
+	return &ref
+}
+
+// fuzzSpecs are the filters FuzzMatch tries: all those with hand-written matchers, and others.
+var fuzzSpecs = []string{"postfix-sasl", "postfix", "postfix[mode=auth]", "postfix[mode=aggressive]", "postfix[mode=errors]", "/f/look.conf", `from <HOST>`}
+
 // FuzzMatch: Match never panics; a result is consistent (Miss has no host, a match names a
-// pattern); a host is valid, not v4-mapped, and written in the line; and the literal
-// prefilter never changes a result.
+// pattern); a host is valid, not v4-mapped, and written in the line; and neither the literal
+// prefilter nor the hand-written matchers ever change a result (plainFilter is the
+// reference).
 func FuzzMatch(f *testing.F) {
 	fuzzSeeds(f)
-	specs := []string{"postfix-sasl", "postfix[mode=aggressive]", "postfix[mode=errors]", "/f/look.conf", `from <HOST>`}
 	var filters, refs []*Filter
-	for _, s := range specs {
+	for _, s := range fuzzSpecs {
 		flt := mustFilter(f, s, nil, nil, fuzzFiles)
-		ref := *flt
-		ref.prefilter = nil
-		filters, refs = append(filters, flt), append(refs, &ref)
+		filters, refs = append(filters, flt), append(refs, plainFilter(flt))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		orig := bytes.Clone(line)
 		for i, flt := range filters {
 			res, host, idx := flt.Match(line)
 			if !bytes.Equal(line, orig) {
-				t.Fatalf("%s: Match modified its input", specs[i])
+				t.Fatalf("%s: Match modified its input", fuzzSpecs[i])
 			}
 			r2, h2, i2 := refs[i].Match(line)
 			if res != r2 || host != h2 || idx != i2 {
-				t.Fatalf("%s: with prefilter %v %v %d, without %v %v %d", specs[i], res, host, idx, r2, h2, i2)
+				t.Fatalf("%s: Match(%q) = %v %v %d, regexes alone %v %v %d", fuzzSpecs[i], line, res, host, idx, r2, h2, i2)
 			}
 			if res == Miss {
 				if host.IsValid() || idx != -1 {
-					t.Fatalf("%s: Miss with host %v pattern %d", specs[i], host, idx)
+					t.Fatalf("%s: Miss with host %v pattern %d", fuzzSpecs[i], host, idx)
 				}
 				continue
 			}
 			if res != Match && res != Ignored {
-				t.Fatalf("%s: result %v", specs[i], res)
+				t.Fatalf("%s: result %v", fuzzSpecs[i], res)
 			}
 			if idx < 0 || idx >= len(flt.Patterns()) {
-				t.Fatalf("%s: pattern %d of %d", specs[i], idx, len(flt.Patterns()))
+				t.Fatalf("%s: pattern %d of %d", fuzzSpecs[i], idx, len(flt.Patterns()))
 			}
 			if !host.IsValid() || host.Is4In6() || host.Zone() != "" {
-				t.Fatalf("%s: bad host %v", specs[i], host)
+				t.Fatalf("%s: bad host %v", fuzzSpecs[i], host)
 			}
 			if !writtenIn(line, host) {
-				t.Fatalf("%s: host %v is not written in %q", specs[i], host, line)
+				t.Fatalf("%s: host %v is not written in %q", fuzzSpecs[i], host, line)
 			}
 		}
 	})
