@@ -277,7 +277,7 @@ jails:
 			}
 			if s%13 == 0 {
 				// Hostile text: an innocent address in the HELO and the sender.
-				lines = append(lines, syslogLine(ts, fmt.Sprintf("postfix/smtpd[77]: NOQUEUE: reject: RCPT from unknown[203.0.113.5]: 554 5.7.1 <x@[10.9.9.9]>: Relay access denied; from=<a@[10.9.9.9]> to=<x@[10.9.9.9]> proto=ESMTP helo=<[10.9.9.9]>")))
+				lines = append(lines, syslogLine(ts, "postfix/smtpd[77]: NOQUEUE: reject: RCPT from unknown[203.0.113.5]: 554 5.7.1 <x@[10.9.9.9]>: Relay access denied; from=<a@[10.9.9.9]> to=<x@[10.9.9.9]> proto=ESMTP helo=<[10.9.9.9]>"))
 				lines = append(lines, syslogLine(ts, "postfix/smtpd[78]: warning: unknown[203.0.113.6]: SASL LOGIN authentication failed: Connection lost to authentication server"))
 			}
 		}
