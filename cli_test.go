@@ -152,6 +152,8 @@ func TestExitStatus(t *testing.T) {
 	statePath := filepath.Join(dir, "state.json")
 	good := filepath.Join(dir, "good.yaml")
 	write(t, good, "state: "+statePath+"\njails:\n  a:\n    filter: postfix-sasl\n    logpath: ["+logPath+"]\n  b:\n    filter: postfix-sasl\n    logpath: ["+filepath.Join(dir, "missing.log")+"]\n")
+	portTypo := filepath.Join(dir, "port.yaml")
+	write(t, portTypo, "state: "+statePath+"\njails:\n  a:\n    filter: postfix-sasl\n    logpath: [x]\n    port: [smtpx]\n")
 	bad := filepath.Join(dir, "bad.yaml")
 	write(t, bad, "state: "+statePath+"\njails:\n  a:\n    logpath: [x]\n    maxretry: 0\n")
 	write(t, logPath, "Aug 15 22:34:53 mx1 postfix/smtpd[1]: warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: x\n")
@@ -203,6 +205,7 @@ func TestExitStatus(t *testing.T) {
 			{"--config", filepath.Join(dir, "none.yaml"), "scan"},
 			{"--config", good, "frobnicate"},
 			{"--config", good, "scan", "--no-such-flag"},
+			{"--config", portTypo, "check"},
 		} {
 			if code, _, stderr := runCLI(t, args...); code != 2 {
 				t.Errorf("%v: exit %d, want 2; stderr %s", args, code, stderr)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fail2ban-scan/fail2ban-scan/fw"
 	"github.com/fail2ban-scan/fail2ban-scan/rules"
 	"github.com/fail2ban-scan/fail2ban-scan/state"
 )
@@ -213,7 +214,7 @@ func loadConfig(path string, explicit bool) (*rules.Config, string, error) {
 				break
 			}
 		}
-		cfg, err := rules.LoadConfig(strings.NewReader(rules.DefaultConfig(logpath)), "(embedded default config)", os.ReadFile)
+		cfg, err := rules.LoadConfig(strings.NewReader(rules.DefaultConfig(logpath)), "(embedded default config)", configEnv(os.ReadFile))
 		return cfg, "(embedded default config)", err
 	}
 	if err != nil {
@@ -226,8 +227,13 @@ func loadConfig(path string, explicit bool) (*rules.Config, string, error) {
 		}
 		return os.ReadFile(p)
 	}
-	cfg, err := rules.LoadConfig(strings.NewReader(string(data)), path, readFilter)
+	cfg, err := rules.LoadConfig(strings.NewReader(string(data)), path, configEnv(readFilter))
 	return cfg, path, err
+}
+
+// configEnv lets the config loader read filter files and ask the firewall about ports.
+func configEnv(readFile func(string) ([]byte, error)) rules.Env {
+	return rules.Env{ReadFile: readFile, CheckPorts: fw.ValidatePorts}
 }
 
 // jails returns the enabled jails, limited to names when given; an unknown or disabled name

@@ -108,9 +108,18 @@ func (e *configError) Error() string {
 	return fmt.Sprintf("%s:%d: %s: %s", e.file, e.line, e.key, e.msg)
 }
 
+// Env is what LoadConfig needs from outside this pure package.
+type Env struct {
+	// ReadFile reads the filter files that `filter:` names.
+	ReadFile func(string) ([]byte, error)
+	// CheckPorts reports whether the firewall can express a jail's port and protocol (service
+	// names it cannot resolve, say); nil skips the check.
+	CheckPorts func(ports []string, protocol string) error
+}
+
 type loader struct {
-	file     string
-	readFile func(string) ([]byte, error)
+	file string
+	env  Env
 }
 
 func (l *loader) errf(n *yaml.Node, key, format string, args ...any) error {
@@ -118,10 +127,9 @@ func (l *loader) errf(n *yaml.Node, key, format string, args ...any) error {
 }
 
 // LoadConfig reads a YAML config from r; file names it in error messages
-// ("config.yaml:14: jails.postfix-sasl.maxretry: must be >= 1, got 0"). readFile reads filter
-// files named by `filter:`.
-func LoadConfig(r io.Reader, file string, readFile func(string) ([]byte, error)) (*Config, error) {
-	l := &loader{file: file, readFile: readFile}
+// ("config.yaml:14: jails.postfix-sasl.maxretry: must be >= 1, got 0").
+func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
+	l := &loader{file: file, env: env}
 	var doc yaml.Node
 	if err := yaml.NewDecoder(r).Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -461,7 +469,12 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) (*Jail, e
 	if j.FilterSpec == "" {
 		return nil, l.errf(line("filter"), path+".filter", "must not be empty")
 	}
-	f, err := LoadFilter(j.FilterSpec, j.FailRegex, j.IgnoreRegex, l.readFile)
+	if l.env.CheckPorts != nil {
+		if err := l.env.CheckPorts(j.Ports, j.Protocol); err != nil {
+			return nil, l.errf(line("port"), path+".port", "%s", err)
+		}
+	}
+	f, err := LoadFilter(j.FilterSpec, j.FailRegex, j.IgnoreRegex, l.env.ReadFile)
 	if err != nil {
 		key := "filter"
 		if !s.set["filter"] && (s.set["failregex"] || s.set["ignoreregex"]) {

@@ -101,7 +101,7 @@ jails:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := LoadConfig(strings.NewReader(tt.yaml), "cfg.yaml", noFiles)
+			c, err := LoadConfig(strings.NewReader(tt.yaml), "cfg.yaml", Env{ReadFile: noFiles})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
@@ -116,9 +116,22 @@ jails:
 	}
 }
 
+func TestLoadConfigChecksPorts(t *testing.T) {
+	env := Env{ReadFile: noFiles, CheckPorts: func(ports []string, proto string) error {
+		if len(ports) > 0 && ports[0] == "smtpx" {
+			return errors.New(`port "smtpx": unknown service name`)
+		}
+		return nil
+	}}
+	_, err := LoadConfig(strings.NewReader("jails:\n  a:\n    logpath: x\n    port: [smtpx]\n"), "cfg.yaml", env)
+	if want := `cfg.yaml:4: jails.a.port: port "smtpx": unknown service name`; err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+}
+
 func TestDefaultConfigLoads(t *testing.T) {
 	for _, logpath := range []string{"/var/log/mail.log", ""} {
-		c, err := LoadConfig(strings.NewReader(DefaultConfig(logpath)), "default", noFiles)
+		c, err := LoadConfig(strings.NewReader(DefaultConfig(logpath)), "default", Env{ReadFile: noFiles})
 		if err != nil {
 			t.Fatalf("logpath %q: %v", logpath, err)
 		}
@@ -159,7 +172,7 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add(DefaultConfig("/var/log/mail.log"))
 	f.Add("defaults: {bantime: -1, ignoreip: [::1]}\njails: {a: {backend: journal}}\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		c, err := LoadConfig(strings.NewReader(s), "f.yaml", noFiles)
+		c, err := LoadConfig(strings.NewReader(s), "f.yaml", Env{ReadFile: noFiles})
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "f.yaml") {
 				t.Fatalf("error does not name the file: %v", err)
