@@ -48,7 +48,7 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 // firewall it cannot read is then a warning, as a dry run changes nothing anyway.
 func (e *env) reconcile(ctx context.Context, st *state.State, dry bool) error {
 	jails, managed := e.wantedRules(st)
-	plan, err := fw.New(fw.Options{}).Reconcile(ctx, jails, managed, dry)
+	plan, err := e.firewall.Reconcile(ctx, jails, managed, dry)
 	if dry {
 		if err != nil {
 			e.log.logf(levelWarning, "actions", "", "firewall: %s", err)
@@ -227,7 +227,7 @@ func cmdFlush(c *cli.Context) error {
 	for _, j := range e.cfg.Jails {
 		names = append(names, j.Name)
 	}
-	plan, err := fw.New(fw.Options{}).Flush(c.Context, names)
+	plan, err := e.firewall.Flush(c.Context, names)
 	if plan != nil {
 		fmt.Fprint(e.stdout, plan.String())
 	}

@@ -146,6 +146,7 @@ type env struct {
 	statePath string
 	now       time.Time
 	log       *logger
+	firewall  fw.Firewall
 	stdout    io.Writer
 	closeLog  func()
 }
@@ -173,7 +174,8 @@ func setup(c *cli.Context) (*env, error) {
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	e := &env{cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: func() {}}
+	e := &env{cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: func() {},
+		firewall: fw.New(fw.Options{})}
 	if s := c.String("state"); s != "" {
 		e.statePath = s
 	}
