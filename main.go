@@ -283,19 +283,3 @@ func (e *env) loadState() (*state.State, error) {
 	}
 	return st, nil
 }
-
-func cmdCheck(c *cli.Context) error {
-	e, err := setup(c)
-	if err != nil {
-		return err
-	}
-	defer e.closeLog()
-	n := 0
-	for _, j := range e.cfg.Jails {
-		if j.Enabled {
-			n++
-		}
-	}
-	fmt.Fprintf(e.stdout, "%s: OK, %d jail(s), %d enabled\n", e.cfgPath, len(e.cfg.Jails), n)
-	return nil
-}
