@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +43,7 @@ func main() {
 // run runs the command line args and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.Run(args)
+	err := app.Run(interspersed(app, args))
 	if err == nil {
 		return 0
 	}
@@ -62,6 +63,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:           "fail2ban-scan",
 		Usage:          "ban the IPs that keep failing postfix SASL authentication, one pass at a time",
+		Version:        version(),
+		Suggest:        true,
 		Writer:         stdout,
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit status
@@ -73,7 +76,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usageErr(fmt.Errorf("unknown command %q (see --help)", c.Args().First()))
+				return usageErr(fmt.Errorf("unknown command %q. %s (see --help)", c.Args().First(), cli.SuggestCommand(c.App.Commands, c.Args().First())))
 			}
 			return cmdScan(c)
 		},
@@ -137,6 +140,32 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 		},
 	}
+}
+
+// version is the module version and VCS revision this binary was built from.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	var rev, when, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		v += fmt.Sprintf(" (%.12s%s %s)", rev, dirty, when)
+	}
+	return v + " " + bi.GoVersion
 }
 
 // env is what every command starts from: the config, the state path, now, and the logger.
