@@ -173,7 +173,7 @@ func TestExitStatus(t *testing.T) {
 	})
 	t.Run("missing log: 1, the other jail still counted and saved", func(t *testing.T) {
 		code, _, stderr := runCLI(t, "--config", good, "--now", "2026-08-15T22:35:00Z", "scan")
-		if code != 1 || !strings.Contains(stderr, "WARNING [b]") || !strings.Contains(stderr, "missing.log") {
+		if code != 1 || !strings.Contains(stderr, "ERROR   [b]") || !strings.Contains(stderr, "missing.log") {
 			t.Fatalf("exit %d, stderr %s", code, stderr)
 		}
 		code, out, _ := runCLI(t, "--config", good, "--now", "2026-08-15T22:35:00Z", "status", "a")

@@ -27,8 +27,17 @@ func parseIPs(args []string) ([]netip.Addr, error) {
 	return out, nil
 }
 
-// changeState runs fn on the locked state, saves it, and reconciles the firewall.
-func (e *env) changeState(ctx context.Context, fn func(st *state.State) error) error {
+// change is one ban or unban that a manual command made in the state.
+type change struct {
+	jail, verb string // verb: Ban or Unban
+	ip         netip.Addr
+	detail     string // "(from ... until ...)" or ""
+}
+
+// changeState runs fn on the locked state, saves it, and reconciles the firewall. The changes
+// fn returns are logged and printed once they are known to be saved; when the firewall fails
+// they are printed as saved in the state only, and the error says so.
+func (e *env) changeState(ctx context.Context, fn func(st *state.State) ([]change, error)) error {
 	unlock, ok, err := e.lock()
 	if err != nil {
 		return err
@@ -41,14 +50,24 @@ func (e *env) changeState(ctx context.Context, fn func(st *state.State) error) e
 	if err != nil {
 		return err
 	}
-	if err := fn(st); err != nil {
+	changes, err := fn(st)
+	if err != nil {
 		return err
 	}
 	if err := state.Save(e.statePath, st); err != nil {
-		return runtimeErr(err)
+		return runtimeErr(fmt.Errorf("nothing changed: %w", err))
 	}
-	if err := e.reconcile(ctx, st, false); err != nil {
-		return runtimeErr(err)
+	fwErr := e.reconcile(ctx, st, false)
+	for _, c := range changes {
+		e.log.logf(levelNotice, "actions", c.jail, "%s %s", c.verb, c.ip)
+		suffix := ""
+		if fwErr != nil {
+			suffix = " - in the state only: the firewall was not changed"
+		}
+		fmt.Fprintf(e.stdout, "[%s] %s %s%s%s\n", c.jail, c.verb, c.ip, c.detail, suffix)
+	}
+	if fwErr != nil {
+		return runtimeErr(fmt.Errorf("the state is saved, but the firewall was not changed (the next scan that can, applies it): %w", fwErr))
 	}
 	return nil
 }
@@ -79,14 +98,18 @@ func cmdBan(c *cli.Context) error {
 			return usageErr(fmt.Errorf("%s is in the ignoreip of jail %s: not banned", ip, j.Name))
 		}
 	}
-	return e.changeState(c.Context, func(st *state.State) error {
+	return e.changeState(c.Context, func(st *state.State) ([]change, error) {
 		js := st.Jail(j.Name)
+		var changes []change
 		for _, ip := range ips {
-			b := j.BanNow(js, ip, e.now.Unix(), bantime)
-			e.log.logf(levelNotice, "actions", j.Name, "Ban %s", ip)
-			fmt.Fprintf(e.stdout, "[%s] Ban %s (%s)\n", j.Name, ip, banSpan(b))
+			b, already := j.BanNow(js, ip, e.now.Unix(), bantime)
+			if already {
+				fmt.Fprintf(e.stdout, "[%s] %s already banned (%s)\n", j.Name, ip, banSpan(b))
+				continue
+			}
+			changes = append(changes, change{j.Name, "Ban", ip, " (" + banSpan(b) + ")"})
 		}
-		return nil
+		return changes, nil
 	})
 }
 
@@ -109,7 +132,8 @@ func cmdUnban(c *cli.Context) error {
 	} else if ips, err = parseIPs(c.Args().Slice()); err != nil {
 		return err
 	}
-	return e.changeState(c.Context, func(st *state.State) error {
+	return e.changeState(c.Context, func(st *state.State) ([]change, error) {
+		var changes []change
 		lifted := map[netip.Addr]bool{}
 		for _, j := range jails {
 			js := st.Jail(j.Name)
@@ -123,8 +147,7 @@ func cmdUnban(c *cli.Context) error {
 			for _, ip := range targets {
 				if rules.Unban(js, ip) {
 					lifted[ip] = true
-					e.log.logf(levelNotice, "actions", j.Name, "Unban %s", ip)
-					fmt.Fprintf(e.stdout, "[%s] Unban %s\n", j.Name, ip)
+					changes = append(changes, change{j.Name, "Unban", ip, ""})
 				}
 			}
 		}
@@ -133,7 +156,7 @@ func cmdUnban(c *cli.Context) error {
 				fmt.Fprintf(e.stdout, "%s is not banned\n", ip)
 			}
 		}
-		return nil
+		return changes, nil
 	})
 }
 
@@ -152,7 +175,7 @@ func cmdFlush(c *cli.Context) error {
 		fmt.Fprint(e.stdout, plan.String())
 	}
 	if err != nil {
-		return runtimeErr(err)
+		return runtimeErr(fmt.Errorf("flush: %w", err))
 	}
 	return nil
 }

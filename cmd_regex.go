@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,11 +36,10 @@ type regexMatched struct {
 }
 
 func cmdRegex(c *cli.Context) error {
-	level, now, err := globals(c)
+	log, now, err := globals(c, c.App.ErrWriter)
 	if err != nil {
 		return err
 	}
-	log := newLogger(level, c.App.ErrWriter)
 	journalDir := c.String("journal-directory")
 	var logArg, filterArg string
 	switch {
@@ -58,7 +58,12 @@ func cmdRegex(c *cli.Context) error {
 	for _, p := range f.Patterns() {
 		res.Patterns = append(res.Patterns, patternHits{Regex: p})
 	}
+	var lineNo int64
 	onLine := func(line []byte) {
+		lineNo++
+		if l := bytes.TrimRight(line, "\r"); len(l) == 0 || l[0] == '#' {
+			return // comment and empty lines do not count, as in fail2ban-regex
+		}
 		res.Lines++
 		m, host, pat := f.Match(line)
 		switch m {
@@ -71,7 +76,7 @@ func cmdRegex(c *cli.Context) error {
 			if t, err := rules.ParseTime(line, now, time.Local); err == nil {
 				unix = t.Unix()
 			}
-			res.Matches = append(res.Matches, regexMatched{Line: res.Lines, Host: host.String(), Time: unix})
+			res.Matches = append(res.Matches, regexMatched{Line: lineNo, Host: host.String(), Time: unix})
 		}
 	}
 	source := logArg
@@ -80,6 +85,11 @@ func cmdRegex(c *cli.Context) error {
 		q := scan.JournalQuery{Directory: journalDir, Matches: c.StringSlice("journalmatch")}
 		_, _, _, err = scan.ReadJournal(context.Background(), q, "", onLine)
 	} else {
+		if fi, err := os.Stat(logArg); err != nil {
+			return usageErr(fmt.Errorf("log: %w", err))
+		} else if !fi.Mode().IsRegular() {
+			return usageErr(fmt.Errorf("log: %s is not a regular file", logArg))
+		}
 		var st scan.Stats
 		st, err = scan.ReadFile(logArg, onLine)
 		if st.LongLines > 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
 	"slices"
 	"time"
@@ -48,11 +47,7 @@ func cmdScan(c *cli.Context) error {
 	failed := false
 	for _, j := range jails {
 		if err := e.scanJail(c.Context, j, st.Jail(j.Name), dry); err != nil {
-			level := levelError
-			if errors.Is(err, fs.ErrNotExist) {
-				level = levelWarning
-			}
-			e.log.logf(level, "scan", j.Name, "%s", err)
+			e.log.logf(levelError, "scan", j.Name, "%s", err) // a missing log too: the run exits 1
 			failed = true
 		}
 	}

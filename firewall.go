@@ -65,7 +65,7 @@ func (e *env) reconcile(ctx context.Context, st *state.State, dry bool) error {
 func planSummary(p *fw.Plan) string {
 	var parts []string
 	for _, f := range p.Families {
-		parts = append(parts, fmt.Sprintf("%s %d changes", f.Family, len(f.Ops)))
+		parts = append(parts, fmt.Sprintf("%s %s", f.Family, fw.Changes(len(f.Ops))))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -25,10 +25,7 @@ func TestKilledRuns(t *testing.T) {
 	}
 	netnstest.Isolate(t) // the scans reconcile the firewall
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "fail2ban-scan")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	var log bytes.Buffer
 	for i := 0; i < 200_000; i++ {
 		ts := fmt.Sprintf("Aug 15 %02d:%02d:%02d", 20+i/72000, i/1200%60, i/20%60)

@@ -180,26 +180,34 @@ type env struct {
 	closeLog  func()
 }
 
-// globals parses --log-level and --now, which every command takes.
-func globals(c *cli.Context) (level int, now time.Time, err error) {
-	if level, err = parseLevel(c.String("log-level")); err != nil {
-		return 0, now, usageErr(err)
+// globals parses --log-level and --now, which every command takes, and makes the logger:
+// under --now its time stamps follow the given time (plus the time the run has taken).
+func globals(c *cli.Context, w ...io.Writer) (log *logger, now time.Time, err error) {
+	level, err := parseLevel(c.String("log-level"))
+	if err != nil {
+		return nil, now, usageErr(err)
 	}
 	now = time.Now()
+	log = newLogger(level, w...)
 	if s := c.String("now"); s != "" {
 		if now, err = parseNow(s); err != nil {
-			return 0, now, usageErr(err)
+			return nil, now, usageErr(err)
 		}
+		offset := now.Sub(time.Now())
+		log.clock = func() time.Time { return time.Now().Add(offset) }
 	}
-	return level, now, nil
+	return log, now, nil
 }
 
 func setup(c *cli.Context) (*env, error) {
-	level, now, err := globals(c)
+	log, now, err := globals(c, c.App.ErrWriter)
 	if err != nil {
 		return nil, err
 	}
-	cfg, path, err := loadConfig(c.String("config"), c.IsSet("config"))
+	cfg, path, notes, err := loadConfig(c.String("config"), c.IsSet("config"))
+	for _, n := range notes {
+		log.logf(levelWarning, "config", "", "%s", n)
+	}
 	if err != nil {
 		return nil, usageErr(err)
 	}
@@ -217,7 +225,13 @@ func setup(c *cli.Context) (*env, error) {
 		outs = append(outs, f)
 		e.closeLog = func() { f.Close() }
 	}
-	e.log = newLogger(level, outs...)
+	log.out = outs
+	e.log = log
+	if path == embeddedConfig {
+		log.logf(levelInfo, "config", "", "config: %s, as %s does not exist", path, c.String("config"))
+	} else {
+		log.logf(levelInfo, "config", "", "config: %s", path)
+	}
 	return e, nil
 }
 
@@ -233,9 +247,22 @@ func parseNow(s string) (time.Time, error) {
 	return t, nil
 }
 
+// embeddedConfig names the embedded default config in messages.
+const embeddedConfig = "(embedded default config)"
+
 // loadConfig reads the config at path; when path is the default and does not exist, it uses
-// the embedded default on the distro's mail log, or the journal.
-func loadConfig(path string, explicit bool) (*rules.Config, string, error) {
+// the embedded default on the distro's mail log, or the journal. notes are warnings for the
+// log: a sibling of the config with the other YAML extension, which is not read.
+func loadConfig(path string, explicit bool) (cfg *rules.Config, used string, notes []string, err error) {
+	for _, ext := range []string{".yaml", ".yml"} {
+		sib := strings.TrimSuffix(path, filepath.Ext(path)) + ext
+		if sib == path {
+			continue
+		}
+		if _, err := os.Stat(sib); err == nil {
+			notes = append(notes, fmt.Sprintf("%s exists but is not read: the config is %s (rename it, or pass --config)", sib, path))
+		}
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		logpath := ""
@@ -245,11 +272,11 @@ func loadConfig(path string, explicit bool) (*rules.Config, string, error) {
 				break
 			}
 		}
-		cfg, err := rules.LoadConfig(strings.NewReader(rules.DefaultConfig(logpath)), "(embedded default config)", configEnv(os.ReadFile))
-		return cfg, "(embedded default config)", err
+		cfg, err := rules.LoadConfig(strings.NewReader(rules.DefaultConfig(logpath)), embeddedConfig, configEnv(os.ReadFile))
+		return cfg, embeddedConfig, notes, err
 	}
 	if err != nil {
-		return nil, path, fmt.Errorf("read config: %w", err)
+		return nil, path, notes, fmt.Errorf("read config: %w", err)
 	}
 	dir := filepath.Dir(path)
 	readFilter := func(p string) ([]byte, error) {
@@ -258,8 +285,8 @@ func loadConfig(path string, explicit bool) (*rules.Config, string, error) {
 		}
 		return os.ReadFile(p)
 	}
-	cfg, err := rules.LoadConfig(strings.NewReader(string(data)), path, configEnv(readFilter))
-	return cfg, path, err
+	cfg, err = rules.LoadConfig(strings.NewReader(string(data)), path, configEnv(readFilter))
+	return cfg, path, notes, err
 }
 
 // configEnv lets the config loader read filter files and ask the firewall about ports.

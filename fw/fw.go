@@ -106,6 +106,7 @@ type Plan struct {
 type FamilyPlan struct {
 	Family  Family
 	Skipped string   // when not empty, the table was not read nor changed, and why
+	Failed  string   // when not empty, reading or changing the table failed: Ops were not applied
 	Ops     []string // iptables-restore lines, in order: "-N f2b-x", "-I INPUT 1 -p tcp ... -j f2b-x"
 }
 
@@ -138,14 +139,16 @@ func (p *Plan) String() string {
 		switch {
 		case f.Skipped != "":
 			fmt.Fprintf(&b, "%s: skipped: %s\n", f.Family, f.Skipped)
+		case f.Failed != "" && len(f.Ops) == 0:
+			fmt.Fprintf(&b, "%s: failed: %s\n", f.Family, f.Failed)
 		case len(f.Ops) == 0:
 			fmt.Fprintf(&b, "%s: no changes\n", f.Family)
 		default:
-			s := "s"
-			if len(f.Ops) == 1 {
-				s = ""
+			fmt.Fprintf(&b, "%s: %s", f.Family, Changes(len(f.Ops)))
+			if f.Failed != "" {
+				fmt.Fprintf(&b, ", not applied: %s", f.Failed)
 			}
-			fmt.Fprintf(&b, "%s: %d change%s\n", f.Family, len(f.Ops), s)
+			b.WriteByte('\n')
 			for _, op := range f.Ops {
 				b.WriteString("  ")
 				b.WriteString(op)
@@ -154,6 +157,14 @@ func (p *Plan) String() string {
 		}
 	}
 	return b.String()
+}
+
+// Changes renders a count of changes: "1 change", "3 changes".
+func Changes(n int) string {
+	if n == 1 {
+		return "1 change"
+	}
+	return fmt.Sprintf("%d changes", n)
 }
 
 // Family is an address family: IPv4 (iptables) or IPv6 (ip6tables).

@@ -101,11 +101,13 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 		case readErr[fam] != nil && fp.Family == IPv6 && !needV6:
 			fp.Skipped = readErr[fam].Error()
 		case readErr[fam] != nil:
+			fp.Failed = readErr[fam].Error()
 			errs = append(errs, readErr[fam])
 		case !dryRun && len(fp.Ops) > 0:
 			var err error
 			if restores[fam], err = start(ctx, bins[fam].restore, []string{"--noflush", "-w"}, script(fp.Ops)); err != nil {
-				errs = append(errs, fmt.Errorf("apply %d changes to %s: %w", len(fp.Ops), fp.Family, err))
+				fp.Failed = err.Error()
+				errs = append(errs, fmt.Errorf("apply %s to %s: %w", Changes(len(fp.Ops)), fp.Family, err))
 			}
 		}
 	}
@@ -114,7 +116,8 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 			continue
 		}
 		if err := p.wait(); err != nil {
-			errs = append(errs, fmt.Errorf("apply %d changes to %s: %w", len(plan.Families[fam].Ops), Family(fam), err))
+			plan.Families[fam].Failed = err.Error()
+			errs = append(errs, fmt.Errorf("apply %s to %s: %w", Changes(len(plan.Families[fam].Ops)), Family(fam), err))
 		}
 	}
 	return plan, errors.Join(errs...)

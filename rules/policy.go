@@ -94,21 +94,29 @@ func (j *Jail) Failure(js *state.Jail, ip netip.Addr, t, now int64) Action {
 	return a
 }
 
-// BanNow bans ip from now for bantime (the jail's when bantime is 0), as a manual ban. It
-// counts in Total banned like any ban, and replaces an existing ban of the IP.
-func (j *Jail) BanNow(js *state.Jail, ip netip.Addr, now, bantime int64) state.Ban {
+// BanNow bans ip from now for bantime (the jail's when bantime is 0), as a manual ban. A new
+// ban counts in Total banned like any ban. When ip is banned already, the longer of the two
+// bans stays (a permanent ban is never shortened), nothing is counted, and already is true.
+func (j *Jail) BanNow(js *state.Jail, ip netip.Addr, now, bantime int64) (b state.Ban, already bool) {
 	if bantime == 0 {
 		bantime = j.BanTime
 	}
-	b := state.Ban{Start: now, End: -1}
+	b = state.Ban{Start: now, End: -1}
 	if bantime > 0 {
 		b.End = now + bantime
 	}
 	key := ip.Unmap().String()
-	js.Bans[key] = b
 	delete(js.Failures, key)
+	if old, ok := js.Bans[key]; ok && (old.Permanent() || old.End > now) {
+		if !old.Permanent() && (b.Permanent() || b.End > old.End) {
+			old.End = b.End
+			js.Bans[key] = old
+		}
+		return old, true
+	}
+	js.Bans[key] = b
 	js.TotalBanned++
-	return b
+	return b, false
 }
 
 // Unban lifts the ban of ip in js, and reports whether there was one.

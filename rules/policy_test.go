@@ -139,19 +139,49 @@ func TestExpire(t *testing.T) {
 
 func TestBanNowAndUnban(t *testing.T) {
 	j := Jail{MaxRetry: 5, FindTime: 600, BanTime: 60}
-	js := state.New().Jail("j")
 	ip := netip.MustParseAddr("198.51.100.7")
-	js.Failures[ip.String()] = []int64{10}
-	if b := j.BanNow(js, ip, 100, 0); b != (state.Ban{Start: 100, End: 160}) {
-		t.Errorf("jail bantime: %+v", b)
+	type ban struct {
+		now, bantime int64
+		want         state.Ban
+		already      bool
 	}
-	if b := j.BanNow(js, ip, 100, -1); !b.Permanent() {
-		t.Errorf("permanent: %+v", b)
-	}
-	if js.TotalBanned != 2 || len(js.Failures) != 0 {
-		t.Errorf("total banned %d, failures %v", js.TotalBanned, js.Failures)
-	}
-	if !Unban(js, ip) || Unban(js, ip) {
-		t.Errorf("unban should report the ban once")
+	for _, tt := range []struct {
+		name       string
+		bans       []ban
+		wantBanned int64
+	}{
+		{"jail bantime", []ban{{100, 0, state.Ban{Start: 100, End: 160}, false}}, 1},
+		{"permanent", []ban{{100, -1, state.Ban{Start: 100, End: -1}, false}}, 1},
+		{"a permanent ban is not shortened, and counts once", []ban{
+			{100, -1, state.Ban{Start: 100, End: -1}, false},
+			{110, 0, state.Ban{Start: 100, End: -1}, true},
+		}, 1},
+		{"a longer ban extends, counts once", []ban{
+			{100, 0, state.Ban{Start: 100, End: 160}, false},
+			{110, 3600, state.Ban{Start: 100, End: 3710}, true},
+			{120, 0, state.Ban{Start: 100, End: 3710}, true},
+			{130, -1, state.Ban{Start: 100, End: -1}, true},
+		}, 1},
+		{"a ban that is over is a new ban", []ban{
+			{100, 0, state.Ban{Start: 100, End: 160}, false},
+			{160, 0, state.Ban{Start: 160, End: 220}, false},
+		}, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			js := state.New().Jail("j")
+			js.Failures[ip.String()] = []int64{10}
+			for i, b := range tt.bans {
+				got, already := j.BanNow(js, ip, b.now, b.bantime)
+				if got != b.want || already != b.already || js.Bans[ip.String()] != b.want {
+					t.Errorf("ban %d: got %+v already=%v, want %+v already=%v", i, got, already, b.want, b.already)
+				}
+			}
+			if js.TotalBanned != tt.wantBanned || len(js.Failures) != 0 {
+				t.Errorf("total banned %d (want %d), failures %v", js.TotalBanned, tt.wantBanned, js.Failures)
+			}
+			if !Unban(js, ip) || Unban(js, ip) {
+				t.Errorf("unban should report the ban once")
+			}
+		})
 	}
 }
