@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fail2ban-scan/fail2ban-scan/internal/fail2bantest"
 )
 
 // render writes a decoded value in the notation of pythonRender below, so
@@ -74,7 +76,7 @@ for v in values:
 func requirePython(t *testing.T) string {
 	t.Helper()
 	// python3 is what fail2ban runs on: required with it.
-	return requireTool(t, "python3")
+	return fail2bantest.RequireTool(t, "python3")
 }
 
 func TestDecodePythonPickles(t *testing.T) {

@@ -18,6 +18,9 @@ import (
 type Config struct {
 	State   string  // state file path
 	LogFile string  // where log lines go besides stderr ("" none)
+	// Fail2banSocket is where a running fail2ban answers ("" never asks): a jail of ours
+	// named like one of its jails would take over its chain f2b-NAME.
+	Fail2banSocket string
 	Jails   []*Jail // in the order of the config file
 }
 
@@ -51,6 +54,9 @@ func (c *Config) Jail(name string) *Jail {
 	}
 	return nil
 }
+
+// DefaultFail2banSocket is fail2ban's own default socket.
+const DefaultFail2banSocket = "/var/run/fail2ban/fail2ban.sock"
 
 // DefaultStatePath is where the state lives when the config does not say.
 const DefaultStatePath = "/var/lib/fail2ban-scan/state.json"
@@ -144,7 +150,7 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, l.errf(root, "", "the config must be a mapping")
 	}
-	cfg := &Config{State: DefaultStatePath}
+	cfg := &Config{State: DefaultStatePath, Fail2banSocket: DefaultFail2banSocket}
 	var defaults *settings
 	var jailsNode *yaml.Node
 	err := l.eachKey(root, "", func(key string, k, v *yaml.Node) error {
@@ -153,6 +159,12 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			return l.str(v, key, &cfg.State)
 		case "logfile":
 			return l.str(v, key, &cfg.LogFile)
+		case "fail2ban_socket":
+			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+				cfg.Fail2banSocket = ""
+				return nil
+			}
+			return l.str(v, key, &cfg.Fail2banSocket)
 		case "defaults":
 			var err error
 			defaults, err = l.settings(v, "defaults")
@@ -164,7 +176,7 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			jailsNode = v
 			return nil
 		}
-		return l.errf(k, key, "unknown key (want state, logfile, defaults or jails)")
+		return l.errf(k, key, "unknown key (want state, logfile, fail2ban_socket, defaults or jails)")
 	})
 	if err != nil {
 		return nil, err
