@@ -33,7 +33,8 @@ func isGlobMatch(m string) bool {
 //
 // Values come one per line from journalctl -F, so a value holding a newline cannot be matched
 // by a glob. A value that first appears between the expansion and the read is missed by that
-// run; entries of it logged later are read by the next runs.
+// run, and its entries older than the run's last entry are never read: the next run resumes
+// after that entry.
 func expandMatches(ctx context.Context, jc string, source []string, matches []string) (out []string, none bool, err error) {
 	values := map[string][]string{} // field → its values in the journal
 	for _, m := range matches {
