@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -81,7 +82,7 @@ jails:
   postfix-sasl:
     filter: postfix-sasl
     ` + backend + `
-    journalmatch: [_SYSTEMD_UNIT=postfix.service]
+    journalmatch: [_SYSTEMD_UNIT=postfix.service, "_SYSTEMD_UNIT=postfix@*.service"]
     port: [smtp, 465, submission]
 `
 }
@@ -381,10 +382,17 @@ func (l *loader) settings(n *yaml.Node, path string) (*settings, error) {
 	return s, err
 }
 
+// validJournalMatch reports whether m is FIELD=value with a journal field name and, when the
+// value has glob characters, a well-formed path.Match pattern.
 func validJournalMatch(m string) bool {
-	field, _, ok := strings.Cut(m, "=")
+	field, value, ok := strings.Cut(m, "=")
 	if !ok || field == "" {
 		return false
+	}
+	if strings.ContainsAny(value, "*?[") {
+		if _, err := path.Match(value, ""); err != nil {
+			return false
+		}
 	}
 	for _, c := range field {
 		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
@@ -435,7 +443,7 @@ func (l *loader) strs(v *yaml.Node, key string) ([]string, error) {
 func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) (*Jail, error) {
 	j := &Jail{
 		Name: name, Enabled: true, FilterSpec: name, Backend: "file",
-		JournalMatch: []string{"_SYSTEMD_UNIT=postfix.service"},
+		JournalMatch: DefaultJournalMatch(),
 		MaxRetry:     5, FindTime: 600, BanTime: 600,
 		BlockType: "REJECT", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp",
 		IgnoreIP: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},

@@ -23,7 +23,10 @@ type JournalQuery struct {
 	// error ("Failed to open files").
 	Directory string
 	// Matches are journalmatch terms passed to journalctl as they are, e.g.
-	// "_SYSTEMD_UNIT=postfix.service", "+" for OR.
+	// "_SYSTEMD_UNIT=postfix.service", "+" for OR; a term whose value has glob characters
+	// ("_SYSTEMD_UNIT=postfix@*.service", path.Match syntax) is first expanded into the exact
+	// terms of the values it matches (see expandMatches), at the cost of one more journalctl
+	// process per field with globs.
 	Matches []string
 	// Since is where to start when there is no cursor or it is stale (now - findtime, computed by
 	// the caller). The zero time reads the whole journal. It does not apply after a valid
@@ -64,13 +67,27 @@ const maxStderr = 8 << 10
 // then skips one more, silently losing an entry.) The seek is a bisection, so the cost of a run
 // grows with the number of new entries, not with the size of the journal.
 //
+// Glob terms of q.Matches are expanded first (expandMatches); when the matches can match no
+// entry (a glob matching no value), journalctl does not read and cursor is returned unchanged.
+//
 // A failure to run journalctl, or journalctl failing, is an error naming the command line and
 // holding journalctl's stderr; next and n then describe what was delivered before it.
 func ReadJournal(ctx context.Context, q JournalQuery, cursor string, fn func(line []byte)) (next string, n int64, stale bool, err error) {
-	base, err := journalArgs(q)
+	source, err := journalSource(q)
 	if err != nil {
 		return cursor, 0, false, err
 	}
+	jc := q.Journalctl
+	if jc == "" {
+		jc = "journalctl"
+	}
+	matches, none, err := expandMatches(ctx, jc, source, q.Matches)
+	if err != nil || none {
+		return cursor, 0, false, err
+	}
+	q.Matches = matches
+	base := append([]string{jc, "--output=json", "--all", "--no-pager"}, source...)
+	base = base[:len(base):len(base)]
 	if cursor != "" {
 		if _, ok := parseCursor(cursor); ok {
 			r := journalRun(ctx, append(base, "--cursor="+cursor), cursor, q.Matches, fn)
@@ -98,29 +115,23 @@ func ReadJournal(ctx context.Context, q JournalQuery, cursor string, fn func(lin
 	return r.next, r.n, stale, r.err
 }
 
-// journalArgs returns journalctl's argv up to the position arguments.
-func journalArgs(q JournalQuery) ([]string, error) {
-	jc := q.Journalctl
-	if jc == "" {
-		jc = "journalctl"
+// journalSource returns the journalctl options that select q.Directory's journal.
+func journalSource(q JournalQuery) ([]string, error) {
+	d := q.Directory
+	switch {
+	case d == "":
+		return nil, nil
+	case strings.ContainsAny(d, "*?["):
+		return []string{"--file=" + d}, nil
 	}
-	argv := []string{jc, "--output=json", "--all", "--no-pager"}
-	if d := q.Directory; d != "" {
-		if strings.ContainsAny(d, "*?[") {
-			argv = append(argv, "--file="+d)
-		} else {
-			st, err := os.Stat(d)
-			if err != nil {
-				return nil, fmt.Errorf("journal directory: %w", err)
-			}
-			if st.IsDir() {
-				argv = append(argv, "--directory="+d)
-			} else {
-				argv = append(argv, "--file="+d)
-			}
-		}
+	st, err := os.Stat(d)
+	if err != nil {
+		return nil, fmt.Errorf("journal directory: %w", err)
 	}
-	return argv[:len(argv):len(argv)], nil
+	if st.IsDir() {
+		return []string{"--directory=" + d}, nil
+	}
+	return []string{"--file=" + d}, nil
 }
 
 // runResult is what one journalctl run delivered.

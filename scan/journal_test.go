@@ -455,6 +455,12 @@ func TestReadJournalErrors(t *testing.T) {
 			[]string{missing + "/*.journal", "exit status 1", "Failed to open files"}},
 		{"bad match", JournalQuery{Directory: j.Dir, Matches: []string{"notamatch"}},
 			[]string{"notamatch", "exit status 1", "Failed to add match"}},
+		{"glob, journalctl failing", JournalQuery{Directory: j.Dir, Journalctl: "false", Matches: []string{"_SYSTEMD_UNIT=postfix@*.service"}},
+			[]string{"expand journalmatch _SYSTEMD_UNIT=postfix@*.service", "false --no-pager --directory=" + j.Dir + " --field=_SYSTEMD_UNIT", "exit status 1"}},
+		{"glob on files matching nothing", JournalQuery{Directory: missing + "/*.journal", Matches: []string{"_SYSTEMD_UNIT=postfix@*.service"}},
+			[]string{"--field=_SYSTEMD_UNIT", missing + "/*.journal", "exit status 1", "Failed to open files"}},
+		{"bad glob", JournalQuery{Directory: j.Dir, Matches: []string{"_SYSTEMD_UNIT=postfix@[.service"}},
+			[]string{"_SYSTEMD_UNIT=postfix@[.service", "syntax error in pattern"}},
 	}
 	for _, tt := range tests {
 		for _, cur := range []string{"", cursor} {
