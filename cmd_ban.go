@@ -82,6 +82,11 @@ func cmdBan(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if clashes, err := e.askFail2ban(c.Context, jails); err != nil {
+		return runtimeErr(err)
+	} else if len(clashes) > 0 {
+		return usageErr(clashes[0])
+	}
 	j := jails[0]
 	ips, err := parseIPs(c.Args().Slice())
 	if err != nil {
@@ -123,6 +128,10 @@ func cmdUnban(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, err := e.askFail2ban(c.Context, jails); err != nil {
+		return runtimeErr(err)
+	}
+	jails = e.ours(jails)
 	all := c.Bool("all")
 	var ips []netip.Addr
 	if all {
@@ -166,8 +175,11 @@ func cmdFlush(c *cli.Context) error {
 		return err
 	}
 	defer e.closeLog()
+	if _, err := e.askFail2ban(c.Context, e.cfg.Jails); err != nil {
+		return runtimeErr(err)
+	}
 	var names []string
-	for _, j := range e.cfg.Jails {
+	for _, j := range e.ours(e.cfg.Jails) {
 		names = append(names, j.Name)
 	}
 	plan, err := e.firewall.Flush(c.Context, names)

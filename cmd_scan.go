@@ -45,6 +45,16 @@ func cmdScan(c *cli.Context) error {
 		return err
 	}
 	failed := false
+	clashes, err := e.askFail2ban(c.Context, jails)
+	if err != nil {
+		e.log.logf(levelError, "scan", "", "%s", err)
+		failed = true
+	}
+	for _, err := range clashes {
+		e.log.logf(levelError, "scan", "", "%s", err)
+		failed = true
+	}
+	jails = e.ours(jails)
 	for _, j := range jails {
 		if err := e.scanJail(c.Context, j, st.Jail(j.Name), dry); err != nil {
 			e.log.logf(levelError, "scan", j.Name, "%s", err) // a missing log too: the run exits 1

@@ -17,12 +17,12 @@ import (
 func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 	now := e.now.Unix()
 	for name := range st.Jails {
-		if e.cfg.Jail(name) == nil && fw.ValidateName(name) == nil {
+		if e.cfg.Jail(name) == nil && fw.ValidateName(name) == nil && !e.foreign[name] {
 			managed = append(managed, name)
 		}
 	}
 	slices.Sort(managed)
-	for _, j := range e.cfg.Jails {
+	for _, j := range e.ours(e.cfg.Jails) {
 		managed = append(managed, j.Name)
 		if !j.Enabled {
 			continue

@@ -176,6 +176,7 @@ type env struct {
 	now       time.Time
 	log       *logger
 	firewall  fw.Firewall
+	foreign   map[string]bool // jail names a running fail2ban uses: their chains are not ours
 	stdout    io.Writer
 	closeLog  func()
 }
