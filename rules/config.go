@@ -17,12 +17,12 @@ import (
 
 // Config is a loaded, validated config.
 type Config struct {
-	State   string  // state file path
-	LogFile string  // where log lines go besides stderr ("" none)
+	State   string // state file path
+	LogFile string // where log lines go besides stderr ("" none)
 	// Fail2banSocket is where a running fail2ban answers ("" never asks): a jail of ours
 	// named like one of its jails would take over its chain f2b-NAME.
 	Fail2banSocket string
-	Jails   []*Jail // in the order of the config file
+	Jails          []*Jail // in the order of the config file
 }
 
 // Jail is one jail with the defaults applied.
