@@ -80,8 +80,13 @@ func cmdScan(c *cli.Context) error {
 // It returns the first read error; what was read before it is kept in js all the same.
 func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, dry bool) error {
 	now := e.now.Unix()
+	var lines, matched int64
 	onLine := func(line []byte) {
+		lines++
 		res, host, _ := j.Filter.Match(line)
+		if res == rules.Match {
+			matched++
+		}
 		if res != rules.Match {
 			return
 		}
@@ -132,6 +137,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, dry b
 			}
 		}
 	}
+	js.NoteMatches(lines, matched, now)
 	for _, a := range j.Expire(js, now) {
 		e.log.logf(levelNotice, "actions", j.Name, "Unban %s", a.IP)
 		if dry {

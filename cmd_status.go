@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,7 +25,11 @@ type jailStatus struct {
 	Banned          []banStatus `json:"banned"`
 	Files           []string    `json:"files"`
 	JournalMatches  []string    `json:"journal_matches"`
+	Notice          string      `json:"notice,omitempty"`
 }
+
+// quietNotice is how long a jail may read lines without a single match before status says so.
+const quietNotice = 24 * 3600
 
 type banStatus struct {
 	IP    string `json:"ip"`
@@ -50,6 +55,14 @@ func statusOf(j *rules.Jail, js *state.Jail, now int64) jailStatus {
 		s.Banned = append(s.Banned, banStatus{IP: ip, Start: b.Start, End: b.End})
 	}
 	s.CurrentlyBanned = len(s.Banned)
+	if js.Unmatched > 0 && now-js.QuietSince >= quietNotice {
+		what, check := "lines", "logpath and filter"
+		if j.Backend == "journal" {
+			what, check = "journal entries", "journalmatch and filter"
+		}
+		s.Notice = fmt.Sprintf("%d %s read since %s, and not one matched the filter: check the jail's %s (fail2ban-scan regex tests a filter)",
+			js.Unmatched, what, time.Unix(js.QuietSince, 0).Local().Format(stampLayout), check)
+	}
 	if j.Backend == "journal" {
 		s.JournalMatches = append(s.JournalMatches, j.JournalMatch...)
 	} else if paths, err := scan.Expand(j.LogPath); err == nil {
@@ -96,6 +109,9 @@ func writeJailStatus(w io.Writer, name string, j *rules.Jail, s jailStatus) {
 	fmt.Fprintf(w, "   |- Currently banned:\t%d\n", s.CurrentlyBanned)
 	fmt.Fprintf(w, "   |- Total banned:\t%d\n", s.TotalBanned)
 	fmt.Fprintf(w, "   `- Banned IP list:\t%s\n", strings.Join(ips, " "))
+	if s.Notice != "" {
+		fmt.Fprintf(w, "Notice: %s\n", s.Notice)
+	}
 }
 
 func cmdStatus(c *cli.Context) error {

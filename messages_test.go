@@ -158,3 +158,40 @@ func TestChangesCount(t *testing.T) {
 		t.Errorf("plan %q", got)
 	}
 }
+
+// TestQuietNotice: a jail that reads lines for a day without a single match says so in status.
+func TestQuietNotice(t *testing.T) {
+	netnstest.Isolate(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "mail.log")
+	cfg := filepath.Join(dir, "c.yaml")
+	write(t, cfg, "state: "+filepath.Join(dir, "s.json")+"\njails:\n  postfix-sasl:\n    logpath: ["+logPath+"]\n")
+	quiet := "Aug 15 10:00:00 mx1 postfix/smtpd[1]: connect from unknown[192.0.2.7]\n"
+	fail := "Aug 16 10:00:00 mx1 postfix/smtpd[1]: warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: x\n"
+	status := func(now string) string {
+		t.Helper()
+		_, out, _ := runCLI(t, "--config", cfg, "--now", now, "status", "postfix-sasl")
+		return out
+	}
+	scan := func(now string) {
+		t.Helper()
+		if code, _, stderr := runCLI(t, "--config", cfg, "--now", now, "scan"); code != 0 {
+			t.Fatalf("scan: exit %d: %s", code, stderr)
+		}
+	}
+	write(t, logPath, quiet+quiet)
+	scan("2026-08-15T10:01:00Z")
+	if out := status("2026-08-16T10:00:00Z"); strings.Contains(out, "\nNotice: ") {
+		t.Errorf("a notice before a day has passed:\n%s", out)
+	}
+	write(t, logPath, quiet+quiet+quiet)
+	scan("2026-08-16T10:01:00Z")
+	if out := status("2026-08-16T10:01:00Z"); !strings.Contains(out, "Notice: 3 lines read since 2026-08-15 10:01:00, and not one matched the filter") {
+		t.Errorf("no notice after a day of unmatched lines:\n%s", out)
+	}
+	write(t, logPath, quiet+quiet+quiet+fail)
+	scan("2026-08-16T10:02:00Z")
+	if out := status("2026-08-17T10:02:00Z"); strings.Contains(out, "\nNotice: ") {
+		t.Errorf("a notice after a match:\n%s", out)
+	}
+}

@@ -55,6 +55,25 @@ type Jail struct {
 	TotalFailed int64 `json:"total_failed"`
 	// TotalBanned counts bans ever applied.
 	TotalBanned int64 `json:"total_banned"`
+	// QuietSince is the time of the first run that read lines of which none matched the
+	// filter, since the last run that had a match (0: the last lines read had a match).
+	QuietSince int64 `json:"quiet_since,omitempty"`
+	// Unmatched counts the lines read since QuietSince.
+	Unmatched int64 `json:"unmatched,omitempty"`
+}
+
+// NoteMatches records that a run at now read lines, of which matched matched the filter: a
+// jail that reads lines but never matches one (a wrong journalmatch or filter) shows in status.
+func (j *Jail) NoteMatches(lines, matched, now int64) {
+	switch {
+	case matched > 0:
+		j.QuietSince, j.Unmatched = 0, 0
+	case lines > 0:
+		if j.QuietSince == 0 {
+			j.QuietSince = now
+		}
+		j.Unmatched += lines
+	}
 }
 
 // State is the whole state file.
