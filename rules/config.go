@@ -361,140 +361,138 @@ func (l *loader) settings(n *yaml.Node, path string) *settings {
 
 // setting reads one key of a settings mapping into s.
 func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
-	{
-		p := path + "." + key
-		s.set[key] = true
-		s.lines[key] = k.Line
-		switch key {
-		case "enabled":
-			var b bool
-			if err := v.Decode(&b); err != nil {
-				return l.errf(v, p, "must be true or false, got %q", v.Value)
-			}
-			s.enabled = &b
-		case "filter":
-			return l.strp(v, p, &s.filter)
-		case "backend":
-			if err := l.strp(v, p, &s.backend); err != nil {
-				return err
-			}
-			if *s.backend != "file" && *s.backend != "journal" {
-				return l.errf(v, p, "must be file or journal, got %q", *s.backend)
-			}
-		case "journal_directory":
-			if err := l.strp(v, p, &s.journalDir); err != nil {
-				return err
-			}
-			l.warnRelative(v.Line, p, *s.journalDir, "")
-		case "blocktype":
-			if err := l.strp(v, p, &s.block); err != nil {
-				return err
-			}
-			up := strings.ToUpper(*s.block)
-			if up != "REJECT" && up != "DROP" {
-				return l.errf(v, p, "must be REJECT or DROP, got %q", *s.block)
-			}
-			s.block = &up
-		case "protocol":
-			if err := l.strp(v, p, &s.proto); err != nil {
-				return err
-			}
-			if *s.proto != "tcp" && *s.proto != "udp" && *s.proto != "all" {
-				return l.errf(v, p, "must be tcp, udp or all, got %q", *s.proto)
-			}
-		case "failregex", "ignoreregex":
-			list, err := l.strs(v, p)
-			if err != nil {
-				return err
-			}
-			for i, re := range list {
-				if _, err := regexp.Compile(strings.ReplaceAll(re, "<HOST>", "(?P<host>x)")); err != nil {
-					return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "bad regex: %s", err)
-				}
-				if key == "failregex" && !strings.Contains(re, "<HOST>") {
-					return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "failregex %q has no <HOST>", re)
-				}
-			}
-			if key == "failregex" {
-				s.failregex = list
-			} else {
-				s.ignoreregex = list
-			}
-		case "logpath":
-			list, err := l.strs(v, p)
-			if err != nil {
-				return err
-			}
-			for i, lp := range list {
-				ip := fmt.Sprintf("%s[%d]", p, i)
-				l.warnRelative(l.lines[ip], ip, lp, "")
-			}
-			s.logpath = list
-		case "journalmatch":
-			list, err := l.strs(v, p)
-			if err != nil {
-				return err
-			}
-			for i, m := range list {
-				if m != "+" && !validJournalMatch(m) {
-					return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "want FIELD=value or +, got %q", m)
-				}
-			}
-			s.jmatch = list
-		case "maxretry":
-			var n int
-			if err := v.Decode(&n); err != nil {
-				return l.errf(v, p, "must be an integer, got %q", v.Value)
-			}
-			if n < 1 {
-				return l.errf(v, p, "must be >= 1, got %d", n)
-			}
-			s.maxretry = &n
-		case "findtime":
-			d, err := ParseDuration(v.Value)
-			if err != nil || v.Kind != yaml.ScalarNode {
-				return l.errf(v, p, "bad duration %q (want seconds, or 30s, 10m, 1h, 1d, 1w)", v.Value)
-			}
-			if d <= 0 {
-				return l.errf(v, p, "must be positive, got %q", v.Value)
-			}
-			s.findtime = &d
-		case "bantime":
-			d, err := ParseDuration(v.Value)
-			if err != nil || v.Kind != yaml.ScalarNode {
-				return l.errf(v, p, "bad duration %q (want seconds, 30s, 10m, 1h, 1d, 1w, or -1/permanent)", v.Value)
-			}
-			if d == 0 {
-				return l.errf(v, p, "must not be 0")
-			}
-			s.bantime = &d
-		case "ignoreip":
-			list, err := l.strs(v, p)
-			if err != nil {
-				return err
-			}
-			for i, a := range list {
-				pfx, err := ParsePrefix(a)
-				if err != nil {
-					return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "%s", err)
-				}
-				s.ignoreip = append(s.ignoreip, pfx)
-			}
-		case "port":
-			list, err := l.strs(v, p)
-			if err != nil {
-				return err
-			}
-			ports, err := ParsePorts(list)
-			if err != nil {
-				return l.errf(v, p, "%s", err)
-			}
-			s.ports = ports
-		default:
-			return l.errf(k, p, "unknown key")
+	p := path + "." + key
+	s.set[key] = true
+	s.lines[key] = k.Line
+	switch key {
+	case "enabled":
+		var b bool
+		if err := v.Decode(&b); err != nil {
+			return l.errf(v, p, "must be true or false, got %q", v.Value)
 		}
-		return nil
+		s.enabled = &b
+	case "filter":
+		return l.strp(v, p, &s.filter)
+	case "backend":
+		if err := l.strp(v, p, &s.backend); err != nil {
+			return err
+		}
+		if *s.backend != "file" && *s.backend != "journal" {
+			return l.errf(v, p, "must be file or journal, got %q", *s.backend)
+		}
+	case "journal_directory":
+		if err := l.strp(v, p, &s.journalDir); err != nil {
+			return err
+		}
+		l.warnRelative(v.Line, p, *s.journalDir, "")
+	case "blocktype":
+		if err := l.strp(v, p, &s.block); err != nil {
+			return err
+		}
+		up := strings.ToUpper(*s.block)
+		if up != "REJECT" && up != "DROP" {
+			return l.errf(v, p, "must be REJECT or DROP, got %q", *s.block)
+		}
+		s.block = &up
+	case "protocol":
+		if err := l.strp(v, p, &s.proto); err != nil {
+			return err
+		}
+		if *s.proto != "tcp" && *s.proto != "udp" && *s.proto != "all" {
+			return l.errf(v, p, "must be tcp, udp or all, got %q", *s.proto)
+		}
+	case "failregex", "ignoreregex":
+		list, err := l.strs(v, p)
+		if err != nil {
+			return err
+		}
+		for i, re := range list {
+			if _, err := regexp.Compile(strings.ReplaceAll(re, "<HOST>", "(?P<host>x)")); err != nil {
+				return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "bad regex: %s", err)
+			}
+			if key == "failregex" && !strings.Contains(re, "<HOST>") {
+				return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "failregex %q has no <HOST>", re)
+			}
+		}
+		if key == "failregex" {
+			s.failregex = list
+		} else {
+			s.ignoreregex = list
+		}
+	case "logpath":
+		list, err := l.strs(v, p)
+		if err != nil {
+			return err
+		}
+		for i, lp := range list {
+			ip := fmt.Sprintf("%s[%d]", p, i)
+			l.warnRelative(l.lines[ip], ip, lp, "")
+		}
+		s.logpath = list
+	case "journalmatch":
+		list, err := l.strs(v, p)
+		if err != nil {
+			return err
+		}
+		for i, m := range list {
+			if m != "+" && !validJournalMatch(m) {
+				return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "want FIELD=value or +, got %q", m)
+			}
+		}
+		s.jmatch = list
+	case "maxretry":
+		var n int
+		if err := v.Decode(&n); err != nil {
+			return l.errf(v, p, "must be an integer, got %q", v.Value)
+		}
+		if n < 1 {
+			return l.errf(v, p, "must be >= 1, got %d", n)
+		}
+		s.maxretry = &n
+	case "findtime":
+		d, err := ParseDuration(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			return l.errf(v, p, "bad duration %q (want seconds, or 30s, 10m, 1h, 1d, 1w)", v.Value)
+		}
+		if d <= 0 {
+			return l.errf(v, p, "must be positive, got %q", v.Value)
+		}
+		s.findtime = &d
+	case "bantime":
+		d, err := ParseDuration(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			return l.errf(v, p, "bad duration %q (want seconds, 30s, 10m, 1h, 1d, 1w, or -1/permanent)", v.Value)
+		}
+		if d == 0 {
+			return l.errf(v, p, "must not be 0")
+		}
+		s.bantime = &d
+	case "ignoreip":
+		list, err := l.strs(v, p)
+		if err != nil {
+			return err
+		}
+		for i, a := range list {
+			pfx, err := ParsePrefix(a)
+			if err != nil {
+				return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "%s", err)
+			}
+			s.ignoreip = append(s.ignoreip, pfx)
+		}
+	case "port":
+		list, err := l.strs(v, p)
+		if err != nil {
+			return err
+		}
+		ports, err := ParsePorts(list)
+		if err != nil {
+			return l.errf(v, p, "%s", err)
+		}
+		s.ports = ports
+	default:
+		return l.errf(k, p, "unknown key")
 	}
+	return nil
 }
 
 func validJournalMatch(m string) bool {
