@@ -232,7 +232,8 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 		root = root.Content[0]
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, ConfigErrors{l.errf(root, "", "the config must be a mapping").(*ConfigError)}
+		cfg := &Config{State: DefaultStatePath, File: file, Lines: l.lines}
+		return cfg, ConfigErrors{l.errf(root, "", "the config must be a mapping").(*ConfigError)}
 	}
 	cfg := &Config{State: DefaultStatePath, File: file, Lines: l.lines}
 	var defaults *settings
