@@ -113,6 +113,9 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, dry b
 		e.log.logf(levelDebug, "scan", j.Name, "journal: %d new entries", n)
 		readErr = err
 	default:
+		for _, g := range emptyGlobs(j.LogPath) {
+			e.log.logf(levelWarning, "scan", j.Name, "logpath %q matches no log file", g)
+		}
 		paths, err := scan.Expand(j.LogPath)
 		if err != nil {
 			return err

@@ -56,11 +56,11 @@ jails:
 	before := theirs()
 	now := []string{"--config", cfg, "--now", "2026-08-15T22:40:00Z"}
 
-	code, out, _ := runCLI(t, append(now, "check")...)
-	if code != 2 || !strings.Contains(out, "jail postfix-sasl: the fail2ban running at "+srv.Socket) {
-		t.Errorf("check: exit %d, want 2:\n%s", code, out)
+	code, _, stderr := runCLI(t, append(now, "check")...)
+	if code != 2 || !strings.Contains(stderr, cfg+": jail postfix-sasl: the fail2ban running at "+srv.Socket) {
+		t.Errorf("check: exit %d, want 2:\n%s", code, stderr)
 	}
-	code, _, stderr := runCLI(t, append(now, "scan")...)
+	code, _, stderr = runCLI(t, append(now, "scan")...)
 	if code != 1 || !strings.Contains(stderr, "ERROR   jail postfix-sasl: the fail2ban running at") {
 		t.Errorf("scan: exit %d, want 1:\n%s", code, stderr)
 	}

@@ -50,7 +50,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintf(stderr, "fail2ban-scan: %s\n", ee.err)
+			for _, line := range strings.Split(ee.err.Error(), "\n") { // every config error
+				fmt.Fprintf(stderr, "fail2ban-scan: %s\n", line)
+			}
 		}
 		return ee.code
 	}

@@ -138,7 +138,8 @@ func TestConfigNotes(t *testing.T) {
 	if err != nil || used != embeddedConfig || len(notes) != 1 || !strings.Contains(notes[0], yml+" exists but is not read") {
 		t.Errorf("used %q, notes %q, err %v", used, notes, err)
 	}
-	code, _, stderr := runCLI(t, "--config", yml, "check")
+	write(t, yml, "state: "+filepath.Join(dir, "s.json")+"\njails:\n  postfix-sasl:\n    logpath: [/x]\n")
+	code, _, stderr := runCLI(t, "--config", yml, "status")
 	if code != 0 || !strings.Contains(stderr, "INFO    config: "+yml) || strings.Contains(stderr, "is not read") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}

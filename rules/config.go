@@ -3,12 +3,14 @@
 package rules
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,12 +19,22 @@ import (
 
 // Config is a loaded, validated config.
 type Config struct {
-	State   string // state file path
-	LogFile string // where log lines go besides stderr ("" none)
+	State   string  // state file path
+	LogFile string  // where log lines go besides stderr ("" none)
+	Jails   []*Jail // in the order of the config file
 	// Fail2banSocket is where a running fail2ban answers ("" never asks): a jail of ours
 	// named like one of its jails would take over its chain f2b-NAME.
 	Fail2banSocket string
-	Jails          []*Jail // in the order of the config file
+
+	// File names the config in messages, as given to LoadConfig.
+	File string
+	// Lines holds the line of every key and list entry written in the config, by key path:
+	// "state", "jails.postfix-sasl", "jails.postfix-sasl.logpath", "defaults.logpath[1]".
+	// Where finds the line that set a jail's setting.
+	Lines map[string]int
+	// Warnings are what is legal but will likely fail at run time, found without I/O
+	// (relative paths, which resolve against / under systemd), in line order.
+	Warnings []*Warning
 }
 
 // Jail is one jail with the defaults applied.
@@ -98,21 +110,64 @@ type settings struct {
 	ports                                     []string
 	set                                       map[string]bool
 	lines                                     map[string]int
+	bad                                       map[string]bool // keys in error
 }
 
-// configError is an error at a line of the config file.
-type configError struct {
-	file string
-	line int
-	key  string
-	msg  string
-}
-
-func (e *configError) Error() string {
-	if e.key == "" {
-		return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg)
+// Where returns the key path and line that set key for jail j: the jail's own setting, else
+// the defaults', else (a built-in default) the jail's name. key is a setting name
+// ("journal_directory") or a list entry ("logpath[1]"); an entry of a setting written as a
+// single scalar is found at the setting's line.
+func (c *Config) Where(j *Jail, key string) (keyPath string, line int) {
+	base, _, _ := strings.Cut(key, "[")
+	for _, prefix := range []string{"jails." + j.Name + ".", "defaults."} {
+		if n, ok := c.Lines[prefix+base]; ok {
+			if n2, ok := c.Lines[prefix+key]; ok {
+				return prefix + key, n2
+			}
+			return prefix + key, n
+		}
 	}
-	return fmt.Sprintf("%s:%d: %s: %s", e.file, e.line, e.key, e.msg)
+	return "jails." + j.Name + "." + key, c.Lines["jails."+j.Name]
+}
+
+// ConfigError is an error at a line of the config file.
+type ConfigError struct {
+	File string
+	Line int
+	Key  string // key path, "jails.postfix-sasl.maxretry"; "" for the document
+	Msg  string
+}
+
+func (e *ConfigError) Error() string { return located(e.File, e.Line, e.Key, e.Msg) }
+
+// Warning is a finding at a line of the config that is not an error; same fields and format
+// as ConfigError. Line 0 means the value is a built-in default or came from elsewhere.
+type Warning ConfigError
+
+func (w *Warning) String() string { return located(w.File, w.Line, w.Key, w.Msg) }
+
+// located formats "file:line: key: msg", leaving out a zero line and an empty key.
+func located(file string, line int, key, msg string) string {
+	s := file
+	if line > 0 {
+		s += ":" + strconv.Itoa(line)
+	}
+	if key != "" {
+		s += ": " + key
+	}
+	return s + ": " + msg
+}
+
+// ConfigErrors are all the errors LoadConfig found, in line order; Error joins them one a
+// line. Callers count or list them with errors.As.
+type ConfigErrors []*ConfigError
+
+func (es ConfigErrors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Env is what LoadConfig needs from outside this pure package.
@@ -125,18 +180,52 @@ type Env struct {
 }
 
 type loader struct {
-	file string
-	env  Env
+	file  string
+	env   Env
+	errs  ConfigErrors
+	warns []*Warning
+	lines map[string]int
 }
 
 func (l *loader) errf(n *yaml.Node, key, format string, args ...any) error {
-	return &configError{file: l.file, line: n.Line, key: key, msg: fmt.Sprintf(format, args...)}
+	return &ConfigError{File: l.file, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// fail records err, a *ConfigError from errf, and reports whether there was one.
+func (l *loader) fail(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		ce = &ConfigError{File: l.file, Msg: err.Error()} // not expected: every error here comes from errf
+	}
+	l.errs = append(l.errs, ce)
+	return true
+}
+
+func (l *loader) warnf(line int, key, format string, args ...any) {
+	l.warns = append(l.warns, &Warning{File: l.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// warnRelative warns about a relative path: the unit runs in /, so "mail.log" means
+// "/mail.log" under systemd whatever directory check or a test ran in.
+func (l *loader) warnRelative(line int, key, p, extra string) {
+	if p != "" && !path.IsAbs(p) {
+		l.warnf(line, key, "relative path %q resolves against the working directory, which is / under systemd%s", p, extra)
+	}
 }
 
 // LoadConfig reads a YAML config from r; file names it in error messages
 // ("config.yaml:14: jails.postfix-sasl.maxretry: must be >= 1, got 0").
+//
+// It reports every error it can find, past a bad key to the next key and the next jail, as
+// ConfigErrors in line order; YAML that does not parse, an empty document and a document that
+// is not a mapping stop it at once, with other errors. With ConfigErrors it also returns the
+// partial config (the jails that loaded without error, Lines and Warnings) for check to look
+// at; every other caller must treat any error as fatal and ignore the config.
 func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
-	l := &loader{file: file, env: env}
+	l := &loader{file: file, env: env, lines: map[string]int{}}
 	var doc yaml.Node
 	if err := yaml.NewDecoder(r).Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -149,17 +238,29 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 		root = root.Content[0]
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, l.errf(root, "", "the config must be a mapping")
+		cfg := &Config{State: DefaultStatePath, File: file, Lines: l.lines}
+		return cfg, ConfigErrors{l.errf(root, "", "the config must be a mapping").(*ConfigError)}
 	}
-	cfg := &Config{State: DefaultStatePath, Fail2banSocket: DefaultFail2banSocket}
+	cfg := &Config{State: DefaultStatePath, Fail2banSocket: DefaultFail2banSocket, File: file, Lines: l.lines}
 	var defaults *settings
 	var jailsNode *yaml.Node
-	err := l.eachKey(root, "", func(key string, k, v *yaml.Node) error {
+	l.eachKey(root, "", func(key string, k, v *yaml.Node) error {
 		switch key {
 		case "state":
-			return l.str(v, key, &cfg.State)
+			if err := l.str(v, key, &cfg.State); err != nil {
+				return err
+			}
+			if cfg.State == "" {
+				return l.errf(v, key, "must not be empty")
+			}
+			l.warnRelative(v.Line, key, cfg.State, ", where ProtectSystem=strict makes it read-only")
+			return nil
 		case "logfile":
-			return l.str(v, key, &cfg.LogFile)
+			if err := l.str(v, key, &cfg.LogFile); err != nil {
+				return err
+			}
+			l.warnRelative(v.Line, key, cfg.LogFile, ", where ProtectSystem=strict makes it read-only")
+			return nil
 		case "fail2ban_socket":
 			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
 				cfg.Fail2banSocket = ""
@@ -167,9 +268,8 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			}
 			return l.str(v, key, &cfg.Fail2banSocket)
 		case "defaults":
-			var err error
-			defaults, err = l.settings(v, "defaults")
-			return err
+			defaults = l.settings(v, "defaults")
+			return nil
 		case "jails":
 			if v.Kind != yaml.MappingNode {
 				return l.errf(v, key, "must be a mapping of jail names")
@@ -179,36 +279,37 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 		}
 		return l.errf(k, key, "unknown key (want state, logfile, fail2ban_socket, defaults or jails)")
 	})
-	if err != nil {
-		return nil, err
-	}
-	if cfg.State == "" {
-		return nil, l.errf(root, "state", "must not be empty")
-	}
 	if defaults == nil {
 		defaults = &settings{}
 	}
 	if jailsNode == nil || len(jailsNode.Content) == 0 {
-		return nil, l.errf(root, "jails", "no jails configured")
+		if _, written := l.lines["jails"]; !written || jailsNode != nil {
+			l.fail(l.errf(root, "jails", "no jails configured"))
+		}
+	} else {
+		l.eachKey(jailsNode, "jails.", func(name string, k, v *yaml.Node) error {
+			path := "jails." + name
+			nameOK := validJailName(name)
+			if !nameOK {
+				l.fail(l.errf(k, path, "jail names are letters, digits, '-' and '_', at most %d characters (chain f2b-NAME)", maxChain-4))
+			}
+			before := len(l.errs)
+			s := l.settings(v, path) // its errors too, even under a bad name
+			if !nameOK {
+				return nil
+			}
+			j := l.jail(name, path, k, defaults, s)
+			if len(l.errs) == before {
+				cfg.Jails = append(cfg.Jails, j)
+			}
+			return nil
+		})
 	}
-	err = l.eachKey(jailsNode, "jails.", func(name string, k, v *yaml.Node) error {
-		path := "jails." + name
-		if !validJailName(name) {
-			return l.errf(k, path, "jail names are letters, digits, '-' and '_', at most %d characters (chain f2b-NAME)", maxChain-4)
-		}
-		s, err := l.settings(v, path)
-		if err != nil {
-			return err
-		}
-		j, err := l.jail(name, path, k, defaults, s)
-		if err != nil {
-			return err
-		}
-		cfg.Jails = append(cfg.Jails, j)
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	slices.SortStableFunc(l.warns, func(a, b *Warning) int { return cmp.Compare(a.Line, b.Line) })
+	cfg.Warnings = l.warns
+	if len(l.errs) > 0 {
+		slices.SortStableFunc(l.errs, func(a, b *ConfigError) int { return cmp.Compare(a.Line, b.Line) })
+		return cfg, l.errs
 	}
 	return cfg, nil
 }
@@ -225,161 +326,186 @@ func validJailName(name string) bool {
 	return true
 }
 
-// eachKey calls fn for every key of the mapping n, refusing duplicates.
-func (l *loader) eachKey(n *yaml.Node, prefix string, fn func(key string, k, v *yaml.Node) error) error {
+// eachKey calls fn for every key of the mapping n and records the key's line under
+// prefix+key. An error of fn, a duplicate key or a key that is not a string is recorded and
+// the next key taken; it reports whether n was a mapping.
+func (l *loader) eachKey(n *yaml.Node, prefix string, fn func(key string, k, v *yaml.Node) error) bool {
 	if n.Kind != yaml.MappingNode {
-		return l.errf(n, strings.TrimSuffix(prefix, "."), "must be a mapping")
+		l.fail(l.errf(n, strings.TrimSuffix(prefix, "."), "must be a mapping"))
+		return false
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			return l.errf(k, strings.TrimSuffix(prefix, "."), "keys must be plain strings")
+			l.fail(l.errf(k, strings.TrimSuffix(prefix, "."), "keys must be plain strings"))
+			continue
 		}
 		if seen[k.Value] {
-			return l.errf(k, prefix+k.Value, "duplicate key")
+			l.fail(l.errf(k, prefix+k.Value, "duplicate key"))
+			continue
 		}
 		seen[k.Value] = true
-		if err := fn(k.Value, k, v); err != nil {
-			return err
-		}
+		l.lines[prefix+k.Value] = k.Line
+		l.fail(fn(k.Value, k, v))
 	}
-	return nil
+	return true
 }
 
-func (l *loader) settings(n *yaml.Node, path string) (*settings, error) {
-	s := &settings{set: map[string]bool{}, lines: map[string]int{}}
+// settings reads the settings of `defaults:` or a jail at path, recording its errors and
+// warnings; the keys in error are marked in s.bad ("" when n is not a mapping).
+func (l *loader) settings(n *yaml.Node, path string) *settings {
+	s := &settings{set: map[string]bool{}, lines: map[string]int{}, bad: map[string]bool{}}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return s, nil
+		return s
 	}
-	err := l.eachKey(n, path+".", func(key string, k, v *yaml.Node) error {
-		p := path + "." + key
-		s.set[key] = true
-		s.lines[key] = k.Line
-		switch key {
-		case "enabled":
-			var b bool
-			if err := v.Decode(&b); err != nil {
-				return l.errf(v, p, "must be true or false, got %q", v.Value)
-			}
-			s.enabled = &b
-		case "filter":
-			return l.strp(v, p, &s.filter)
-		case "backend":
-			if err := l.strp(v, p, &s.backend); err != nil {
-				return err
-			}
-			if *s.backend != "file" && *s.backend != "journal" {
-				return l.errf(v, p, "must be file or journal, got %q", *s.backend)
-			}
-		case "journal_directory":
-			return l.strp(v, p, &s.journalDir)
-		case "blocktype":
-			if err := l.strp(v, p, &s.block); err != nil {
-				return err
-			}
-			up := strings.ToUpper(*s.block)
-			if up != "REJECT" && up != "DROP" {
-				return l.errf(v, p, "must be REJECT or DROP, got %q", *s.block)
-			}
-			s.block = &up
-		case "protocol":
-			if err := l.strp(v, p, &s.proto); err != nil {
-				return err
-			}
-			if *s.proto != "tcp" && *s.proto != "udp" && *s.proto != "all" {
-				return l.errf(v, p, "must be tcp, udp or all, got %q", *s.proto)
-			}
-		case "failregex", "ignoreregex":
-			list, err := l.strs(v, p)
-			if err != nil {
-				return err
-			}
-			for i, re := range list {
-				if _, err := regexp.Compile(strings.ReplaceAll(re, "<HOST>", "(?P<host>x)")); err != nil {
-					return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "bad regex: %s", err)
-				}
-				if key == "failregex" && !strings.Contains(re, "<HOST>") {
-					return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "failregex %q has no <HOST>", re)
-				}
-			}
-			if key == "failregex" {
-				s.failregex = list
-			} else {
-				s.ignoreregex = list
-			}
-		case "logpath":
-			list, err := l.strs(v, p)
-			if err != nil {
-				return err
-			}
-			s.logpath = list
-		case "journalmatch":
-			list, err := l.strs(v, p)
-			if err != nil {
-				return err
-			}
-			for i, m := range list {
-				if m != "+" && !validJournalMatch(m) {
-					return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "want FIELD=value or +, got %q", m)
-				}
-			}
-			s.jmatch = list
-		case "maxretry":
-			var n int
-			if err := v.Decode(&n); err != nil {
-				return l.errf(v, p, "must be an integer, got %q", v.Value)
-			}
-			if n < 1 {
-				return l.errf(v, p, "must be >= 1, got %d", n)
-			}
-			s.maxretry = &n
-		case "findtime":
-			d, err := ParseDuration(v.Value)
-			if err != nil || v.Kind != yaml.ScalarNode {
-				return l.errf(v, p, "bad duration %q (want seconds, or 30s, 10m, 1h, 1d, 1w)", v.Value)
-			}
-			if d <= 0 {
-				return l.errf(v, p, "must be positive, got %q", v.Value)
-			}
-			s.findtime = &d
-		case "bantime":
-			d, err := ParseDuration(v.Value)
-			if err != nil || v.Kind != yaml.ScalarNode {
-				return l.errf(v, p, "bad duration %q (want seconds, 30s, 10m, 1h, 1d, 1w, or -1/permanent)", v.Value)
-			}
-			if d == 0 {
-				return l.errf(v, p, "must not be 0")
-			}
-			s.bantime = &d
-		case "ignoreip":
-			list, err := l.strs(v, p)
-			if err != nil {
-				return err
-			}
-			for i, a := range list {
-				pfx, err := ParsePrefix(a)
-				if err != nil {
-					return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "%s", err)
-				}
-				s.ignoreip = append(s.ignoreip, pfx)
-			}
-		case "port":
-			list, err := l.strs(v, p)
-			if err != nil {
-				return err
-			}
-			ports, err := ParsePorts(list)
-			if err != nil {
-				return l.errf(v, p, "%s", err)
-			}
-			s.ports = ports
-		default:
-			return l.errf(k, p, "unknown key")
+	ok := l.eachKey(n, path+".", func(key string, k, v *yaml.Node) error {
+		err := l.setting(s, path, key, k, v)
+		if err != nil {
+			s.bad[key] = true
 		}
-		return nil
+		return err
 	})
-	return s, err
+	if !ok {
+		s.bad[""] = true
+	}
+	return s
+}
+
+// setting reads one key of a settings mapping into s.
+func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
+	p := path + "." + key
+	s.set[key] = true
+	s.lines[key] = k.Line
+	switch key {
+	case "enabled":
+		var b bool
+		if err := v.Decode(&b); err != nil {
+			return l.errf(v, p, "must be true or false, got %q", v.Value)
+		}
+		s.enabled = &b
+	case "filter":
+		return l.strp(v, p, &s.filter)
+	case "backend":
+		if err := l.strp(v, p, &s.backend); err != nil {
+			return err
+		}
+		if *s.backend != "file" && *s.backend != "journal" {
+			return l.errf(v, p, "must be file or journal, got %q", *s.backend)
+		}
+	case "journal_directory":
+		if err := l.strp(v, p, &s.journalDir); err != nil {
+			return err
+		}
+		l.warnRelative(v.Line, p, *s.journalDir, "")
+	case "blocktype":
+		if err := l.strp(v, p, &s.block); err != nil {
+			return err
+		}
+		up := strings.ToUpper(*s.block)
+		if up != "REJECT" && up != "DROP" {
+			return l.errf(v, p, "must be REJECT or DROP, got %q", *s.block)
+		}
+		s.block = &up
+	case "protocol":
+		if err := l.strp(v, p, &s.proto); err != nil {
+			return err
+		}
+		if *s.proto != "tcp" && *s.proto != "udp" && *s.proto != "all" {
+			return l.errf(v, p, "must be tcp, udp or all, got %q", *s.proto)
+		}
+	case "failregex", "ignoreregex":
+		list, err := l.strs(v, p)
+		if err != nil {
+			return err
+		}
+		for i, re := range list {
+			if _, err := regexp.Compile(strings.ReplaceAll(re, "<HOST>", "(?P<host>x)")); err != nil {
+				return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "bad regex: %s", err)
+			}
+			if key == "failregex" && !strings.Contains(re, "<HOST>") {
+				return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "failregex %q has no <HOST>", re)
+			}
+		}
+		if key == "failregex" {
+			s.failregex = list
+		} else {
+			s.ignoreregex = list
+		}
+	case "logpath":
+		list, err := l.strs(v, p)
+		if err != nil {
+			return err
+		}
+		for i, lp := range list {
+			ip := fmt.Sprintf("%s[%d]", p, i)
+			l.warnRelative(l.lines[ip], ip, lp, "")
+		}
+		s.logpath = list
+	case "journalmatch":
+		list, err := l.strs(v, p)
+		if err != nil {
+			return err
+		}
+		for i, m := range list {
+			if m != "+" && !validJournalMatch(m) {
+				return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "want FIELD=value or +, got %q", m)
+			}
+		}
+		s.jmatch = list
+	case "maxretry":
+		var n int
+		if err := v.Decode(&n); err != nil {
+			return l.errf(v, p, "must be an integer, got %q", v.Value)
+		}
+		if n < 1 {
+			return l.errf(v, p, "must be >= 1, got %d", n)
+		}
+		s.maxretry = &n
+	case "findtime":
+		d, err := ParseDuration(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			return l.errf(v, p, "bad duration %q (want seconds, or 30s, 10m, 1h, 1d, 1w)", v.Value)
+		}
+		if d <= 0 {
+			return l.errf(v, p, "must be positive, got %q", v.Value)
+		}
+		s.findtime = &d
+	case "bantime":
+		d, err := ParseDuration(v.Value)
+		if err != nil || v.Kind != yaml.ScalarNode {
+			return l.errf(v, p, "bad duration %q (want seconds, 30s, 10m, 1h, 1d, 1w, or -1/permanent)", v.Value)
+		}
+		if d == 0 {
+			return l.errf(v, p, "must not be 0")
+		}
+		s.bantime = &d
+	case "ignoreip":
+		list, err := l.strs(v, p)
+		if err != nil {
+			return err
+		}
+		for i, a := range list {
+			pfx, err := ParsePrefix(a)
+			if err != nil {
+				return l.errf(v, fmt.Sprintf("%s[%d]", p, i), "%s", err)
+			}
+			s.ignoreip = append(s.ignoreip, pfx)
+		}
+	case "port":
+		list, err := l.strs(v, p)
+		if err != nil {
+			return err
+		}
+		ports, err := ParsePorts(list)
+		if err != nil {
+			return l.errf(v, p, "%s", err)
+		}
+		s.ports = ports
+	default:
+		return l.errf(k, p, "unknown key")
+	}
+	return nil
 }
 
 // validJournalMatch reports whether m is FIELD=value with a journal field name and, when the
@@ -426,13 +552,16 @@ func (l *loader) strs(v *yaml.Node, key string) ([]string, error) {
 		if v.Tag == "!!null" {
 			return []string{}, nil
 		}
+		l.lines[key+"[0]"] = v.Line
 		return []string{v.Value}, nil
 	case yaml.SequenceNode:
 		out := make([]string, 0, len(v.Content))
 		for i, e := range v.Content {
+			ik := fmt.Sprintf("%s[%d]", key, i)
 			if e.Kind != yaml.ScalarNode {
-				return nil, l.errf(e, fmt.Sprintf("%s[%d]", key, i), "must be a string")
+				return nil, l.errf(e, ik, "must be a string")
 			}
+			l.lines[ik] = e.Line
 			out = append(out, e.Value)
 		}
 		return out, nil
@@ -440,7 +569,9 @@ func (l *loader) strs(v *yaml.Node, key string) ([]string, error) {
 	return nil, l.errf(v, key, "must be a list of strings")
 }
 
-func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) (*Jail, error) {
+// jail applies the defaults d and the jail's settings s, and checks what needs both; its
+// errors are recorded, and the checks that would only repeat an error of d or s are skipped.
+func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 	j := &Jail{
 		Name: name, Enabled: true, FilterSpec: name, Backend: "file",
 		JournalMatch: DefaultJournalMatch(),
@@ -483,27 +614,44 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) (*Jail, e
 		}
 		return k
 	}
-	if j.Backend == "file" && len(j.LogPath) == 0 {
-		return nil, l.errf(line("logpath"), path+".logpath", "backend file needs at least one logpath")
+	// A check runs only when the keys it reads are free of errors, so that one mistake
+	// is reported once, not again as the missing value it left behind.
+	bad := func(keys ...string) bool {
+		for _, x := range []*settings{d, s} {
+			if x.bad[""] {
+				return true
+			}
+			for _, key := range keys {
+				if x.bad[key] {
+					return true
+				}
+			}
+		}
+		return false
 	}
-	if j.FilterSpec == "" {
-		return nil, l.errf(line("filter"), path+".filter", "must not be empty")
+	if !bad("backend", "logpath") && j.Backend == "file" && len(j.LogPath) == 0 {
+		l.fail(l.errf(line("logpath"), path+".logpath", "backend file needs at least one logpath"))
 	}
-	if l.env.CheckPorts != nil {
+	if !bad("filter") && j.FilterSpec == "" {
+		l.fail(l.errf(line("filter"), path+".filter", "must not be empty"))
+	}
+	if l.env.CheckPorts != nil && !bad("port", "protocol") {
 		if err := l.env.CheckPorts(j.Ports, j.Protocol); err != nil {
-			return nil, l.errf(line("port"), path+".port", "%s", err)
+			l.fail(l.errf(line("port"), path+".port", "%s", err))
 		}
 	}
-	f, err := LoadFilter(j.FilterSpec, j.FailRegex, j.IgnoreRegex, l.env.ReadFile)
-	if err != nil {
-		key := "filter"
-		if !s.set["filter"] && (s.set["failregex"] || s.set["ignoreregex"]) {
-			key = "failregex"
+	if j.FilterSpec != "" && !bad("filter", "failregex", "ignoreregex") {
+		f, err := LoadFilter(j.FilterSpec, j.FailRegex, j.IgnoreRegex, l.env.ReadFile)
+		if err != nil {
+			key := "filter"
+			if !s.set["filter"] && (s.set["failregex"] || s.set["ignoreregex"]) {
+				key = "failregex"
+			}
+			l.fail(l.errf(line(key), path+"."+key, "%s", err))
 		}
-		return nil, l.errf(line(key), path+"."+key, "%s", err)
+		j.Filter = f
 	}
-	j.Filter = f
-	return j, nil
+	return j
 }
 
 func setIf[T any](dst *T, v *T) {

@@ -123,7 +123,7 @@ func TestLoadConfigChecksPorts(t *testing.T) {
 		}
 		return nil
 	}}
-	_, err := LoadConfig(strings.NewReader("jails:\n  a:\n    logpath: x\n    port: [smtpx]\n"), "cfg.yaml", env)
+	_, err := LoadConfig(strings.NewReader("jails:\n  a:\n    logpath: x\n    port: [smtpx]\n    filter: postfix-sasl\n"), "cfg.yaml", env)
 	if want := `cfg.yaml:4: jails.a.port: port "smtpx": unknown service name`; err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
 	}
@@ -174,8 +174,10 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := LoadConfig(strings.NewReader(s), "f.yaml", Env{ReadFile: noFiles})
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "f.yaml") {
-				t.Fatalf("error does not name the file: %v", err)
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "f.yaml") {
+					t.Fatalf("error does not name the file: %q in %v", line, err)
+				}
 			}
 			return
 		}
@@ -185,4 +187,142 @@ func FuzzLoadConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLoadConfigReportsEveryError: one run of check names every mistake, not just the first.
+func TestLoadConfigReportsEveryError(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // every line of the error, in order
+	}{
+		{
+			name: "two bad keys in one jail",
+			yaml: "jails:\n  a:\n    filter: postfix-sasl\n    maxretry: 0\n    findtime: soon\n    logpath: x\n",
+			want: []string{
+				"cfg.yaml:4: jails.a.maxretry: must be >= 1, got 0",
+				`cfg.yaml:5: jails.a.findtime: bad duration "soon"`,
+			},
+		},
+		{
+			name: "a bad jail name and a bad duration in another jail",
+			yaml: "jails:\n  'a b':\n    logpath: x\n  c:\n    filter: postfix-sasl\n    bantime: 1y\n    logpath: y\n",
+			want: []string{
+				"cfg.yaml:2: jails.a b: jail names are letters",
+				`cfg.yaml:6: jails.c.bantime: bad duration "1y"`,
+			},
+		},
+		{
+			name: "unknown top key, bad default, unknown jail key, bad filter",
+			yaml: "foo: 1\ndefaults:\n  blocktype: ACCEPT\njails:\n  postfix-sasl:\n    logpath: x\n    maxretries: 3\n  b:\n    logpath: y\n    filter: nope-nope\n",
+			want: []string{
+				"cfg.yaml:1: foo: unknown key",
+				`cfg.yaml:3: defaults.blocktype: must be REJECT or DROP, got "ACCEPT"`,
+				"cfg.yaml:7: jails.postfix-sasl.maxretries: unknown key",
+				"cfg.yaml:10: jails.b.filter:",
+			},
+		},
+		{
+			name: "missing logpath reported at the jail, sorted before a later key's error",
+			yaml: "jails:\n  a:\n    filter: postfix\n    ignoreip: [10.0.0.0/33]\n",
+			want: []string{
+				"cfg.yaml:2: jails.a.logpath: backend file needs at least one logpath",
+				`cfg.yaml:4: jails.a.ignoreip[0]: bad CIDR`,
+			},
+		},
+		{
+			name: "a bad logpath is not reported again as missing",
+			yaml: "jails:\n  postfix:\n    logpath: {x: 1}\n",
+			want: []string{"cfg.yaml:3: jails.postfix.logpath: must be a list of strings"},
+		},
+		{
+			name: "a duplicate key and the next key",
+			yaml: "jails:\n  postfix:\n    logpath: x\n    logpath: y\n    protocol: sctp\n",
+			want: []string{
+				"cfg.yaml:4: jails.postfix.logpath: duplicate key",
+				`cfg.yaml:5: jails.postfix.protocol: must be tcp, udp or all, got "sctp"`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadConfig(strings.NewReader(tt.yaml), "cfg.yaml", Env{ReadFile: noFiles})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			got := strings.Split(err.Error(), "\n")
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d errors, want %d:\n%s", len(got), len(tt.want), err)
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("error %d = %q, want it to start with %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigWarnings(t *testing.T) {
+	yaml := `state: state.json
+logfile: log/f2b.log
+defaults:
+  logpath: [/var/log/mail.log, "mail*.log"]
+jails:
+  a:
+    filter: postfix-sasl
+  b:
+    filter: postfix-sasl
+    backend: journal
+    journal_directory: journal
+  c:
+    filter: postfix-sasl
+    logpath: /var/log/ok.log
+`
+	c, err := LoadConfig(strings.NewReader(yaml), "cfg.yaml", Env{ReadFile: noFiles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range c.Warnings {
+		got = append(got, w.String())
+	}
+	want := []string{
+		`cfg.yaml:1: state: relative path "state.json" resolves against the working directory, which is / under systemd, where ProtectSystem=strict makes it read-only`,
+		`cfg.yaml:2: logfile: relative path "log/f2b.log" resolves against the working directory, which is / under systemd, where ProtectSystem=strict makes it read-only`,
+		`cfg.yaml:4: defaults.logpath[1]: relative path "mail*.log" resolves against the working directory, which is / under systemd`,
+		`cfg.yaml:11: jails.b.journal_directory: relative path "journal" resolves against the working directory, which is / under systemd`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Where names the line that set a jail's value: its own, the defaults', or its name.
+	for _, tt := range []struct {
+		jail, key, wantKey string
+		wantLine           int
+	}{
+		{"a", "logpath[1]", "defaults.logpath[1]", 4},
+		{"a", "logpath", "defaults.logpath", 4},
+		{"c", "logpath[0]", "jails.c.logpath[0]", 14},
+		{"b", "journal_directory", "jails.b.journal_directory", 11},
+		{"a", "journal_directory", "jails.a.journal_directory", 6},
+	} {
+		key, line := c.Where(c.Jail(tt.jail), tt.key)
+		if key != tt.wantKey || line != tt.wantLine {
+			t.Errorf("Where(%s, %s) = %s:%d, want %s:%d", tt.jail, tt.key, key, line, tt.wantKey, tt.wantLine)
+		}
+	}
+}
+
+// TestLoadConfigPartial: with config errors the jails that loaded come back for check.
+func TestLoadConfigPartial(t *testing.T) {
+	c, err := LoadConfig(strings.NewReader("jails:\n  a:\n    filter: postfix-sasl\n    logpath: x.log\n  b:\n    maxretry: 0\n    logpath: /y\n"), "cfg.yaml", Env{ReadFile: noFiles})
+	var errs ConfigErrors
+	if !errors.As(err, &errs) || len(errs) != 2 {
+		t.Fatalf("err = %v, want 2 ConfigErrors (maxretry, filter b)", err)
+	}
+	if c == nil || len(c.Jails) != 1 || c.Jails[0].Name != "a" || len(c.Warnings) != 1 {
+		t.Fatalf("partial config %+v", c)
+	}
 }
