@@ -118,12 +118,24 @@ func TestRegexEdges(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"line": 3,`) {
 		t.Errorf("line numbers count every line of the file: %s", out)
 	}
-	for _, args := range [][]string{
-		{"regex", filepath.Join(dir, "missing.log"), "postfix-sasl"},
-		{"regex", dir, "postfix-sasl"},
+	unsupported := filepath.Join(dir, "f.conf")
+	write(t, unsupported, "[Definition]\nfailregex = ^<F-MLFID>x</F-MLFID> <HOST>$\n")
+	cfg := filepath.Join(dir, "c.yaml")
+	write(t, cfg, "state: "+filepath.Join(dir, "s.json")+"\njails:\n  a:\n    filter: "+unsupported+"\n    logpath: ["+log+"]\n")
+	for _, tt := range []struct {
+		args []string
+		want string // in the message
+	}{
+		{[]string{"regex", filepath.Join(dir, "missing.log"), "postfix-sasl"}, "missing.log"},
+		{[]string{"regex", dir, "postfix-sasl"}, dir},
+		{[]string{"regex", log, unsupported}, unsupported + ":2"},
+		{[]string{"regex", log, "x <HOST> (?<=a)"}, "lookbehind"},
+		{[]string{"regex", log, "x <DNS>"}, "x <DNS>"},
+		{[]string{"--config", cfg, "scan", "--dry-run"}, cfg},
+		{[]string{"--config", cfg, "check"}, cfg},
 	} {
-		if code, _, stderr := runCLI(t, args...); code != 2 || !strings.Contains(stderr, args[1]) {
-			t.Errorf("%v: exit %d (want 2), stderr %s", args, code, stderr)
+		if code, _, stderr := runCLI(t, tt.args...); code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d (want 2), stderr %s", tt.args, code, stderr)
 		}
 	}
 }
