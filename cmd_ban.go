@@ -44,6 +44,7 @@ func (e *env) changeState(ctx context.Context, fn func(st *state.State) error) e
 	if err := fn(st); err != nil {
 		return err
 	}
+	st.History.Prune(e.now.Unix(), e.cfg.HistoryDays)
 	if err := state.Save(e.statePath, st); err != nil {
 		return runtimeErr(err)
 	}
@@ -81,8 +82,10 @@ func cmdBan(c *cli.Context) error {
 	}
 	return e.changeState(c.Context, func(st *state.State) error {
 		js := st.Jail(j.Name)
+		rec := st.History.Recorder(j.Name, e.now.Unix())
 		for _, ip := range ips {
 			b := j.BanNow(js, ip, e.now.Unix(), bantime)
+			rec.Ban(ip.String(), b.End, true)
 			e.log.logf(levelNotice, "actions", j.Name, "Ban %s", ip)
 			fmt.Fprintf(e.stdout, "[%s] Ban %s (%s)\n", j.Name, ip, banSpan(b))
 		}
@@ -120,8 +123,10 @@ func cmdUnban(c *cli.Context) error {
 					targets = append(targets, netip.MustParseAddr(ip))
 				}
 			}
+			rec := st.History.Recorder(j.Name, e.now.Unix())
 			for _, ip := range targets {
 				if rules.Unban(js, ip) {
+					rec.Unban(ip.String(), true)
 					lifted[ip] = true
 					e.log.logf(levelNotice, "actions", j.Name, "Unban %s", ip)
 					fmt.Fprintf(e.stdout, "[%s] Unban %s\n", j.Name, ip)

@@ -19,6 +19,9 @@ type Config struct {
 	State   string  // state file path
 	LogFile string  // where log lines go besides stderr ("" none)
 	Jails   []*Jail // in the order of the config file
+	// HistoryDays is how many days of history the state keeps (>= 1).
+	HistoryDays int
+	Report      ReportConfig
 }
 
 // Jail is one jail with the defaults applied.
@@ -144,7 +147,7 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, l.errf(root, "", "the config must be a mapping")
 	}
-	cfg := &Config{State: DefaultStatePath}
+	cfg := &Config{State: DefaultStatePath, HistoryDays: DefaultHistoryDays, Report: ReportConfig{Sendmail: DefaultSendmail}}
 	var defaults *settings
 	var jailsNode *yaml.Node
 	err := l.eachKey(root, "", func(key string, k, v *yaml.Node) error {
@@ -153,6 +156,10 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			return l.str(v, key, &cfg.State)
 		case "logfile":
 			return l.str(v, key, &cfg.LogFile)
+		case "history_days":
+			return l.historyDays(v, &cfg.HistoryDays)
+		case "report":
+			return l.report(v, &cfg.Report)
 		case "defaults":
 			var err error
 			defaults, err = l.settings(v, "defaults")
@@ -164,7 +171,7 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			jailsNode = v
 			return nil
 		}
-		return l.errf(k, key, "unknown key (want state, logfile, defaults or jails)")
+		return l.errf(k, key, "unknown key (want state, logfile, history_days, report, defaults or jails)")
 	})
 	if err != nil {
 		return nil, err
