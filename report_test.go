@@ -22,7 +22,7 @@ func hm(h, m int) int64 { return rday + int64(h)*3600 + int64(m)*60 }
 // reportFixture writes a config and a state whose history was recorded through the history's
 // own API, run by run, as scan, ban and unban record it. The figures the tests expect were
 // worked out by hand from these runs.
-func reportFixture(t *testing.T) (cfg string) {
+func reportFixture(t *testing.T, extraConfig ...string) (cfg string) {
 	dir := t.TempDir()
 	statePath := filepath.Join(dir, "state.json")
 	cfg = filepath.Join(dir, "config.yaml")
@@ -33,7 +33,7 @@ jails:
   submission:
     filter: postfix[mode=auth]
     backend: journal
-`)
+`+strings.Join(extraConfig, ""))
 	st := state.New()
 	h := st.History
 	run := func(jail string, now int64, f func(r *state.Recorder)) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// 2026-08-15 00:00:00 UTC
+// a UTC midnight (2026-08-18)
 const day0 = 1787011200
 
 func TestBucketKeys(t *testing.T) {
