@@ -51,8 +51,8 @@ func TestRecorder(t *testing.T) {
 			day0 + 12*3600: {0, 0, 1, 0, 0, 0},
 		},
 		Runs: []Run{{now, 3, 2, 1, 1, 1, 100}, {now2, 0, 0, 1, 0, 0, 0}},
-		Days: map[int64]map[string]int64{day0: {"192.0.2.7": 2, "198.51.100.1": 1}},
-		IPHours: map[int64]map[string]int64{
+		Days: map[int64]IPCounts{day0: {"192.0.2.7": 2, "198.51.100.1": 1}},
+		IPHours: map[int64]IPCounts{
 			day0 + 10*3600: {"192.0.2.7": 2, "198.51.100.1": 1},
 		},
 		Bans: []BanSpan{{"192.0.2.7", now, now + 600}, {"203.0.113.5", now, now2}},
