@@ -54,6 +54,7 @@ func (e *env) changeState(ctx context.Context, fn func(st *state.State) ([]chang
 	if err != nil {
 		return err
 	}
+	st.History.Prune(e.now.Unix(), e.cfg.HistoryDays)
 	if err := state.Save(e.statePath, st); err != nil {
 		return runtimeErr(fmt.Errorf("nothing changed: %w", err))
 	}
@@ -106,12 +107,14 @@ func cmdBan(c *cli.Context) error {
 	return e.changeState(c.Context, func(st *state.State) ([]change, error) {
 		js := st.Jail(j.Name)
 		var changes []change
+		rec := st.History.Recorder(j.Name, e.now.Unix())
 		for _, ip := range ips {
 			b, already := j.BanNow(js, ip, e.now.Unix(), bantime)
 			if already {
 				fmt.Fprintf(e.stdout, "[%s] %s already banned (%s)\n", j.Name, ip, banSpan(b))
 				continue
 			}
+			rec.Ban(ip.String(), b.End, true)
 			changes = append(changes, change{j.Name, "Ban", ip, " (" + banSpan(b) + ")"})
 		}
 		return changes, nil
@@ -153,8 +156,10 @@ func cmdUnban(c *cli.Context) error {
 					targets = append(targets, netip.MustParseAddr(ip))
 				}
 			}
+			rec := st.History.Recorder(j.Name, e.now.Unix())
 			for _, ip := range targets {
 				if rules.Unban(js, ip) {
+					rec.Unban(ip.String(), true)
 					lifted[ip] = true
 					changes = append(changes, change{j.Name, "Unban", ip, ""})
 				}

@@ -56,12 +56,17 @@ func cmdScan(c *cli.Context) error {
 	}
 	jails = e.ours(jails)
 	for _, j := range jails {
-		if err := e.scanJail(c.Context, j, st.Jail(j.Name), dry); err != nil {
+		var rec *state.Recorder // nil: a dry run records nothing
+		if !dry {
+			rec = st.History.Recorder(j.Name, e.now.Unix())
+		}
+		if err := e.scanJail(c.Context, j, st.Jail(j.Name), rec); err != nil {
 			e.log.logf(levelError, "scan", j.Name, "%s", err) // a missing log too: the run exits 1
 			failed = true
 		}
 	}
 	if !dry {
+		st.History.Prune(e.now.Unix(), e.cfg.HistoryDays)
 		if err := state.Save(e.statePath, st); err != nil {
 			return runtimeErr(err)
 		}
@@ -78,8 +83,8 @@ func cmdScan(c *cli.Context) error {
 
 // scanJail reads the jail's new lines, applies its failures to js, and lifts expired bans.
 // It returns the first read error; what was read before it is kept in js all the same.
-func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, dry bool) error {
-	now := e.now.Unix()
+func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, rec *state.Recorder) error {
+	now, dry := e.now.Unix(), rec == nil
 	var lines, matched int64
 	onLine := func(line []byte) {
 		lines++
@@ -95,7 +100,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, dry b
 			e.log.logf(levelWarning, "filter", j.Name, "%s matched but has no timestamp: not counted", host)
 			return
 		}
-		e.failure(j, js, host, t, now, dry)
+		e.failure(j, js, host, t, now, rec)
 	}
 	var readErr error
 	switch j.Backend {
@@ -110,6 +115,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, dry b
 			e.log.logf(levelWarning, "scan", j.Name, "the journal no longer knows the stored cursor; reading from %s", q.Since.Format(stampLayout))
 		}
 		js.Cursor = next
+		rec.Lines(int64(n))
 		e.log.logf(levelDebug, "scan", j.Name, "journal: %d new entries", n)
 		readErr = err
 	default:
@@ -123,6 +129,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, dry b
 		for _, p := range paths {
 			next, stats, err := scan.ReadLog(p, js.Files[p], onLine)
 			js.Files[p] = next
+			rec.Lines(int64(stats.Lines))
 			if stats.Gap {
 				e.log.logf(levelWarning, "scan", j.Name, "%s: none of the files read before is there any more; read every file of it from the start: lines written in between may be lost", p)
 			}
@@ -143,6 +150,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, dry b
 	js.NoteMatches(lines, matched, now)
 	for _, a := range j.Expire(js, now) {
 		e.log.logf(levelNotice, "actions", j.Name, "Unban %s", a.IP)
+		rec.Unban(a.IP.String(), false)
 		if dry {
 			fmt.Fprintf(e.stdout, "[%s] Unban %s\n", j.Name, a.IP)
 		}
@@ -151,8 +159,14 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, dry b
 }
 
 // failure applies one failure and logs what became of it.
-func (e *env) failure(j *rules.Jail, js *state.Jail, host netip.Addr, t time.Time, now int64, dry bool) {
+func (e *env) failure(j *rules.Jail, js *state.Jail, host netip.Addr, t time.Time, now int64, rec *state.Recorder) {
 	a := j.Failure(js, host, t.Unix(), now)
+	if a.Outcome == rules.Counted || a.Outcome == rules.Banned || a.Outcome == rules.TooLate {
+		rec.Failure(a.IP.String()) // what Total failed counts
+	}
+	if a.Outcome == rules.Banned {
+		rec.Ban(a.IP.String(), a.Ban.End, false)
+	}
 	if a.Outcome == rules.Old {
 		return // most lines of a first run over a big log: nothing to say at the usual levels
 	}
@@ -170,7 +184,7 @@ func (e *env) failure(j *rules.Jail, js *state.Jail, host netip.Addr, t time.Tim
 	case rules.Banned:
 		e.log.logf(levelInfo, "filter", j.Name, "Found %s - %s", host, stamp)
 		e.log.logf(levelNotice, "actions", j.Name, "Ban %s", host)
-		if dry {
+		if rec == nil {
 			fmt.Fprintf(e.stdout, "[%s] Ban %s (%d failures, %s)\n", j.Name, host, a.Count, banSpan(a.Ban))
 		}
 	}

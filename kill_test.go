@@ -99,4 +99,22 @@ func TestKilledRuns(t *testing.T) {
 	if !reflect.DeepEqual(clean, killed) {
 		t.Errorf("after killed runs the state differs from one clean run:\nclean  %+v\nkilled %+v", clean, killed)
 	}
+	// The history is saved with the state: the killed runs left no trace in the report.
+	report := func(cfg string) (string, reportJSON) {
+		code, out, stderr := runCLI(t, "--config", cfg, "--now", now, "report", "--json")
+		if code != 0 {
+			t.Fatalf("report: %s", stderr)
+		}
+		return out, runReport(t, "--config", cfg, "--now", now, "report")
+	}
+	cleanOut, cleanRep := report(runs["clean"])
+	killedOut, _ := report(runs["killed"])
+	j := cleanRep.Jails["postfix-sasl"]
+	if j.Failures != clean.TotalFailed || j.Bans != clean.TotalBanned || j.Lines != 200_000 || j.DistinctIPs != 1024 {
+		t.Errorf("clean report: %d failures, %d bans, %d lines, %d IPs; want %d, %d, 200000, 1024",
+			j.Failures, j.Bans, j.Lines, j.DistinctIPs, clean.TotalFailed, clean.TotalBanned)
+	}
+	if cleanOut != killedOut {
+		t.Errorf("after killed runs the report differs from one clean run's:\nclean  %s\nkilled %s", cleanOut, killedOut)
+	}
 }

@@ -90,7 +90,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					&cli.BoolFlag{Name: "dry-run", Usage: "print the bans, unbans and firewall changes, write nothing"},
 					jailFlag,
 				},
-				Action: cmdScan,
+				Action:      cmdScan,
+				Subcommands: []*cli.Command{reportCommand()},
 			},
 			{
 				Name:      "status",
@@ -99,6 +100,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "JSON for scripts"}},
 				Action:    cmdStatus,
 			},
+			reportCommand(),
 			{
 				Name:   "check",
 				Usage:  "validate the config",

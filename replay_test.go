@@ -37,6 +37,26 @@ type model struct {
 	bans              map[string][2]int64
 	totalFailed       int64
 	totalBanned       int64
+	runs              []modelRun // what each run did, for the report
+}
+
+// modelRun is what one run did: the report sums these over a period.
+type modelRun struct {
+	now                             int64
+	failures                        map[string]int64 // per IP
+	bans, unbans, permanent, manual int64
+	banned                          map[string]int64 // bans after the run: IP → end (-1 never)
+	totalFailed, totalBanned        int64            // the status counters after the run
+}
+
+// record appends r with the ban set as the run left it.
+func (m *model) record(r modelRun) {
+	r.totalFailed, r.totalBanned = m.totalFailed, m.totalBanned
+	r.banned = map[string]int64{}
+	for ip, b := range m.bans {
+		r.banned[ip] = b[1]
+	}
+	m.runs = append(m.runs, r)
 }
 
 func newModel(maxretry int, findtime, bantime int64, ignore ...string) *model {
@@ -50,6 +70,8 @@ func newModel(maxretry int, findtime, bantime int64, ignore ...string) *model {
 
 // run applies the events read by a run at now, then lifts the bans that are over.
 func (m *model) run(events []event, now int64) {
+	r := modelRun{now: now, failures: map[string]int64{}}
+	defer func() { m.record(r) }()
 	for _, e := range events {
 		if m.ignore[e.ip] || e.t <= now-m.findtime {
 			continue
@@ -58,6 +80,7 @@ func (m *model) run(events []event, now int64) {
 			continue
 		}
 		m.totalFailed++
+		r.failures[e.ip]++
 		m.failures[e.ip] = append(m.failures[e.ip], e.t)
 		n := 0
 		for _, f := range m.failures[e.ip] {
@@ -74,14 +97,37 @@ func (m *model) run(events []event, now int64) {
 			if end < 0 || end > now {
 				m.bans[e.ip] = [2]int64{e.t, end}
 				m.totalBanned++
+				r.bans++
+				if end < 0 {
+					r.permanent++
+				}
 			}
 		}
 	}
 	for ip, b := range m.bans {
 		if b[1] >= 0 && b[1] <= now {
 			delete(m.bans, ip)
+			r.unbans++
 		}
 	}
+}
+
+// ban is the ban command at now: a permanent manual ban.
+func (m *model) ban(ip string, now int64) {
+	m.bans[ip] = [2]int64{now, -1}
+	delete(m.failures, ip)
+	m.totalBanned++
+	m.record(modelRun{now: now, bans: 1, permanent: 1, manual: 1})
+}
+
+// unban is the unban command at now.
+func (m *model) unban(ip string, now int64) {
+	r := modelRun{now: now}
+	if _, ok := m.bans[ip]; ok {
+		delete(m.bans, ip)
+		r.unbans = 1
+	}
+	m.record(r)
 }
 
 func (m *model) banned() []string {
@@ -297,11 +343,130 @@ jails:
 		}
 		m.run(pending, now)
 		pending = nil
+		// Manual bans and unbans between scans, at the scan's now.
+		switch minute {
+		case 45, 60:
+			ip := map[int]string{45: "203.0.113.50", 60: "198.51.100.99"}[minute]
+			if code, _, stderr := runCLI(t, "--config", cfgPath, "--now", fmt.Sprint(now), "ban", "--jail", "postfix-sasl", "--bantime", "permanent", ip); code != 0 {
+				t.Fatalf("minute %d: ban exit %d\n%s", minute, code, stderr)
+			}
+			m.ban(ip, now)
+		case 130:
+			if code, _, stderr := runCLI(t, "--config", cfgPath, "--now", fmt.Sprint(now), "unban", "198.51.100.99"); code != 0 {
+				t.Fatalf("minute %d: unban exit %d\n%s", minute, code, stderr)
+			}
+			m.unban("198.51.100.99", now)
+		}
 		checkStatus(t, minute, cfgPath, now, m)
 		checkChain(t, minute, "f2b-postfix-sasl", m.banned())
 	}
 	if m.totalBanned < 10 {
 		t.Fatalf("the replay should ban many times, banned %d", m.totalBanned)
+	}
+	end := start.Unix() + minutes*60
+	for _, p := range [][2]int64{
+		{start.Unix(), end},                           // the whole replay
+		{end - 86400, end},                            // --since 24h: more than the history
+		{start.Unix() + 3600, start.Unix() + 7200},    // one hour
+		{start.Unix() + 37*60 + 30, end - 47*60 - 15}, // between runs: counters exact, per-IP to the hour
+		{start.Unix(), start.Unix() + 95*60 + 30},     // ends between two runs: bans from the history
+		{start.Unix() + 44*60, start.Unix() + 61*60},  // the manual bans
+	} {
+		checkReport(t, cfgPath, end, p[0], p[1], m)
+	}
+}
+
+// reportWant is what `report --json` must say of one jail, from the model.
+type reportWant struct {
+	Failures, Bans, Unbans, Permanent, Manual int64
+	IPs, Banned                               int
+	TopFailures                               int64
+}
+
+// want sums the model's runs over (from, to]. Per-IP figures are documented to the hour:
+// over (from, to] both rounded down to the hour.
+func (m *model) want(from, to int64) reportWant {
+	var w reportWant
+	perIP := map[string]int64{}
+	hf, ht := from/3600*3600, to/3600*3600
+	var last *modelRun
+	for i := range m.runs {
+		r := &m.runs[i]
+		if r.now <= to {
+			last = r
+		}
+		if hf < r.now && r.now <= ht {
+			for ip, n := range r.failures {
+				perIP[ip] += n
+			}
+		}
+		if r.now <= from || r.now > to {
+			continue
+		}
+		for _, n := range r.failures {
+			w.Failures += n
+		}
+		w.Bans += r.bans
+		w.Unbans += r.unbans
+		w.Permanent += r.permanent
+		w.Manual += r.manual
+	}
+	w.IPs = len(perIP)
+	for _, n := range perIP {
+		w.TopFailures = max(w.TopFailures, n)
+	}
+	if last != nil {
+		for _, end := range last.banned {
+			if end < 0 || end > to {
+				w.Banned++
+			}
+		}
+	}
+	return w
+}
+
+// checkReport compares `report --json` over (from, to] with the model, and its counters with
+// the differences of status's counters between the ends.
+func checkReport(t *testing.T, cfgPath string, now, from, to int64, m *model) {
+	t.Helper()
+	rep := runReport(t, "--config", cfgPath, "--now", fmt.Sprint(now), "report", "--from", fmt.Sprint(from), "--to", fmt.Sprint(to))
+	j := rep.Jails["postfix-sasl"]
+	got := reportWant{Failures: j.Failures, Bans: j.Bans, Unbans: j.Unbans, Permanent: j.PermanentBans, Manual: j.ManualBans,
+		IPs: j.DistinctIPs, Banned: j.CurrentlyBanned}
+	if len(j.Top) > 0 {
+		got.TopFailures = j.Top[0].Failures
+	}
+	want := m.want(from, to)
+	if got != want {
+		t.Errorf("report (%d, %d]:\n got %+v\nwant %+v", from, to, got, want)
+	}
+	var sum int64
+	for _, n := range j.Hourly {
+		sum += n
+	}
+	if sum != j.Failures {
+		t.Errorf("report (%d, %d]: hourly sums to %d, failures %d", from, to, sum, j.Failures)
+	}
+	if rep.From != from || rep.To != to {
+		t.Errorf("report says (%d, %d], asked (%d, %d]", rep.From, rep.To, from, to)
+	}
+	// Status's Total failed and Total banned (checked against the model after every run)
+	// differ between the ends of the period by the report's failures and bans.
+	at := func(x int64) (f, b int64) {
+		for _, r := range m.runs {
+			if r.now <= x {
+				f, b = r.totalFailed, r.totalBanned
+			}
+		}
+		return f, b
+	}
+	f0, b0 := at(from)
+	f1, b1 := at(to)
+	if j.Failures != f1-f0 || j.Bans != b1-b0 {
+		t.Errorf("report (%d, %d]: %d failures, %d bans; status counted %d and %d", from, to, j.Failures, j.Bans, f1-f0, b1-b0)
+	}
+	if want.Failures == 0 || (to-from >= 3600 && want.Bans == 0) {
+		t.Errorf("report (%d, %d]: the period should have failures and bans: %+v", from, to, want)
 	}
 }
 

@@ -35,6 +35,9 @@ type Config struct {
 	// Warnings are what is legal but will likely fail at run time, found without I/O
 	// (relative paths, which resolve against / under systemd), in line order.
 	Warnings []*Warning
+	// HistoryDays is how many days of history the state keeps (>= 1).
+	HistoryDays int
+	Report      ReportConfig
 }
 
 // Jail is one jail with the defaults applied.
@@ -241,7 +244,8 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 		cfg := &Config{State: DefaultStatePath, File: file, Lines: l.lines}
 		return cfg, ConfigErrors{l.errf(root, "", "the config must be a mapping").(*ConfigError)}
 	}
-	cfg := &Config{State: DefaultStatePath, Fail2banSocket: DefaultFail2banSocket, File: file, Lines: l.lines}
+	cfg := &Config{State: DefaultStatePath, Fail2banSocket: DefaultFail2banSocket, File: file, Lines: l.lines,
+		HistoryDays: DefaultHistoryDays, Report: ReportConfig{Sendmail: DefaultSendmail}}
 	var defaults *settings
 	var jailsNode *yaml.Node
 	l.eachKey(root, "", func(key string, k, v *yaml.Node) error {
@@ -267,6 +271,10 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 				return nil
 			}
 			return l.str(v, key, &cfg.Fail2banSocket)
+		case "history_days":
+			return l.historyDays(v, &cfg.HistoryDays)
+		case "report":
+			return l.report(v, &cfg.Report)
 		case "defaults":
 			defaults = l.settings(v, "defaults")
 			return nil
@@ -277,7 +285,7 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			jailsNode = v
 			return nil
 		}
-		return l.errf(k, key, "unknown key (want state, logfile, fail2ban_socket, defaults or jails)")
+		return l.errf(k, key, "unknown key (want state, logfile, fail2ban_socket, history_days, report, defaults or jails)")
 	})
 	if defaults == nil {
 		defaults = &settings{}

@@ -80,10 +80,13 @@ func (j *Jail) NoteMatches(lines, matched, now int64) {
 type State struct {
 	Version int              `json:"version"`
 	Jails   map[string]*Jail `json:"jails"`
+	// History is what every run did, for reports (history.go); saved with the rest, so a
+	// report never disagrees with the counters.
+	History *History `json:"history"`
 }
 
 // New returns an empty state.
-func New() *State { return &State{Version: Version, Jails: map[string]*Jail{}} }
+func New() *State { return &State{Version: Version, Jails: map[string]*Jail{}, History: NewHistory()} }
 
 // Jail returns the state of the named jail, creating it when absent.
 func (s *State) Jail(name string) *Jail {
@@ -142,6 +145,11 @@ func Decode(data []byte) (*State, error) {
 	}
 	if s.Jails == nil {
 		s.Jails = map[string]*Jail{}
+	}
+	if s.History == nil {
+		s.History = NewHistory() // a state written before the history existed
+	} else if err := s.History.check(); err != nil {
+		return nil, err
 	}
 	for name, j := range s.Jails {
 		if j == nil {
