@@ -62,6 +62,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:           "fail2ban-scan",
 		Usage:          "ban the IPs that keep failing postfix SASL authentication, one pass at a time",
+		Version:        buildVersion(),
 		Writer:         stdout,
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit status
