@@ -60,12 +60,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 func newApp(stdout, stderr io.Writer) *cli.App {
 	jailFlag := &cli.StringSliceFlag{Name: "jail", Usage: "limit to this jail (repeatable)"}
 	return &cli.App{
-		Name:           "fail2ban-scan",
-		Usage:          "ban the IPs that keep failing postfix SASL authentication, one pass at a time",
-		Version:        buildVersion(),
-		Writer:         stdout,
-		ErrWriter:      stderr,
-		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit status
+		Name:    "fail2ban-scan",
+		Usage:   "ban the IPs that keep failing postfix SASL authentication, one pass at a time",
+		Version: buildVersion(),
+		Description: "A single-shot scanner, run every minute by fail2ban-scan.timer. Each run reads the postfix\n" +
+			"log lines new since the last run, counts authentication failures per IP, bans and unbans,\n" +
+			"saves the state and makes the iptables chains f2b-JAIL match the bans. A bare\n" +
+			"fail2ban-scan runs scan. Example config: /usr/share/doc/fail2ban-scan/examples/config.yaml.",
+		EnableBashCompletion: true,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit status
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Value: defaultConfigPath, Usage: "config `FILE` (an embedded default is used when the default path does not exist)"},
 			&cli.StringFlag{Name: "state", Usage: "state `FILE` (overrides the config)"},
@@ -78,7 +83,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			}
 			return cmdScan(c)
 		},
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			{
 				Name:  "scan",
 				Usage: "one pass: read new log lines, update the state, ban and unban, make the firewall match",
@@ -136,7 +141,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Usage:  "remove this tool's chains and jump rules (the state stays; the next scan restores them)",
 				Action: cmdFlush,
 			},
-		},
+		}, docCommands()...),
 	}
 }
 
