@@ -126,7 +126,14 @@ func TestBashCompletion(t *testing.T) {
 	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\necho \"$*\" >>"+calls+"\nexec "+bin+" \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// Each case is the words on the line, the last one being the word under the cursor.
+	// Every line starts with --config of a config in dir: a line that ran a command instead of
+	// completing would write its state there, not /var/lib/fail2ban-scan (and the firewall
+	// calls stay in the test's network namespace, see TestMain).
+	cfg := filepath.Join(dir, "config.yaml")
+	stateFile := filepath.Join(dir, "state.json")
+	write(t, cfg, "state: "+stateFile+"\njails:\n  postfix-sasl:\n    logpath: ["+filepath.Join(dir, "mail.log")+"]\n")
+	// Each case is the words on the line after --config, the last one being the word under
+	// the cursor.
 	cases := []struct {
 		name      string
 		words     []string
@@ -137,7 +144,8 @@ func TestBashCompletion(t *testing.T) {
 		{"commands", []string{"fail2ban-scan", ""}, []string{"scan", "status", "check", "regex", "ban", "unban", "flush", "completion"}, []string{"man"}, true},
 		{"prefix", []string{"fail2ban-scan", "st"}, []string{"status"}, []string{"scan"}, true},
 		{"after a global flag", []string{"fail2ban-scan", "--log-level", "debug", "sc"}, []string{"scan"}, []string{"status"}, true},
-		{"global flags", []string{"fail2ban-scan", "--"}, []string{"--config", "--state", "--now", "--log-level"}, []string{"--dry-run"}, true},
+		{"global flags", []string{"fail2ban-scan", "--"}, []string{"--state", "--now", "--log-level"}, []string{"--dry-run"}, true},
+		{"after a flag wanting a value", []string{"fail2ban-scan", "scan", "--jail", ""}, nil, []string{"scan", "--dry-run"}, true},
 		{"scan flags", []string{"fail2ban-scan", "scan", "--"}, []string{"--dry-run", "--jail"}, []string{"--json"}, true},
 		{"scan flag -", []string{"fail2ban-scan", "scan", "-"}, []string{"--dry-run", "--jail"}, nil, true},
 		{"scan flag prefix", []string{"fail2ban-scan", "scan", "--d"}, []string{"--dry-run"}, []string{"--jail"}, true},
@@ -162,8 +170,9 @@ func TestBashCompletion(t *testing.T) {
 			for _, tt := range cases {
 				t.Run(tt.name, func(t *testing.T) {
 					os.Remove(calls)
-					quoted := make([]string, len(tt.words))
-					for i, w := range tt.words {
+					words := append([]string{"fail2ban-scan", "--config", cfg}, tt.words[1:]...)
+					quoted := make([]string, len(words))
+					for i, w := range words {
 						quoted[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 					}
 					// The function's name comes from complete -p, as bash finds it.
@@ -200,6 +209,9 @@ printf '%s\n' "${COMPREPLY[@]}"
 					}
 					if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
 						t.Fatal("completing a line ran the $(...) it contains")
+					}
+					if _, err := os.Stat(stateFile); err == nil {
+						t.Fatal("completing a line ran a command that wrote the state")
 					}
 				})
 			}
