@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -20,9 +21,8 @@ func interspersed(app *cli.App, args []string) []string {
 	if len(args) == 0 {
 		return args
 	}
-	var tail []string
 	if args[len(args)-1] == completionFlag {
-		args, tail = args[:len(args)-1], []string{completionFlag}
+		return args // a shell's completion call: urfave/cli reads the words as typed
 	}
 	globals := flagSet(app.Flags)
 	out := []string{args[0]}
@@ -71,8 +71,7 @@ func interspersed(app *cli.App, args []string) []string {
 	if hasDash(positional) {
 		out = append(out, "--") // an argument like "-x" after the flags must stay an argument
 	}
-	out = append(out, positional...)
-	return append(out, tail...)
+	return append(out, positional...)
 }
 
 // hasDash reports whether an argument before any "--" would be taken for a flag ("-").
@@ -108,6 +107,15 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 		if c.HasName(name) {
 			return c
 		}
+	}
+	return nil
+}
+
+// noArgs refuses arguments to a command that takes none, so that a stray word (a typo, or a
+// shell's completion call) never runs it as if it had not been there.
+func noArgs(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErr(fmt.Errorf("%s takes no arguments, got %q", c.Command.Name, c.Args().First()))
 	}
 	return nil
 }

@@ -11,6 +11,14 @@ import (
 	"github.com/fail2ban-scan/fail2ban-scan/internal/netnstest"
 )
 
+func TestNoArgs(t *testing.T) {
+	for _, args := range [][]string{{"scan", "x"}, {"check", "x"}, {"flush", "x"}, {"x"}} {
+		if code, _, stderr := runCLI(t, append([]string{"--config", "testdata/example.yaml"}, args...)...); code != 2 || !strings.Contains(stderr, `"x"`) {
+			t.Errorf("%v: exit %d, want 2: %s", args, code, stderr)
+		}
+	}
+}
+
 func TestInterspersed(t *testing.T) {
 	app := newApp(io.Discard, io.Discard)
 	for _, tt := range []struct{ in, want string }{
@@ -28,6 +36,7 @@ func TestInterspersed(t *testing.T) {
 		{"unban 1.2.3.4 -- -5 --all", "unban 1.2.3.4 -- -5 --all"},
 		{"ban x --jail j --no-such-flag", "ban --jail j --no-such-flag x"},
 		{"status --json --generate-bash-completion", "status --json --generate-bash-completion"},
+		{"scan x - --generate-bash-completion", "scan x - --generate-bash-completion"},
 		{"scan --help", "scan --help"},
 		{"--help", "--help"},
 		{"regex - postfix-sasl --json", "regex --json -- - postfix-sasl"},

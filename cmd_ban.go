@@ -175,6 +175,9 @@ func cmdUnban(c *cli.Context) error {
 }
 
 func cmdFlush(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
 	e, err := setup(c)
 	if err != nil {
 		return err

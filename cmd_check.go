@@ -20,6 +20,9 @@ import (
 // Config errors exit 2; warnings do not change the exit status, and are counted on the last
 // line, on stdout when the config is valid.
 func cmdCheck(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
 	log, _, err := globals(c, c.App.ErrWriter)
 	if err != nil {
 		return err

@@ -19,6 +19,9 @@ import (
 const stampLayout = "2006-01-02 15:04:05"
 
 func cmdScan(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
 	e, err := setup(c)
 	if err != nil {
 		return err

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -63,13 +62,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 func newApp(stdout, stderr io.Writer) *cli.App {
 	jailFlag := &cli.StringSliceFlag{Name: "jail", Usage: "limit to this jail (repeatable)"}
 	return &cli.App{
-		Name:           "fail2ban-scan",
-		Usage:          "ban the IPs that keep failing postfix SASL authentication, one pass at a time",
-		Version:        version(),
-		Suggest:        true,
-		Writer:         stdout,
-		ErrWriter:      stderr,
-		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit status
+		Name:    "fail2ban-scan",
+		Usage:   "ban the IPs that keep failing postfix SASL authentication, one pass at a time",
+		Version: buildVersion(),
+		Description: "A single-shot scanner, run every minute by fail2ban-scan.timer. Each run reads the postfix\n" +
+			"log lines new since the last run, counts authentication failures per IP, bans and unbans,\n" +
+			"saves the state and makes the iptables chains f2b-JAIL match the bans. A bare\n" +
+			"fail2ban-scan runs scan. Example config: /usr/share/doc/fail2ban-scan/examples/config.yaml.",
+		EnableBashCompletion: true,
+		Suggest:              true,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit status
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Value: defaultConfigPath, Usage: "config `FILE` (an embedded default is used when the default path does not exist)"},
 			&cli.StringFlag{Name: "state", Usage: "state `FILE` (overrides the config)"},
@@ -82,7 +86,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			}
 			return cmdScan(c)
 		},
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			{
 				Name:  "scan",
 				Usage: "one pass: read new log lines, update the state, ban and unban, make the firewall match",
@@ -142,34 +146,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Usage:  "remove this tool's chains and jump rules (the state stays; the next scan restores them)",
 				Action: cmdFlush,
 			},
-		},
+		}, docCommands()...),
 	}
-}
-
-// version is the module version and VCS revision this binary was built from.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	var rev, when, dirty string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.time":
-			when = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "+dirty"
-			}
-		}
-	}
-	if rev != "" {
-		v += fmt.Sprintf(" (%.12s%s %s)", rev, dirty, when)
-	}
-	return v + " " + bi.GoVersion
 }
 
 // env is what every command starts from: the config, the state path, now, and the logger.
