@@ -75,6 +75,8 @@ func TestFlagsAnywhere(t *testing.T) {
 		{"ban permanent", "--config C --now N --state S ban --jail postfix-sasl --bantime -1 203.0.113.6", "ban 203.0.113.6 --jail postfix-sasl --bantime -1 --now N --config C --state S", "permanent"},
 		{"unban", "--config C --now N --state S unban --jail postfix-sasl 203.0.113.5", "unban 203.0.113.5 --jail postfix-sasl --config C --now N --state S", "Unban 203.0.113.5"},
 		{"unban --all", "--config C --now N --state S unban --all", "unban --all --config C --state S --now N", "Unban 203.0.113.6"},
+		{"report", "--config C --now N report --json --since 24h --jail postfix-sasl", "report --since 24h --jail postfix-sasl --config C --json --now N", `"failures"`},
+		{"scan report", "--config C --now N scan report --json --since 24h", "scan report --since 24h --json --config C --now N", `"failures"`},
 		{"flush", "--config C flush", "flush --config C", "iptables: "}, // the second finds nothing to remove
 	} {
 		t.Run(tt.name, func(t *testing.T) {

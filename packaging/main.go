@@ -204,6 +204,8 @@ func writeDeb(o options) (string, error) {
 				file(b("fail2ban-scan"), "/usr/sbin/fail2ban-scan", 0o755),
 				file("fail2ban-scan.service", "/lib/systemd/system/fail2ban-scan.service", 0o644),
 				file("fail2ban-scan.timer", "/lib/systemd/system/fail2ban-scan.timer", 0o644),
+				file("fail2ban-scan-report.service", "/lib/systemd/system/fail2ban-scan-report.service", 0o644),
+				file("fail2ban-scan-report.timer", "/lib/systemd/system/fail2ban-scan-report.timer", 0o644),
 				file(b("fail2ban-scan.8.gz"), "/usr/share/man/man8/fail2ban-scan.8.gz", 0o644),
 				file(b("completion.bash"), "/usr/share/bash-completion/completions/fail2ban-scan", 0o644),
 				file(b("completion.zsh"), "/usr/share/zsh/vendor-completions/_fail2ban-scan", 0o644),

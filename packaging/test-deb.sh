@@ -26,7 +26,8 @@ fail2ban-scan --version
 # A missing /var/log/mail.log is no config error: check must pass on the shipped config.
 fail2ban-scan --config /etc/fail2ban-scan/config.yaml check
 cmp /etc/fail2ban-scan/config.yaml /usr/share/doc/fail2ban-scan/examples/config.yaml
-systemd-analyze verify /lib/systemd/system/fail2ban-scan.service /lib/systemd/system/fail2ban-scan.timer
+systemd-analyze verify /lib/systemd/system/fail2ban-scan.service /lib/systemd/system/fail2ban-scan.timer \
+	/lib/systemd/system/fail2ban-scan-report.service /lib/systemd/system/fail2ban-scan-report.timer
 if command -v logrotate >/dev/null; then
 	logrotate --debug /etc/logrotate.d/fail2ban-scan 2>&1 | grep -q 'fail2ban-scan.log' ||
 		fail "logrotate does not see /var/log/fail2ban-scan/fail2ban-scan.log"
@@ -39,8 +40,10 @@ for f in /etc/fail2ban-scan/config.yaml /etc/logrotate.d/fail2ban-scan; do
 	grep -q " $f " <<<"$conffiles" || fail "$f is not a conffile"
 done
 if command -v systemctl >/dev/null; then
-	enabled=$(systemctl is-enabled fail2ban-scan.timer 2>/dev/null || true)
-	[ "$enabled" = disabled ] || fail "the timer is $enabled after installation, want disabled"
+	for timer in fail2ban-scan.timer fail2ban-scan-report.timer; do
+		enabled=$(systemctl is-enabled $timer 2>/dev/null || true)
+		[ "$enabled" = disabled ] || fail "$timer is $enabled after installation, want disabled"
+	done
 fi
 
 # A reinstall keeps the admin's config.
