@@ -163,10 +163,10 @@ func (s *Summary) jail(name string, jh *state.JailHistory, bans map[string]state
 	}
 	for b := s.IPsFrom; b < s.IPsTo; {
 		if b%day == 0 && b+day <= s.IPsTo {
-			add(jh.Days[b])
+			add(jh.Days[b].Map())
 			b += day
 		} else {
-			add(jh.IPHours[b])
+			add(jh.IPHours[b].Map())
 			b += hour
 		}
 	}

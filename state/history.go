@@ -63,11 +63,11 @@ func (b BanSpan) ActiveAt(t int64) bool { return b.At <= t && (b.End < 0 || b.En
 
 // JailHistory is the history of one jail.
 type JailHistory struct {
-	Hours   map[int64]*Counts  `json:"hours"`
-	Runs    []Run              `json:"runs"`
-	Days    map[int64]IPCounts `json:"days"`
-	IPHours map[int64]IPCounts `json:"ip_hours"`
-	Bans    []BanSpan          `json:"bans"`
+	Hours   map[int64]*Counts   `json:"hours"`
+	Runs    []Run               `json:"runs"`
+	Days    map[int64]*IPCounts `json:"days"`
+	IPHours map[int64]*IPCounts `json:"ip_hours"`
+	Bans    []BanSpan           `json:"bans"`
 }
 
 // History is the history of every jail. Start, RunsSince and IPHoursSince say from when on each
@@ -123,10 +123,10 @@ func (j *JailHistory) init() {
 		j.Hours = map[int64]*Counts{}
 	}
 	if j.Days == nil {
-		j.Days = map[int64]IPCounts{}
+		j.Days = map[int64]*IPCounts{}
 	}
 	if j.IPHours == nil {
-		j.IPHours = map[int64]IPCounts{}
+		j.IPHours = map[int64]*IPCounts{}
 	}
 	if j.Runs == nil {
 		j.Runs = []Run{}
@@ -144,8 +144,8 @@ type Recorder struct {
 	now    int64
 	run    int // index of this run's record in j.Runs, -1 until the first event
 	hour   *Counts
-	ipHour IPCounts
-	day    IPCounts
+	ipHour map[string]int64
+	day    map[string]int64
 }
 
 // Recorder returns the recorder of the run at now in the named jail.
@@ -189,13 +189,13 @@ func (r *Recorder) Failure(ip string) {
 	r.ipHour[ip]++
 }
 
-func ipMap(m map[int64]IPCounts, key int64) IPCounts {
+func ipMap(m map[int64]*IPCounts, key int64) map[string]int64 {
 	v := m[key]
 	if v == nil {
-		v = IPCounts{}
+		v = NewIPCounts(nil)
 		m[key] = v
 	}
-	return v
+	return v.Map()
 }
 
 // Ban records a ban of ip applied by this run, ending at end (-1: never); manual for the ban

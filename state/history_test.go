@@ -51,9 +51,9 @@ func TestRecorder(t *testing.T) {
 			day0 + 12*3600: {0, 0, 1, 0, 0, 0},
 		},
 		Runs: []Run{{now, 3, 2, 1, 1, 1, 100}, {now2, 0, 0, 1, 0, 0, 0}},
-		Days: map[int64]IPCounts{day0: {"192.0.2.7": 2, "198.51.100.1": 1}},
-		IPHours: map[int64]IPCounts{
-			day0 + 10*3600: {"192.0.2.7": 2, "198.51.100.1": 1},
+		Days: map[int64]*IPCounts{day0: NewIPCounts(map[string]int64{"192.0.2.7": 2, "198.51.100.1": 1})},
+		IPHours: map[int64]*IPCounts{
+			day0 + 10*3600: NewIPCounts(map[string]int64{"192.0.2.7": 2, "198.51.100.1": 1}),
 		},
 		Bans: []BanSpan{{"192.0.2.7", now, now + 600}, {"203.0.113.5", now, now2}},
 	}
@@ -121,8 +121,28 @@ func TestHistoryRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Per-IP counts come back undecoded; decode them all to compare.
+	for _, j := range got.History.Jails {
+		for _, m := range []map[int64]*IPCounts{j.Days, j.IPHours} {
+			for _, c := range m {
+				c.Map()
+			}
+		}
+	}
 	if !reflect.DeepEqual(got, s) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got.History, s.History)
+	}
+	// Saved again without being decoded, the counts are written back as they were read.
+	again, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := os.ReadFile(path)
+	if err := Save(path, again); err != nil {
+		t.Fatal(err)
+	}
+	if second, _ := os.ReadFile(path); string(second) != string(first) {
+		t.Errorf("a load and save changed the file:\n%s\n%s", first, second)
 	}
 }
 

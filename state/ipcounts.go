@@ -1,7 +1,7 @@
 package state
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,14 +10,47 @@ import (
 
 // IPCounts maps IPs to failure counts. In the state file it is one string,
 // "192.0.2.7=12 198.51.100.23=3" (IPs sorted), not a JSON object: a busy day holds thousands
-// of IPs, and a string is a third smaller than an indented object and decodes several times
-// faster, which every run pays.
-type IPCounts map[string]int64
+// of IPs, and a string is a third smaller than an indented object. It is decoded lazily: a run
+// touches only the buckets of its own day and hour, and the other buckets are written back as
+// they were read, so the minute run does not pay for 31 days of per-IP counts.
+type IPCounts struct {
+	raw string           // as read, while m is nil
+	m   map[string]int64 // decoded (or built), once Map was called
+}
 
-// MarshalJSON writes the counts as one string of ip=count pairs, sorted by IP.
-func (c IPCounts) MarshalJSON() ([]byte, error) {
-	keys := make([]string, 0, len(c))
-	for ip := range c {
+// NewIPCounts returns counts holding m (nil: empty).
+func NewIPCounts(m map[string]int64) *IPCounts {
+	if m == nil {
+		m = map[string]int64{}
+	}
+	return &IPCounts{m: m}
+}
+
+// Map returns the counts, decoding them on first use; the caller may change them. The string
+// was checked when it was read, so decoding cannot fail here.
+func (c *IPCounts) Map() map[string]int64 {
+	if c == nil {
+		return nil
+	}
+	if c.m == nil {
+		c.m = map[string]int64{}
+		for f := range strings.FieldsSeq(c.raw) {
+			ip, n, _ := strings.Cut(f, "=")
+			v, _ := strconv.ParseInt(n, 10, 64)
+			c.m[ip] = v
+		}
+		c.raw = ""
+	}
+	return c.m
+}
+
+// MarshalText writes the counts as ip=count pairs, sorted by IP (a JSON string in the file).
+func (c *IPCounts) MarshalText() ([]byte, error) {
+	if c.m == nil {
+		return []byte(c.raw), nil
+	}
+	keys := make([]string, 0, len(c.m))
+	for ip := range c.m {
 		keys = append(keys, ip)
 	}
 	slices.Sort(keys)
@@ -28,26 +61,34 @@ func (c IPCounts) MarshalJSON() ([]byte, error) {
 		}
 		b.WriteString(ip)
 		b.WriteByte('=')
-		b.WriteString(strconv.FormatInt(c[ip], 10))
+		b.WriteString(strconv.FormatInt(c.m[ip], 10))
 	}
-	return json.Marshal(b.String())
+	return []byte(b.String()), nil
 }
 
-// UnmarshalJSON reads what MarshalJSON writes.
-func (c *IPCounts) UnmarshalJSON(data []byte) error {
-	var s string
-	if err := json.Unmarshal(data, &s); err != nil {
-		return fmt.Errorf("ip counts: %w", err)
-	}
-	m := IPCounts{}
+// UnmarshalText reads what MarshalText writes. It checks the form of every pair without
+// building the map (Map does that when the counts are needed).
+func (c *IPCounts) UnmarshalText(data []byte) error {
+	s := string(data)
 	for f := range strings.FieldsSeq(s) {
-		ip, n, ok := strings.Cut(f, "=")
-		v, err := strconv.ParseInt(n, 10, 64)
-		if !ok || ip == "" || err != nil || v < 0 {
+		if err := checkPair(f); err != nil {
 			return fmt.Errorf("ip counts: want ip=count, got %q", f)
 		}
-		m[ip] = v
 	}
-	*c = m
+	c.raw, c.m = s, nil
+	return nil
+}
+
+// checkPair checks "ip=count": a non-empty key without '=', and a count that fits an int64.
+func checkPair(f string) error {
+	ip, n, ok := strings.Cut(f, "=")
+	if !ok || ip == "" || n == "" || len(n) > 18 {
+		return errors.New("bad pair")
+	}
+	for i := 0; i < len(n); i++ {
+		if n[i] < '0' || n[i] > '9' {
+			return errors.New("bad count")
+		}
+	}
 	return nil
 }

@@ -177,9 +177,9 @@ func Decode(data []byte) (*State, error) {
 	return &s, nil
 }
 
-// Encode returns the JSON of s, indented, with a final newline.
+// Encode returns the JSON of s, compact (the file is written every minute), with a final newline.
 func Encode(s *State) ([]byte, error) {
-	data, err := json.MarshalIndent(s, "", " ")
+	data, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
