@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -33,23 +32,17 @@ func reportCommand() *cli.Command {
 	}
 }
 
-// parseTime takes RFC 3339 or unix seconds; flag names the option in the error.
-func parseTime(flag, s string) (int64, error) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return 0, fmt.Errorf("--%s: want RFC 3339 or unix seconds, got %q", flag, s)
-	}
-	return t.Unix(), nil
+// unixFlag is the time a flag gives, in unix seconds.
+func unixFlag(flag, s string) (int64, error) {
+	t, err := parseTime(flag, s)
+	return t.Unix(), err
 }
 
 // period returns (from, to] from --since, --from and --to.
 func period(c *cli.Context, now int64) (from, to int64, err error) {
 	to = now
 	if s := c.String("to"); s != "" {
-		if to, err = parseTime("to", s); err != nil {
+		if to, err = unixFlag("to", s); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -57,7 +50,7 @@ func period(c *cli.Context, now int64) (from, to int64, err error) {
 		return 0, 0, errors.New("--from and --since exclude each other")
 	}
 	if s := c.String("from"); s != "" {
-		if from, err = parseTime("from", s); err != nil {
+		if from, err = unixFlag("from", s); err != nil {
 			return 0, 0, err
 		}
 	} else {

@@ -173,7 +173,7 @@ func globals(c *cli.Context, w ...io.Writer) (log *logger, now time.Time, err er
 	now = time.Now()
 	log = newLogger(level, w...)
 	if s := c.String("now"); s != "" {
-		if now, err = parseNow(s); err != nil {
+		if now, err = parseTime("now", s); err != nil {
 			return nil, now, usageErr(err)
 		}
 		offset := now.Sub(time.Now())
@@ -218,14 +218,14 @@ func setup(c *cli.Context) (*env, error) {
 	return e, nil
 }
 
-// parseNow takes RFC 3339 or unix seconds.
-func parseNow(s string) (time.Time, error) {
+// parseTime takes RFC 3339 or unix seconds; flag names the option in the error.
+func parseTime(flag, s string) (time.Time, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return time.Unix(n, 0), nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("--now: want RFC 3339 or unix seconds, got %q", s)
+		return time.Time{}, fmt.Errorf("--%s: want RFC 3339 or unix seconds, got %q", flag, s)
 	}
 	return t, nil
 }
