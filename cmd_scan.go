@@ -71,7 +71,11 @@ func cmdScan(c *cli.Context) error {
 	if !dry {
 		st.History.Prune(e.now.Unix(), e.cfg.HistoryDays)
 		if err := state.Save(e.statePath, st); err != nil {
-			return runtimeErr(err)
+			// The firewall still follows the last good state plus this run's decisions: expired
+			// bans go, new ones come, a deleted jump comes back. The next run that can save
+			// reads this run's lines again and decides the same.
+			e.log.logf(levelError, "scan", "", "the state was not saved (the firewall is reconciled all the same; the next run reads these lines again): %s", err)
+			failed = true
 		}
 	}
 	if err := e.reconcile(c.Context, st, dry); err != nil {
