@@ -100,8 +100,11 @@ func cmdBan(c *cli.Context) error {
 		}
 	}
 	for _, ip := range ips {
+		if why := rules.NeverBan(ip); why != "" {
+			return usageErr(fmt.Errorf("%s is %s, which is never banned: nothing changed", ip, why))
+		}
 		if j.Ignores(ip) {
-			return usageErr(fmt.Errorf("%s is in the ignoreip of jail %s: not banned", ip, j.Name))
+			return usageErr(fmt.Errorf("%s is in the ignoreip of jail %s, or one of this host's addresses (ignoreself): nothing changed", ip, j.Name))
 		}
 	}
 	return e.changeState(c.Context, func(st *state.State) ([]change, error) {

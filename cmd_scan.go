@@ -181,6 +181,8 @@ func (e *env) failure(j *rules.Jail, js *state.Jail, host netip.Addr, t time.Tim
 	switch a.Outcome {
 	case rules.IgnoredIP:
 		e.log.logf(levelInfo, "filter", j.Name, "Ignore %s by ip", host)
+	case rules.Protected:
+		e.log.logf(levelInfo, "filter", j.Name, "Ignore %s: %s is never banned", host, rules.NeverBan(host))
 	case rules.DuringBan:
 		e.log.logf(levelNotice, "filter", j.Name, "%s already banned", host)
 	case rules.Counted:

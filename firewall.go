@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fail2ban-scan/fail2ban-scan/fw"
+	"github.com/fail2ban-scan/fail2ban-scan/rules"
 	"github.com/fail2ban-scan/fail2ban-scan/state"
 )
 
@@ -30,7 +31,7 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 		fj := fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType}
 		for ip, b := range st.Jail(j.Name).Bans {
 			if b.Permanent() || b.End > now {
-				if a, err := netip.ParseAddr(ip); err == nil {
+				if a, err := netip.ParseAddr(ip); err == nil && rules.NeverBan(a) == "" {
 					fj.Bans = append(fj.Bans, a)
 				}
 			}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -194,6 +196,10 @@ func setup(c *cli.Context) (*env, error) {
 	if err != nil {
 		return nil, usageErr(err)
 	}
+	self := hostAddrs()
+	for _, j := range cfg.Jails {
+		j.Self = self
+	}
 	e := &env{cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: func() {},
 		firewall: fw.New(fw.Options{})}
 	if s := c.String("state"); s != "" {
@@ -321,4 +327,20 @@ func (e *env) loadState() (*state.State, error) {
 		return nil, usageErr(err)
 	}
 	return st, nil
+}
+
+// hostAddrs returns the addresses of the host's interfaces, read at each run (ignoreself).
+// When they cannot be read, none: loopback stays protected by rules.NeverBan.
+func hostAddrs() []netip.Addr {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p.Addr().Unmap().WithZone(""))
+		}
+	}
+	return out
 }

@@ -56,9 +56,12 @@ type Jail struct {
 	FindTime         int64 // seconds, > 0
 	BanTime          int64 // seconds, < 0 for permanent
 	IgnoreIP         []netip.Prefix
-	BlockType        string   // REJECT or DROP
-	Ports            []string // names, numbers or lo:hi ranges; nil for every port
-	Protocol         string   // tcp, udp or all
+	// IgnoreSelf ignores the host's own addresses, Self, which the caller sets at each run.
+	IgnoreSelf bool
+	Self       []netip.Addr
+	BlockType  string   // REJECT or DROP
+	Ports      []string // names, numbers or lo:hi ranges; nil for every port
+	Protocol   string   // tcp, udp or all
 }
 
 // Jail returns the named jail, or nil.
@@ -104,7 +107,7 @@ jails:
 
 // settings is what both `defaults:` and a jail may set; nil means not set.
 type settings struct {
-	enabled                                   *bool
+	enabled, ignoreself                       *bool
 	filter, backend, journalDir, block, proto *string
 	failregex, ignoreregex, logpath, jmatch   []string
 	maxretry                                  *int
@@ -386,12 +389,16 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 	s.set[key] = true
 	s.lines[key] = k.Line
 	switch key {
-	case "enabled":
+	case "enabled", "ignoreself":
 		var b bool
 		if err := v.Decode(&b); err != nil {
 			return l.errf(v, p, "must be true or false, got %q", v.Value)
 		}
-		s.enabled = &b
+		if key == "enabled" {
+			s.enabled = &b
+		} else {
+			s.ignoreself = &b
+		}
 	case "filter":
 		return l.strp(v, p, &s.filter)
 	case "backend":
@@ -581,7 +588,7 @@ func (l *loader) strs(v *yaml.Node, key string) ([]string, error) {
 // errors are recorded, and the checks that would only repeat an error of d or s are skipped.
 func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 	j := &Jail{
-		Name: name, Enabled: true, FilterSpec: name, Backend: "file",
+		Name: name, Enabled: true, IgnoreSelf: true, FilterSpec: name, Backend: "file",
 		JournalMatch: DefaultJournalMatch(),
 		MaxRetry:     5, FindTime: 600, BanTime: 600,
 		BlockType: "REJECT", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp",
@@ -589,6 +596,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 	}
 	for _, x := range []*settings{d, s} {
 		setIf(&j.Enabled, x.enabled)
+		setIf(&j.IgnoreSelf, x.ignoreself)
 		setIf(&j.FilterSpec, x.filter)
 		setIf(&j.Backend, x.backend)
 		setIf(&j.JournalDirectory, x.journalDir)

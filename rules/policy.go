@@ -13,7 +13,8 @@ type Outcome int
 // Outcomes of Jail.Failure and Jail.Expire.
 const (
 	Counted   Outcome = iota // counted in the window, no ban yet
-	IgnoredIP                // the IP is in ignoreip: neither counted nor banned
+	IgnoredIP                // the IP is in ignoreip, or the host's own (ignoreself): neither counted nor banned
+	Protected                // the IP may never be banned (NeverBan): neither counted nor banned
 	Old                      // at or before now - findtime: not counted
 	DuringBan                // the IP's ban covers the failure's time: not counted
 	Banned                   // counted, and maxretry was reached: the IP is now banned
@@ -30,9 +31,13 @@ type Action struct {
 	Count   int       // Counted, Banned: failures of the IP in the window
 }
 
-// Ignores reports whether ip is in the jail's ignoreip.
+// Ignores reports whether ip is in the jail's ignoreip or, with ignoreself, one of the host's
+// own addresses.
 func (j *Jail) Ignores(ip netip.Addr) bool {
 	ip = ip.Unmap()
+	if j.SelfIgnored(ip) {
+		return true
+	}
 	for _, p := range j.IgnoreIP {
 		if p.Contains(ip) {
 			return true
@@ -49,6 +54,10 @@ func (j *Jail) Ignores(ip netip.Addr) bool {
 func (j *Jail) Failure(js *state.Jail, ip netip.Addr, t, now int64) Action {
 	ip = ip.Unmap()
 	a := Action{IP: ip, Time: t}
+	if NeverBan(ip) != "" {
+		a.Outcome = Protected
+		return a
+	}
 	if j.Ignores(ip) {
 		a.Outcome = IgnoredIP
 		return a
