@@ -31,7 +31,7 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 		for ip, b := range st.Jail(j.Name).Bans {
 			if b.Permanent() || b.End > now {
 				if a, err := netip.ParseAddr(ip); err == nil {
-					fj.Bans = append(fj.Bans, a)
+					fj.Bans = append(fj.Bans, netip.PrefixFrom(a, a.BitLen()))
 				}
 			}
 		}
