@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/fail2ban-scan/fail2ban-scan/fw"
+	"github.com/fail2ban-scan/fail2ban-scan/rules"
 	"github.com/fail2ban-scan/fail2ban-scan/state"
 )
 
@@ -28,11 +28,9 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 			continue
 		}
 		fj := fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType}
-		for ip, b := range st.Jail(j.Name).Bans {
-			if b.Permanent() || b.End > now {
-				if a, err := netip.ParseAddr(ip); err == nil {
-					fj.Bans = append(fj.Bans, netip.PrefixFrom(a, a.BitLen()))
-				}
+		for _, key := range rules.ActiveKeys(st.Jail(j.Name), now) {
+			if p, err := rules.ParseKey(key); err == nil {
+				fj.Bans = append(fj.Bans, p)
 			}
 		}
 		jails = append(jails, fj)
