@@ -128,7 +128,7 @@ func cmdBan(c *cli.Context) error {
 			rec.Ban(key, b.End, true)
 			changes = append(changes, change{j.Name, "Ban", key, " (" + banSpan(b) + ")"})
 		}
-		return append(changes, e.aggregate(j, js, e.now.Unix())...), nil
+		return append(changes, e.aggregate(j, js, e.now.Unix(), rec)...), nil
 	})
 }
 

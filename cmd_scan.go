@@ -158,7 +158,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, rec *
 			fmt.Fprintf(e.stdout, "[%s] Unban %s\n", j.Name, a.Key)
 		}
 	}
-	for _, c := range e.aggregate(j, js, now) {
+	for _, c := range e.aggregate(j, js, now, rec) {
 		e.log.logf(levelNotice, "actions", c.jail, "%s %s", c.verb, c.target)
 		if dry {
 			fmt.Fprintf(e.stdout, "[%s] %s %s%s\n", c.jail, c.verb, c.target, c.detail)

@@ -90,6 +90,10 @@ func TestSubnetBanUnban(t *testing.T) {
 	if got := liveSources(t, chain); !slices.Equal(got, []string{"203.0.113.0/24"}) {
 		t.Fatalf("the prefix replaces its members: %q", got)
 	}
+	if out, _ := cli(now+60, "status", "postfix-sasl"); !strings.Contains(out, "Currently banned:\t1\n") || !strings.Contains(out, "Total banned:\t4\n") ||
+		!strings.Contains(out, "Banned IP list:\t203.0.113.0/24\n") {
+		t.Errorf("status: three addresses and the prefix banned, the prefix in force:\n%s", out)
+	}
 	want := []banStatus{{IP: "203.0.113.0/24", Start: now + 60, End: now + 60 + 7200, Prefix: true}}
 	if got := statusBans(t, at(now+60), "postfix-sasl"); !slices.Equal(got, want) {
 		t.Errorf("status: %+v, want %+v", got, want)

@@ -167,9 +167,9 @@ type Aggregation struct {
 // longest of them (for ever if one is permanent). Each later call moves the prefix's end to
 // a longer member's, and never shortens it, so the prefix lasts as long as its longest member
 // ban. The members stay in js. A prefix that overlaps ignoreip is never banned (Refused), and
-// a prefix ban in force that overlaps it is lifted, whatever banned it (Lifted). Prefix bans
-// made here do not count in TotalBanned: their members did. Aggregate is idempotent; call it
-// after every change of the bans.
+// a prefix ban in force that overlaps it is lifted, whatever banned it (Lifted). A prefix
+// banned here counts in TotalBanned, as the ban it is (its members counted already).
+// Aggregate is idempotent; call it after every change of the bans.
 func (j *Jail) Aggregate(js *state.Jail, now int64) Aggregation {
 	var agg Aggregation
 	for key, b := range js.Bans {
@@ -242,6 +242,7 @@ func (j *Jail) aggregate(js *state.Jail, parent netip.Prefix, members []state.Ba
 	}
 	pb.Ban = state.Ban{Start: starts[j.Subnet.MinIPs-1], End: end}
 	js.Bans[key] = pb.Ban
+	js.TotalBanned++
 	agg.Banned = append(agg.Banned, pb)
 }
 

@@ -201,8 +201,8 @@ func TestPrefixLifetime(t *testing.T) {
 			t.Errorf("now %d: lifted %q, in force %q; want %q, %q", step.now, lifted, keys, step.lifted, step.activeKeys)
 		}
 	}
-	if js.TotalBanned != 4 {
-		t.Errorf("total banned %d, want 4: the prefix is not counted again", js.TotalBanned)
+	if js.TotalBanned != 5 {
+		t.Errorf("total banned %d, want 5: four addresses and the prefix", js.TotalBanned)
 	}
 }
 
