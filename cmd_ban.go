@@ -11,18 +11,23 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// parseIPs parses the command's IP arguments; a bad one is a usage error naming it.
-func parseIPs(args []string) ([]netip.Addr, error) {
+// parseIPs parses the command's arguments: addresses, or prefixes ("203.0.113.0/24"; an
+// address is its /32 or /128). A bad one is a usage error naming it.
+func parseIPs(args []string) ([]netip.Prefix, error) {
 	if len(args) == 0 {
 		return nil, usageErr(errors.New("no IP given"))
 	}
-	var out []netip.Addr
+	var out []netip.Prefix
 	for _, s := range args {
-		a, err := netip.ParseAddr(s)
+		p, err := rules.ParseKey(s)
 		if err != nil {
-			return nil, usageErr(fmt.Errorf("%q is not an IP address", s))
+			return nil, usageErr(fmt.Errorf("%q is not an IP address nor a prefix", s))
 		}
-		out = append(out, a.Unmap())
+		if raw, err := netip.ParsePrefix(s); err == nil && raw != p {
+			return nil, usageErr(fmt.Errorf("%s has host bits set: did you mean %s?", s, p))
+		}
+		p, _ = rules.ParseKey(rules.FormatKey(p)) // ::ffff:192.0.2.7 is 192.0.2.7
+		out = append(out, p)
 	}
 	return out, nil
 }
@@ -30,7 +35,7 @@ func parseIPs(args []string) ([]netip.Addr, error) {
 // change is one ban or unban that a manual command made in the state.
 type change struct {
 	jail, verb string // verb: Ban or Unban
-	ip         netip.Addr
+	target     string // the key: an address or a prefix
 	detail     string // "(from ... until ...)" or ""
 }
 
@@ -60,12 +65,12 @@ func (e *env) changeState(ctx context.Context, fn func(st *state.State) ([]chang
 	}
 	fwErr := e.reconcile(ctx, st, false)
 	for _, c := range changes {
-		e.log.logf(levelNotice, "actions", c.jail, "%s %s", c.verb, c.ip)
+		e.log.logf(levelNotice, "actions", c.jail, "%s %s", c.verb, c.target)
 		suffix := ""
 		if fwErr != nil {
 			suffix = " - in the state only: the firewall was not changed"
 		}
-		fmt.Fprintf(e.stdout, "[%s] %s %s%s%s\n", c.jail, c.verb, c.ip, c.detail, suffix)
+		fmt.Fprintf(e.stdout, "[%s] %s %s%s%s\n", c.jail, c.verb, c.target, c.detail, suffix)
 	}
 	if fwErr != nil {
 		return runtimeErr(fmt.Errorf("the state is saved, but the firewall was not changed (the next scan that can, applies it): %w", fwErr))
@@ -99,28 +104,34 @@ func cmdBan(c *cli.Context) error {
 			return usageErr(fmt.Errorf("--bantime: bad duration %q (want seconds, 30s, 10m, 1h, 1d, 1w, or -1/permanent)", s))
 		}
 	}
-	for _, ip := range ips {
-		if why := rules.NeverBan(ip); why != "" {
-			return usageErr(fmt.Errorf("%s is %s, which is never banned: nothing changed", ip, why))
+	for _, p := range ips {
+		if why := rules.NeverBan(p.Addr()); p.IsSingleIP() && why != "" {
+			return usageErr(fmt.Errorf("%s is %s, which is never banned: nothing changed", p.Addr(), why))
 		}
-		if j.Ignores(ip) {
-			return usageErr(fmt.Errorf("%s is in the ignoreip of jail %s, or one of this host's addresses (ignoreself): nothing changed", ip, j.Name))
+		if p.IsSingleIP() && j.Ignores(p.Addr()) {
+			return usageErr(fmt.Errorf("%s is in the ignoreip of jail %s, or one of this host's addresses (ignoreself): nothing changed", p.Addr(), j.Name))
+		}
+		if ig, ok := j.IgnoredIn(p); ok && !p.IsSingleIP() {
+			return usageErr(fmt.Errorf("%s overlaps %s of the ignoreip of jail %s: not banned", p, ig, j.Name))
+		}
+		if least := minPrefix(p); p.Bits() < least {
+			return usageErr(fmt.Errorf("%s is wider than /%d: not banned", p, least))
 		}
 	}
 	return e.changeState(c.Context, func(st *state.State) ([]change, error) {
 		js := st.Jail(j.Name)
 		var changes []change
 		rec := st.History.Recorder(j.Name, e.now.Unix())
-		for _, ip := range ips {
-			b, already := j.BanNow(js, ip, e.now.Unix(), bantime)
+		for _, p := range ips {
+			key, b, already := j.BanTarget(js, p, e.now.Unix(), bantime)
 			if already {
-				fmt.Fprintf(e.stdout, "[%s] %s already banned (%s)\n", j.Name, ip, banSpan(b))
+				fmt.Fprintf(e.stdout, "[%s] %s already banned (%s)\n", j.Name, key, banSpan(b))
 				continue
 			}
-			rec.Ban(ip.String(), b.End, true)
-			changes = append(changes, change{j.Name, "Ban", ip, " (" + banSpan(b) + ")"})
+			rec.Ban(key, b.End, true)
+			changes = append(changes, change{j.Name, "Ban", key, " (" + banSpan(b) + ")"})
 		}
-		return changes, nil
+		return append(changes, e.aggregate(j, js, e.now.Unix(), rec)...), nil
 	})
 }
 
@@ -139,7 +150,7 @@ func cmdUnban(c *cli.Context) error {
 	}
 	jails = e.ours(jails)
 	all := c.Bool("all")
-	var ips []netip.Addr
+	var ips []netip.Prefix
 	if all {
 		if c.NArg() > 0 {
 			return usageErr(errors.New("unban --all takes no IP"))
@@ -149,28 +160,30 @@ func cmdUnban(c *cli.Context) error {
 	}
 	return e.changeState(c.Context, func(st *state.State) ([]change, error) {
 		var changes []change
-		lifted := map[netip.Addr]bool{}
+		lifted := map[netip.Prefix]bool{}
 		for _, j := range jails {
 			js := st.Jail(j.Name)
-			targets := ips
+			var keys []string
 			if all {
-				targets = nil
-				for _, ip := range sortedIPs(js.Bans) {
-					targets = append(targets, netip.MustParseAddr(ip))
+				keys = rules.LiftAll(js)
+			}
+			for _, p := range ips {
+				ks, err := rules.Lift(js, p, e.now.Unix())
+				if err != nil { // a member of a banned prefix: nothing is saved
+					return nil, usageErr(fmt.Errorf("jail %s: %w; nothing changed", j.Name, err))
 				}
+				lifted[p] = lifted[p] || len(ks) > 0
+				keys = append(keys, ks...)
 			}
 			rec := st.History.Recorder(j.Name, e.now.Unix())
-			for _, ip := range targets {
-				if rules.Unban(js, ip) {
-					rec.Unban(ip.String(), true)
-					lifted[ip] = true
-					changes = append(changes, change{j.Name, "Unban", ip, ""})
-				}
+			for _, key := range keys {
+				rec.Unban(key, true)
+				changes = append(changes, change{j.Name, "Unban", key, ""})
 			}
 		}
-		for _, ip := range ips {
-			if !lifted[ip] {
-				fmt.Fprintf(e.stdout, "%s is not banned\n", ip)
+		for _, p := range ips {
+			if !lifted[p] {
+				fmt.Fprintf(e.stdout, "%s is not banned\n", rules.FormatKey(p))
 			}
 		}
 		return changes, nil
@@ -201,4 +214,13 @@ func cmdFlush(c *cli.Context) error {
 		return runtimeErr(fmt.Errorf("flush: %w", err))
 	}
 	return nil
+}
+
+// minPrefix is the shortest prefix `ban` takes for p's family, as `subnet:` does: /8 for
+// IPv4, /16 for IPv6.
+func minPrefix(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return 8
+	}
+	return 16
 }

@@ -156,10 +156,16 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, rec *
 	}
 	js.NoteMatches(lines, matched, now)
 	for _, a := range j.Expire(js, now) {
-		e.log.logf(levelNotice, "actions", j.Name, "Unban %s", a.IP)
-		rec.Unban(a.IP.String(), false)
+		e.log.logf(levelNotice, "actions", j.Name, "Unban %s", a.Key)
+		rec.Unban(a.Key, false)
 		if dry {
-			fmt.Fprintf(e.stdout, "[%s] Unban %s\n", j.Name, a.IP)
+			fmt.Fprintf(e.stdout, "[%s] Unban %s\n", j.Name, a.Key)
+		}
+	}
+	for _, c := range e.aggregate(j, js, now, rec) {
+		e.log.logf(levelNotice, "actions", c.jail, "%s %s", c.verb, c.target)
+		if dry {
+			fmt.Fprintf(e.stdout, "[%s] %s %s%s\n", c.jail, c.verb, c.target, c.detail)
 		}
 	}
 	return readErr
@@ -172,7 +178,7 @@ func (e *env) failure(j *rules.Jail, js *state.Jail, host netip.Addr, t time.Tim
 		rec.Failure(a.IP.String()) // what Total failed counts
 	}
 	if a.Outcome == rules.Banned {
-		rec.Ban(a.IP.String(), a.Ban.End, false)
+		rec.Ban(a.Key, a.Ban.End, false)
 	}
 	if a.Outcome == rules.Old {
 		return // most lines of a first run over a big log: nothing to say at the usual levels
@@ -192,9 +198,9 @@ func (e *env) failure(j *rules.Jail, js *state.Jail, host netip.Addr, t time.Tim
 		e.log.logf(levelInfo, "actions", j.Name, "%s reached maxretry at %s but that ban is already over: not applied", host, stamp)
 	case rules.Banned:
 		e.log.logf(levelInfo, "filter", j.Name, "Found %s - %s", host, stamp)
-		e.log.logf(levelNotice, "actions", j.Name, "Ban %s", host)
+		e.log.logf(levelNotice, "actions", j.Name, "Ban %s", a.Key)
 		if rec == nil {
-			fmt.Fprintf(e.stdout, "[%s] Ban %s (%d failures, %s)\n", j.Name, host, a.Count, banSpan(a.Ban))
+			fmt.Fprintf(e.stdout, "[%s] Ban %s (%d failures, %s)\n", j.Name, a.Key, a.Count, banSpan(a.Ban))
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -32,12 +31,14 @@ type jailStatus struct {
 const quietNotice = 24 * 3600
 
 type banStatus struct {
-	IP    string `json:"ip"`
-	Start int64  `json:"start"`
-	End   int64  `json:"end"`
+	IP     string `json:"ip"` // an address, or a prefix such as 203.0.113.0/24
+	Start  int64  `json:"start"`
+	End    int64  `json:"end"`
+	Prefix bool   `json:"prefix"` // IP is a prefix wider than one address
 }
 
-// statusOf computes a jail's status from the state at now. Bans are ordered by IP.
+// statusOf computes a jail's status from the state at now. Bans are ordered by IP; the bans
+// inside a banned prefix are not listed (the prefix's one rule blocks them).
 func statusOf(j *rules.Jail, js *state.Jail, now int64) jailStatus {
 	s := jailStatus{
 		CurrentlyFailed: j.CurrentlyFailed(js, now),
@@ -47,12 +48,9 @@ func statusOf(j *rules.Jail, js *state.Jail, now int64) jailStatus {
 		Files:           []string{},
 		JournalMatches:  []string{},
 	}
-	for _, ip := range sortedIPs(js.Bans) {
+	for _, ip := range rules.ActiveKeys(js, now) { // a ban that is over goes at the next scan
 		b := js.Bans[ip]
-		if !b.Permanent() && b.End <= now {
-			continue // over: the next scan lifts it
-		}
-		s.Banned = append(s.Banned, banStatus{IP: ip, Start: b.Start, End: b.End})
+		s.Banned = append(s.Banned, banStatus{IP: ip, Start: b.Start, End: b.End, Prefix: rules.IsPrefixKey(ip)})
 	}
 	s.CurrentlyBanned = len(s.Banned)
 	if js.Unmatched > 0 && now-js.QuietSince >= quietNotice {
@@ -73,20 +71,14 @@ func statusOf(j *rules.Jail, js *state.Jail, now int64) jailStatus {
 	return s
 }
 
-// sortedIPs returns the keys of m in address order (v4 before v6).
+// sortedIPs returns the keys of m in address order (v4 before v6), a prefix before the
+// addresses inside it.
 func sortedIPs[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b string) int {
-		x, errx := netip.ParseAddr(a)
-		y, erry := netip.ParseAddr(b)
-		if errx != nil || erry != nil {
-			return strings.Compare(a, b)
-		}
-		return x.Compare(y)
-	})
+	slices.SortFunc(keys, rules.CompareKeys)
 	return keys
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -29,11 +28,9 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 			continue
 		}
 		fj := fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType}
-		for ip, b := range st.Jail(j.Name).Bans {
-			if b.Permanent() || b.End > now {
-				if a, err := netip.ParseAddr(ip); err == nil && rules.NeverBan(a) == "" {
-					fj.Bans = append(fj.Bans, a)
-				}
+		for _, key := range rules.ActiveKeys(st.Jail(j.Name), now) {
+			if p, err := rules.ParseKey(key); err == nil && !rules.ProtectedPrefix(p) {
+				fj.Bans = append(fj.Bans, p)
 			}
 		}
 		jails = append(jails, fj)

@@ -125,8 +125,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 			{
 				Name:      "ban",
-				Usage:     "ban IPs by hand in a jail",
-				ArgsUsage: "IP...",
+				Usage:     "ban IPs or prefixes (203.0.113.0/24) by hand in a jail",
+				ArgsUsage: "IP|PREFIX...",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "jail", Required: true, Usage: "the `JAIL`"},
 					&cli.StringFlag{Name: "bantime", Usage: "`DURATION` instead of the jail's bantime (-1 or permanent: for ever)"},
@@ -135,8 +135,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 			{
 				Name:      "unban",
-				Usage:     "lift bans, in the state and the firewall",
-				ArgsUsage: "IP...",
+				Usage:     "lift bans, in the state and the firewall (a prefix with the bans inside it)",
+				ArgsUsage: "IP|PREFIX...",
 				Flags: []cli.Flag{
 					jailFlag,
 					&cli.BoolFlag{Name: "all", Usage: "lift every ban"},

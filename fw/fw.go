@@ -4,6 +4,7 @@
 //
 //	-N f2b-J
 //	-A f2b-J -s 192.0.2.7/32 -j REJECT --reject-with icmp-port-unreachable   (one per ban, or -j DROP)
+//	-A f2b-J -s 203.0.113.0/24 -j REJECT --reject-with icmp-port-unreachable (a banned prefix)
 //	-A f2b-J -j RETURN
 //	-A INPUT -p tcp -m multiport --dports 25,465,587 -j f2b-J                (first rules of INPUT)
 //
@@ -28,11 +29,15 @@ import (
 
 // Jail is the firewall's view of one enabled jail.
 type Jail struct {
-	Name      string       // the chain is ChainName(Name); see ValidateName
-	Ports     []string     // as configured: names, numbers, "a:b"; nil or ["all"] = every port
-	Protocol  string       // tcp | udp | all; "" = tcp
-	BlockType string       // REJECT | DROP (any case); "" = REJECT
-	Bans      []netip.Addr // active bans, IPv4 and IPv6 mixed (4in6 counts as IPv4); duplicates are fine
+	Name      string   // the chain is ChainName(Name); see ValidateName
+	Ports     []string // as configured: names, numbers, "a:b"; nil or ["all"] = every port
+	Protocol  string   // tcp | udp | all; "" = tcp
+	BlockType string   // REJECT | DROP (any case); "" = REJECT
+	// Bans are the active bans, IPv4 and IPv6 mixed: an address is a /32 or /128, a banned
+	// subnet a shorter prefix (4in6 counts as IPv4; host bits are ignored). Duplicates are
+	// fine, and so is a ban inside another: only the widest rule is written, so the rules of
+	// a prefix's members go when the prefix is banned.
+	Bans []netip.Prefix
 }
 
 // ChainPrefix starts the name of every chain this package manages.

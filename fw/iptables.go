@@ -54,8 +54,8 @@ func (f *IPTables) Reconcile(ctx context.Context, jails []Jail, managed []string
 	}
 	needV6 := false
 	for _, j := range jails {
-		for _, a := range j.Bans {
-			needV6 = needV6 || a.Unmap().Is6()
+		for _, p := range j.Bans {
+			needV6 = needV6 || normalize(p).Addr().Is6()
 		}
 	}
 	return f.apply(ctx, jails, managed, dryRun, needV6)

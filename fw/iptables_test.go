@@ -197,6 +197,22 @@ func TestReconcile(t *testing.T) {
 				"\n-A f2b-sasl -s fe80::1/128 -j REJECT --reject-with icmp6-port-unreachable\n" + saslReturn,
 		},
 		{
+			name:   "prefixes replace their members",
+			before: []Jail{sasl("192.0.2.1", "192.0.2.2", "2001:db8:7::5")},
+			jails:  []Jail{sasl("192.0.2.0/24", "192.0.2.1", "192.0.2.2", "198.51.100.7", "2001:db8:7::/64", "2001:db8:7::5")},
+			want4: builtins + "-N f2b-sasl\n" + saslJump +
+				"\n-A f2b-sasl -s 192.0.2.0/24 -j REJECT --reject-with icmp-port-unreachable" +
+				"\n-A f2b-sasl -s 198.51.100.7/32 -j REJECT --reject-with icmp-port-unreachable\n" + saslReturn,
+			want6: builtins + "-N f2b-sasl\n" + saslJump +
+				"\n-A f2b-sasl -s 2001:db8:7::/64 -j REJECT --reject-with icmp6-port-unreachable\n" + saslReturn,
+		},
+		{
+			name:   "prefix lifted, members back",
+			before: []Jail{sasl("192.0.2.0/24")},
+			jails:  []Jail{sasl("192.0.2.1", "192.0.2.2")},
+			want4:  saslTwoBans,
+		},
+		{
 			name:  "DROP",
 			jails: []Jail{{Name: "sasl", Ports: []string{"smtp"}, BlockType: "DROP", Bans: addrs("192.0.2.1", "2001:db8::1")}},
 			want4: builtins + "-N f2b-sasl\n-A INPUT -p tcp -m multiport --dports 25 -j f2b-sasl\n-A f2b-sasl -s 192.0.2.1/32 -j DROP\n" + saslReturn,
@@ -355,11 +371,11 @@ func TestReconcile10k(t *testing.T) {
 }
 
 // bans10k returns 10,000 IPv4 addresses from 10.0.0.0 + from.
-func bans10k(from int) []netip.Addr {
-	out := make([]netip.Addr, 10000)
+func bans10k(from int) []netip.Prefix {
+	out := make([]netip.Prefix, 10000)
 	for i := range out {
 		n := from + i
-		out[i] = netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
+		out[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}), 32)
 	}
 	return out
 }

@@ -95,52 +95,100 @@ func banTarget(fam Family, blockType string) string {
 	return "REJECT --reject-with icmp-port-unreachable"
 }
 
-// banRule renders the rule that bans a in fam.
-func banRule(fam Family, a netip.Addr, target string) string {
-	return "-s " + netip.PrefixFrom(a, a.BitLen()).String() + " -j " + target
+// banRule renders the rule that bans p in fam.
+func banRule(fam Family, p netip.Prefix, target string) string {
+	return "-s " + p.String() + " -j " + target
 }
 
 // parseBan splits a rule of the form this package writes into its chains,
-// "-s ADDR/32 -j DROP" or "-s ADDR/32 -j REJECT --reject-with X", into the
-// address and the target text ("DROP", "REJECT --reject-with X"). The
-// address is compared, not its spelling: ip6tables prints ::102:304 as
-// ::1.2.3.4.
-func parseBan(fam Family, rule string) (netip.Addr, string, bool) {
+// "-s PREFIX -j DROP" or "-s PREFIX -j REJECT --reject-with X", into the
+// prefix (an address is /32 or /128) and the target text ("DROP",
+// "REJECT --reject-with X"). iptables-save prints every source as a prefix:
+// 192.0.2.7/32, 203.0.113.0/24, 2001:db8::/64. The prefix is compared, not
+// its spelling: ip6tables prints ::102:304 as ::1.2.3.4.
+func parseBan(fam Family, rule string) (netip.Prefix, string, bool) {
 	rest, ok := strings.CutPrefix(rule, "-s ")
 	if !ok {
-		return netip.Addr{}, "", false
+		return netip.Prefix{}, "", false
 	}
 	pfx, target, ok := strings.Cut(rest, " -j ")
 	if !ok {
-		return netip.Addr{}, "", false
+		return netip.Prefix{}, "", false
 	}
 	p, err := netip.ParsePrefix(pfx)
-	if err != nil || !p.IsSingleIP() || p.Addr().Is4() != (fam == IPv4) {
-		return netip.Addr{}, "", false
+	if err != nil || p.Addr().Is4() != (fam == IPv4) {
+		return netip.Prefix{}, "", false
 	}
 	if with, ok := strings.CutPrefix(target, "REJECT --reject-with "); target != "DROP" && (!ok || strings.Contains(with, " ")) {
-		return netip.Addr{}, "", false
+		return netip.Prefix{}, "", false
 	}
-	return p.Addr(), target, true
+	return p.Masked(), target, true
 }
 
-// familyBans returns the addresses of bans in fam, without duplicates, in
-// no particular order. IPv4-mapped IPv6 addresses count as IPv4; zones are
-// dropped. The map holds them too, keyed by As16 (faster to hash than Addr),
-// with the value false.
-func familyBans(fam Family, bans []netip.Addr) ([]netip.Addr, map[[16]byte]bool) {
-	out := make([]netip.Addr, 0, len(bans))
-	set := make(map[[16]byte]bool, len(bans))
-	for _, a := range bans {
-		a = a.WithZone("").Unmap()
-		if k := a.As16(); a.IsValid() && a.Is4() == (fam == IPv4) {
+// normalize drops p's zone and host bits, and makes an IPv4-mapped IPv6
+// prefix of /96 or longer the IPv4 prefix it is.
+func normalize(p netip.Prefix) netip.Prefix {
+	a, bits := p.Addr().WithZone(""), p.Bits()
+	if a.Is4In6() && bits >= 96 {
+		a, bits = a.Unmap(), bits-96
+	}
+	return netip.PrefixFrom(a, bits).Masked()
+}
+
+// banKey is a ban's prefix as a map key (faster to hash than netip.Prefix).
+type banKey struct {
+	a    [16]byte
+	bits int
+}
+
+func keyOf(p netip.Prefix) banKey { return banKey{p.Addr().As16(), p.Bits()} }
+
+// comparePrefix orders prefixes by address, then by length.
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
+
+// familyBans returns the bans in fam (see normalize), without duplicates
+// and without the bans that lie inside another ban, in no particular order.
+// The map holds them too, with the value false.
+func familyBans(fam Family, bans []netip.Prefix) ([]netip.Prefix, map[banKey]bool) {
+	out := make([]netip.Prefix, 0, len(bans))
+	set := make(map[banKey]bool, len(bans))
+	lengths := map[int]bool{}
+	for _, p := range bans {
+		p = normalize(p)
+		if k := keyOf(p); p.IsValid() && p.Addr().Is4() == (fam == IPv4) {
 			if _, dup := set[k]; !dup {
 				set[k] = false
-				out = append(out, a)
+				out = append(out, p)
+				lengths[p.Bits()] = true
 			}
 		}
 	}
-	return out, set
+	if len(lengths) < 2 {
+		return out, set // all of one length: none inside another
+	}
+	kept := out[:0]
+	for _, p := range out {
+		inside := false
+		for bits := range lengths {
+			if bits < p.Bits() {
+				if _, ok := set[keyOf(netip.PrefixFrom(p.Addr(), bits).Masked())]; ok {
+					inside = true
+					break
+				}
+			}
+		}
+		if inside {
+			delete(set, keyOf(p))
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	return kept, set
 }
 
 const returnRule = "-j RETURN"
@@ -257,7 +305,7 @@ func chainDiff(fam Family, cur table, j Jail) []string {
 	rules, exists := cur[c]
 
 	rebuild := func() []string {
-		slices.SortFunc(bans, netip.Addr.Compare)
+		slices.SortFunc(bans, comparePrefix)
 		var ops []string
 		if !exists {
 			ops = append(ops, "-N "+c)
@@ -282,11 +330,11 @@ func chainDiff(fam Family, cur table, j Jail) []string {
 			returns++
 			continue
 		}
-		a, t, ok := parseBan(fam, r)
+		p, t, ok := parseBan(fam, r)
 		if !ok {
 			return rebuild() // not ours: an admin's rule or a half-edit
 		}
-		k := a.As16()
+		k := keyOf(p)
 		if done, wanted := kept[k]; t == target && wanted && !done {
 			kept[k] = true
 			continue
@@ -296,13 +344,13 @@ func chainDiff(fam Family, cur table, j Jail) []string {
 	if returns > 1 || returns == 1 && rules[len(rules)-1] != returnRule {
 		return rebuild()
 	}
-	var missing []netip.Addr
-	for _, a := range bans {
-		if !kept[a.As16()] {
-			missing = append(missing, a)
+	var missing []netip.Prefix
+	for _, p := range bans {
+		if !kept[keyOf(p)] {
+			missing = append(missing, p)
 		}
 	}
-	slices.SortFunc(missing, netip.Addr.Compare)
+	slices.SortFunc(missing, comparePrefix)
 	for _, a := range slices.Backward(missing) { // -I 1 reverses: the chain lists them in order
 		ops = append(ops, "-I "+c+" 1 "+banRule(fam, a, target))
 	}
@@ -331,9 +379,9 @@ func validate(jails []Jail, managed []string) error {
 		default:
 			return fmt.Errorf("jail %s: blocktype %q: want REJECT or DROP", j.Name, j.BlockType)
 		}
-		for _, a := range j.Bans {
-			if !a.IsValid() {
-				return fmt.Errorf("jail %s: invalid (zero) ban address", j.Name)
+		for _, p := range j.Bans {
+			if !p.IsValid() {
+				return fmt.Errorf("jail %s: invalid (zero) ban prefix", j.Name)
 			}
 		}
 	}

@@ -11,10 +11,16 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
 
-func addrs(ss ...string) []netip.Addr {
-	var out []netip.Addr
+// addrs parses bans: addresses ("192.0.2.1", a /32 or /128) and prefixes ("203.0.113.0/24").
+func addrs(ss ...string) []netip.Prefix {
+	var out []netip.Prefix
 	for _, s := range ss {
-		out = append(out, netip.MustParseAddr(s))
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p)
+			continue
+		}
+		a := netip.MustParseAddr(s)
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out
 }
@@ -163,6 +169,50 @@ func TestDiff(t *testing.T) {
 			jails: []Jail{x("::102:304", "192.0.2.1", "::ffff:192.0.2.9", "2001:db8::7")},
 			want:  []string{"-I f2b-x 1 -s 2001:db8::7/128 -j REJECT --reject-with icmp6-port-unreachable"},
 		},
+		{
+			name:  "prefix banned: its members' rules go",
+			cur:   save(inPlace...),
+			jails: []Jail{x("192.0.2.0/24", "192.0.2.1", "192.0.2.2", "198.51.100.9")},
+			want: []string{
+				"-D f2b-x " + rejectA,
+				"-D f2b-x " + rejectB,
+				"-I f2b-x 1 -s 198.51.100.9/32 -j REJECT --reject-with icmp-port-unreachable",
+				"-I f2b-x 1 -s 192.0.2.0/24 -j REJECT --reject-with icmp-port-unreachable",
+			},
+		},
+		{
+			name:  "prefix in place, a member inside it wanted too",
+			cur:   save("-N f2b-x", "-A INPUT "+jumpX, "-A f2b-x -s 192.0.2.0/24 -j REJECT --reject-with icmp-port-unreachable", "-A f2b-x -j RETURN"),
+			jails: []Jail{x("192.0.2.0/24", "192.0.2.1", "192.0.2.128/25")},
+		},
+		{
+			name:  "prefix lifted, a member stays",
+			cur:   save("-N f2b-x", "-A INPUT "+jumpX, "-A f2b-x -s 192.0.2.0/24 -j REJECT --reject-with icmp-port-unreachable", "-A f2b-x -j RETURN"),
+			jails: []Jail{x("192.0.2.1")},
+			want:  []string{"-D f2b-x -s 192.0.2.0/24 -j REJECT --reject-with icmp-port-unreachable", "-I f2b-x 1 " + rejectA},
+		},
+		{
+			name:  "host bits dropped, IPv4-mapped prefix is IPv4",
+			cur:   save(),
+			jails: []Jail{x("::ffff:192.0.2.77/120", "10.1.2.3/8")},
+			want: []string{
+				"-N f2b-x",
+				"-A f2b-x -s 10.0.0.0/8 -j REJECT --reject-with icmp-port-unreachable",
+				"-A f2b-x -s 192.0.2.0/24 -j REJECT --reject-with icmp-port-unreachable",
+				"-A f2b-x -j RETURN",
+				"-I INPUT 1 " + jumpX,
+			},
+		},
+		{
+			name:  "IPv6 /64",
+			fam:   IPv6,
+			cur:   save("-N f2b-x", "-A INPUT "+jumpX, "-A f2b-x -s 2001:db8::/64 -j REJECT --reject-with icmp6-port-unreachable", "-A f2b-x -s 2001:db8:1::5/128 -j REJECT --reject-with icmp6-port-unreachable", "-A f2b-x -j RETURN"),
+			jails: []Jail{x("2001:db8::/64", "2001:db8::5", "2001:db8:1::/64", "2001:db8:1::5", "192.0.2.0/24")},
+			want: []string{
+				"-D f2b-x -s 2001:db8:1::5/128 -j REJECT --reject-with icmp6-port-unreachable",
+				"-I f2b-x 1 -s 2001:db8:1::/64 -j REJECT --reject-with icmp6-port-unreachable",
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,7 +245,7 @@ func TestValidate(t *testing.T) {
 		{"all mixed", Jail{Name: "x", Ports: []string{"all", "25"}}, `"all" cannot be combined`},
 		{"too many", Jail{Name: "x", Ports: []string{"1:2", "3:4", "5:6", "7:8", "9:10", "11:12", "13:14", "15", "16"}}, "more than 15 ports"},
 		{"blocktype", Jail{Name: "x", BlockType: "ACCEPT"}, `blocktype "ACCEPT": want REJECT or DROP`},
-		{"zero addr", Jail{Name: "x", Bans: []netip.Addr{{}}}, "invalid (zero) ban address"},
+		{"zero prefix", Jail{Name: "x", Bans: []netip.Prefix{{}}}, "invalid (zero) ban prefix"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -62,6 +62,8 @@ type Jail struct {
 	BlockType  string   // REJECT or DROP
 	Ports      []string // names, numbers or lo:hi ranges; nil for every port
 	Protocol   string   // tcp, udp or all
+	Subnet     Subnet   // prefix bans of many members (config_prefix.go); MinIPs 0: off
+	IPv6Prefix int      // IPv6 failures and bans are kept per prefix of this length, 16..128
 }
 
 // Jail returns the named jail, or nil.
@@ -114,6 +116,8 @@ type settings struct {
 	findtime, bantime                         *int64
 	ignoreip                                  []netip.Prefix
 	ports                                     []string
+	subnet                                    *Subnet
+	ipv6prefix                                *int
 	set                                       map[string]bool
 	lines                                     map[string]int
 	bad                                       map[string]bool // keys in error
@@ -507,6 +511,8 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 			}
 			s.ignoreip = append(s.ignoreip, pfx)
 		}
+	case "subnet", "ipv6_prefix":
+		return l.prefixSetting(s, p, key, v)
 	case "port":
 		list, err := l.strs(v, p)
 		if err != nil {
@@ -592,7 +598,8 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		JournalMatch: DefaultJournalMatch(),
 		MaxRetry:     5, FindTime: 600, BanTime: 600,
 		BlockType: "REJECT", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp",
-		IgnoreIP: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		IgnoreIP:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		IPv6Prefix: DefaultIPv6Prefix,
 	}
 	for _, x := range []*settings{d, s} {
 		setIf(&j.Enabled, x.enabled)
@@ -605,6 +612,8 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		setIf(&j.MaxRetry, x.maxretry)
 		setIf(&j.FindTime, x.findtime)
 		setIf(&j.BanTime, x.bantime)
+		setIf(&j.Subnet, x.subnet)
+		setIf(&j.IPv6Prefix, x.ipv6prefix)
 		if x.set["failregex"] {
 			j.FailRegex = x.failregex
 		}

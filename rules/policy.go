@@ -26,6 +26,7 @@ const (
 type Action struct {
 	Outcome Outcome
 	IP      netip.Addr
+	Key     string    // the key of IP's failures and bans: the address, or its prefix (prefix.go)
 	Time    int64     // the failure's time, or the end of a lifted ban
 	Ban     state.Ban // Banned, Expired, DuringBan: the ban
 	Count   int       // Counted, Banned: failures of the IP in the window
@@ -66,8 +67,9 @@ func (j *Jail) Failure(js *state.Jail, ip netip.Addr, t, now int64) Action {
 		a.Outcome = Old
 		return a
 	}
-	key := ip.String()
-	if b, ok := js.Bans[key]; ok && b.Covers(t) {
+	key := j.Key(ip)
+	a.Key = key
+	if b, ok := j.bannedAt(js, ip, key, t); ok {
 		a.Outcome, a.Ban = DuringBan, b
 		return a
 	}
@@ -107,6 +109,11 @@ func (j *Jail) Failure(js *state.Jail, ip netip.Addr, t, now int64) Action {
 // ban counts in Total banned like any ban. When ip is banned already, the longer of the two
 // bans stays (a permanent ban is never shortened), nothing is counted, and already is true.
 func (j *Jail) BanNow(js *state.Jail, ip netip.Addr, now, bantime int64) (b state.Ban, already bool) {
+	return j.banKeyNow(js, j.Key(ip), now, bantime)
+}
+
+// banKeyNow is BanNow of a key (prefix.go).
+func (j *Jail) banKeyNow(js *state.Jail, key string, now, bantime int64) (b state.Ban, already bool) {
 	if bantime == 0 {
 		bantime = j.BanTime
 	}
@@ -114,7 +121,6 @@ func (j *Jail) BanNow(js *state.Jail, ip netip.Addr, now, bantime int64) (b stat
 	if bantime > 0 {
 		b.End = now + bantime
 	}
-	key := ip.Unmap().String()
 	delete(js.Failures, key)
 	if old, ok := js.Bans[key]; ok && (old.Permanent() || old.End > now) {
 		if !old.Permanent() && (b.Permanent() || b.End > old.End) {
@@ -143,11 +149,11 @@ func (j *Jail) Expire(js *state.Jail, now int64) []Action {
 	for key, b := range js.Bans {
 		if !b.Permanent() && b.End <= now {
 			delete(js.Bans, key)
-			ip, _ := netip.ParseAddr(key)
-			out = append(out, Action{Outcome: Unbanned, IP: ip, Time: b.End, Ban: b})
+			p, _ := ParseKey(key)
+			out = append(out, Action{Outcome: Unbanned, IP: p.Addr(), Key: key, Time: b.End, Ban: b})
 		}
 	}
-	slices.SortFunc(out, func(a, b Action) int { return a.IP.Compare(b.IP) })
+	slices.SortFunc(out, func(a, b Action) int { return CompareKeys(a.Key, b.Key) })
 	for key, ts := range js.Failures {
 		i, _ := slices.BinarySearch(ts, now-j.FindTime+1)
 		if i == len(ts) {

@@ -5,6 +5,24 @@ import "net/netip"
 // broadcast is the limited broadcast address.
 var broadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
+// neverBanned are the ranges of NeverBan, for prefixes.
+var neverBanned = []netip.Prefix{
+	netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"),
+	netip.MustParsePrefix("0.0.0.0/32"), netip.MustParsePrefix("::/128"),
+	netip.MustParsePrefix("255.255.255.255/32"),
+	netip.MustParsePrefix("224.0.0.0/4"), netip.MustParsePrefix("ff00::/8"),
+}
+
+// ProtectedPrefix reports whether p holds an address that is never banned.
+func ProtectedPrefix(p netip.Prefix) bool {
+	for _, n := range neverBanned {
+		if n.Overlaps(p) {
+			return true
+		}
+	}
+	return false
+}
+
 // NeverBan reports why ip may never be banned, whatever the config says, or "" when it may:
 // loopback (a webmail submitting on localhost), the unspecified address, broadcast and
 // multicast, IPv4-mapped forms included. No log line and no `ban` can put them in a chain.

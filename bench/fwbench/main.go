@@ -44,9 +44,9 @@ func run(n int, bin string) error {
 	if err := netnstest.Check(); err != nil {
 		return fmt.Errorf("refusing to run outside a fresh network namespace: %w", err)
 	}
-	bans := make([]netip.Addr, n)
+	bans := make([]netip.Prefix, n)
 	for i := range bans {
-		bans[i] = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		bans[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
 	}
 
 	// Baseline: what fail2ban's iptables action does, one process per IP
@@ -60,8 +60,8 @@ func run(n int, bin string) error {
 		return err
 	}
 	start := time.Now()
-	for _, a := range bans {
-		if err := ipt.Insert("filter", base, 1, "-s", a.String(), "-j", "REJECT", "--reject-with", "icmp-port-unreachable"); err != nil {
+	for _, p := range bans {
+		if err := ipt.Insert("filter", base, 1, "-s", p.Addr().String(), "-j", "REJECT", "--reject-with", "icmp-port-unreachable"); err != nil {
 			return err
 		}
 	}
