@@ -59,6 +59,7 @@ type Jail struct {
 	BlockType        string   // REJECT or DROP
 	Ports            []string // names, numbers or lo:hi ranges; nil for every port
 	Protocol         string   // tcp, udp or all
+	Escalation       Escalation
 }
 
 // Jail returns the named jail, or nil.
@@ -111,6 +112,9 @@ type settings struct {
 	findtime, bantime                         *int64
 	ignoreip                                  []netip.Prefix
 	ports                                     []string
+	incr                                      *increment // bantime_increment:
+	permanentAfter                            *int
+	forgetAfter                               *int64
 	set                                       map[string]bool
 	lines                                     map[string]int
 	bad                                       map[string]bool // keys in error
@@ -510,6 +514,8 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 			return l.errf(v, p, "%s", err)
 		}
 		s.ports = ports
+	case "bantime_increment", "permanent_after", "forget_after":
+		return l.escalationSetting(s, p, key, v)
 	default:
 		return l.errf(k, p, "unknown key")
 	}
@@ -585,7 +591,8 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		JournalMatch: DefaultJournalMatch(),
 		MaxRetry:     5, FindTime: 600, BanTime: 600,
 		BlockType: "REJECT", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp",
-		IgnoreIP: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		IgnoreIP:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		Escalation: DefaultEscalation(),
 	}
 	for _, x := range []*settings{d, s} {
 		setIf(&j.Enabled, x.enabled)
@@ -615,6 +622,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		if x.set["port"] {
 			j.Ports = x.ports
 		}
+		applyEscalation(&j.Escalation, x)
 	}
 	line := func(key string) *yaml.Node {
 		if n, ok := s.lines[key]; ok {
@@ -637,6 +645,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		}
 		return false
 	}
+	l.warnEscalation(j, path, s)
 	if !bad("backend", "logpath") && j.Backend == "file" && len(j.LogPath) == 0 {
 		l.fail(l.errf(line("logpath"), path+".logpath", "backend file needs at least one logpath"))
 	}
@@ -714,7 +723,7 @@ func ParseDuration(s string) (int64, error) {
 		default:
 			return 0, fmt.Errorf("bad duration %q: unknown unit %q", s, rest[i])
 		}
-		if n > (1<<62)/unit {
+		if n > (1<<62)/unit || total > (1<<62)-n*unit {
 			return 0, fmt.Errorf("bad duration %q: too large", s)
 		}
 		total += n * unit

@@ -156,6 +156,9 @@ func TestParseDuration(t *testing.T) {
 		{"1d", 86400, false}, {"1w", 604800, false}, {"1h30m", 5400, false}, {"-1", -1, false},
 		{"permanent", -1, false}, {"-5", -1, false}, {"", 0, true}, {"10", 10, false},
 		{"10x", 0, true}, {"m", 0, true}, {"1.5h", 0, true}, {"99999999999999999999d", 0, true},
+		// 2^62 - 1 seconds parses; the sum of parts past 2^62 is too large, not wrapped round.
+		{"4611686018427387903s", 4611686018427387903, false}, {"4611686018427387904s1s", 0, true},
+		{"7000000000000w7000000000000w7000000000000w", 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
