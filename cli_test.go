@@ -117,7 +117,7 @@ func TestQuickStart(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
-		"[postfix-sasl] Ban 192.0.2.7 (5 failures, from 2026-08-15 22:34:53 until 2026-08-15 23:34:53)",
+		"[postfix-sasl] Ban 192.0.2.7 (5 failures, from 2026-08-15 22:34:53 until 2026-08-15 23:34:53; 1st ban: bantime 1h)",
 		"-A f2b-postfix-sasl -s 192.0.2.7/32 -j REJECT --reject-with icmp-port-unreachable",
 		"-I INPUT 1 -p tcp -m multiport --dports 25,465,587 -j f2b-postfix-sasl",
 	} {

@@ -109,13 +109,13 @@ func cmdBan(c *cli.Context) error {
 		var changes []change
 		rec := st.History.Recorder(j.Name, e.now.Unix())
 		for _, ip := range ips {
-			b, already := j.BanNow(js, ip, e.now.Unix(), bantime)
+			b, reason, already := j.BanNow(js, st.Jails, ip, e.now.Unix(), bantime)
 			if already {
 				fmt.Fprintf(e.stdout, "[%s] %s already banned (%s)\n", j.Name, ip, banSpan(b))
 				continue
 			}
 			rec.Ban(ip.String(), b.End, true)
-			changes = append(changes, change{j.Name, "Ban", ip, " (" + banSpan(b) + ")"})
+			changes = append(changes, change{j.Name, "Ban", ip, " (" + banSpan(b) + "; " + reason + ")"})
 		}
 		return changes, nil
 	})
