@@ -58,7 +58,7 @@ jails:
 	write(t, statePath, `{"version": 1, "jails": {
  "postfix-sasl": {
   "failures": {"203.0.113.9": [1755296600, 1755297000], "203.0.113.10": [1755296100]},
-  "bans": {"198.51.100.7": {"start": 1755297000, "end": -1}, "192.0.2.1": {"start": 1755296000, "end": 1755297600},
+  "bans": {"198.51.100.7": {"start": 1755297000, "end": -1, "count": 3}, "192.0.2.1": {"start": 1755296000, "end": 1755297600, "count": 2},
            "192.0.2.99": {"start": 1755290000, "end": 1755297300}},
   "total_failed": 439, "total_banned": 3
  }}}
@@ -80,6 +80,8 @@ func TestStatusGolden(t *testing.T) {
 		{"status-jail.txt", "status postfix-sasl"},
 		{"status-journal.txt", "status submission"},
 		{"status.json", "status --json"},
+		{"status-with-time.txt", "status postfix-sasl --with-time"},
+		{"status-with-time-all.txt", "status --with-time"},
 	} {
 		t.Run(tt.golden, func(t *testing.T) {
 			args := append([]string{"--config", cfg, "--now", "1755297300"}, strings.Fields(tt.args)...)

@@ -32,9 +32,12 @@ type jailStatus struct {
 const quietNotice = 24 * 3600
 
 type banStatus struct {
-	IP    string `json:"ip"`
-	Start int64  `json:"start"`
-	End   int64  `json:"end"`
+	IP        string `json:"ip"`
+	Start     int64  `json:"start"`
+	End       int64  `json:"end"` // -1: permanent
+	Permanent bool   `json:"permanent"`
+	Count     int    `json:"count"`  // the IP's n-th ban (0: made before bans were counted)
+	Prefix    bool   `json:"prefix"` // a ban of a whole subnet or IPv6 prefix
 }
 
 // statusOf computes a jail's status from the state at now. Bans are ordered by IP.
@@ -52,7 +55,7 @@ func statusOf(j *rules.Jail, js *state.Jail, now int64) jailStatus {
 		if !b.Permanent() && b.End <= now {
 			continue // over: the next scan lifts it
 		}
-		s.Banned = append(s.Banned, banStatus{IP: ip, Start: b.Start, End: b.End})
+		s.Banned = append(s.Banned, banStatus{IP: ip, Start: b.Start, End: b.End, Permanent: b.Permanent(), Count: b.Count})
 	}
 	s.CurrentlyBanned = len(s.Banned)
 	if js.Unmatched > 0 && now-js.QuietSince >= quietNotice {
@@ -114,6 +117,21 @@ func writeJailStatus(w io.Writer, name string, j *rules.Jail, s jailStatus) {
 	}
 }
 
+// writeBansWithTime prints a jail's bans as fail2ban-client's `get JAIL banip --with-time`
+// does, "IP \tSTART + BANTIME = END", each line after prefix; a permanent ban has BANTIME -1
+// and END "permanent".
+func writeBansWithTime(w io.Writer, prefix string, s jailStatus) {
+	for _, b := range s.Banned {
+		start := time.Unix(b.Start, 0).Local().Format(stampLayout)
+		if b.Permanent {
+			fmt.Fprintf(w, "%s%s \t%s + -1 = permanent\n", prefix, b.IP, start)
+			continue
+		}
+		end := time.Unix(b.End, 0).Local().Format(stampLayout)
+		fmt.Fprintf(w, "%s%s \t%s + %d = %s\n", prefix, b.IP, start, b.End-b.Start, end)
+	}
+}
+
 func cmdStatus(c *cli.Context) error {
 	e, err := setup(c)
 	if err != nil {
@@ -146,6 +164,16 @@ func cmdStatus(c *cli.Context) error {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
+	}
+	if c.Bool("with-time") {
+		for _, j := range jails {
+			prefix := ""
+			if len(names) == 0 {
+				prefix = "[" + j.Name + "] "
+			}
+			writeBansWithTime(e.stdout, prefix, statusOf(j, st.Jail(j.Name), now))
+		}
+		return nil
 	}
 	if len(names) == 1 {
 		writeJailStatus(e.stdout, jails[0].Name, jails[0], statusOf(jails[0], st.Jail(jails[0].Name), now))
