@@ -61,7 +61,7 @@ func (j *Jail) forget(js *state.Jail, now int64) {
 }
 
 // banLength decides the length in seconds of the n-th ban of ip, starting at start (-1:
-// permanent), and says which rule decided it: "3rd ban: permanent (permanent_after 3)",
+// permanent), and says which rule decided it: "3rd ban: permanent, permanent_after 3",
 // "2nd ban: 20m × 2 = 40m", "4th ban: 20m × 2^3, capped at maxtime 2h", "... + rndtime 37s".
 func (j *Jail) banLength(ip netip.Addr, start int64, n int) (int64, string) {
 	e := &j.Escalation
@@ -70,7 +70,7 @@ func (j *Jail) banLength(ip netip.Addr, start int64, n int) (int64, string) {
 	case j.BanTime < 0:
 		return -1, what + "bantime permanent"
 	case e.PermanentAfter > 0 && n >= e.PermanentAfter:
-		return -1, what + "permanent (permanent_after " + strconv.Itoa(e.PermanentAfter) + ")"
+		return -1, what + "permanent, permanent_after " + strconv.Itoa(e.PermanentAfter)
 	case !e.Increment:
 		return j.BanTime, what + "bantime " + FormatDuration(j.BanTime)
 	}

@@ -29,7 +29,7 @@ type Action struct {
 	Ban     state.Ban // Banned, Expired, DuringBan: the ban
 	Count   int       // Counted, Banned: failures of the IP in the window
 	// Reason says, for Banned and TooLate, which rule decided the ban's length:
-	// "2nd ban: 20m × 2 = 40m", "3rd ban: permanent (permanent_after 3)".
+	// "2nd ban: 20m × 2 = 40m", "3rd ban: permanent, permanent_after 3".
 	Reason string
 }
 
