@@ -58,7 +58,7 @@ jails:
 	write(t, statePath, `{"version": 1, "jails": {
  "postfix-sasl": {
   "failures": {"203.0.113.9": [1755296600, 1755297000], "203.0.113.10": [1755296100]},
-  "bans": {"198.51.100.7": {"start": 1755297000, "end": -1}, "192.0.2.1": {"start": 1755296000, "end": 1755297600},
+  "bans": {"198.51.100.7": {"start": 1755297000, "end": -1, "count": 3}, "192.0.2.1": {"start": 1755296000, "end": 1755297600, "count": 2},
            "192.0.2.99": {"start": 1755290000, "end": 1755297300}},
   "total_failed": 439, "total_banned": 3
  }}}
@@ -80,6 +80,8 @@ func TestStatusGolden(t *testing.T) {
 		{"status-jail.txt", "status postfix-sasl"},
 		{"status-journal.txt", "status submission"},
 		{"status.json", "status --json"},
+		{"status-with-time.txt", "status postfix-sasl --with-time"},
+		{"status-with-time-all.txt", "status --with-time"},
 	} {
 		t.Run(tt.golden, func(t *testing.T) {
 			args := append([]string{"--config", cfg, "--now", "1755297300"}, strings.Fields(tt.args)...)
@@ -117,7 +119,7 @@ func TestQuickStart(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
-		"[postfix-sasl] Ban 192.0.2.7 (5 failures, from 2026-08-15 22:34:53 until 2026-08-15 23:34:53)",
+		"[postfix-sasl] Ban 192.0.2.7 (5 failures, from 2026-08-15 22:34:53 until 2026-08-15 23:34:53; 1st ban: bantime 1h)",
 		"-A f2b-postfix-sasl -s 192.0.2.7/32 -j REJECT --reject-with icmp-port-unreachable",
 		"-I INPUT 1 -p tcp -m multiport --dports 25,465,587 -j f2b-postfix-sasl",
 	} {
@@ -127,7 +129,7 @@ func TestQuickStart(t *testing.T) {
 	}
 	for _, want := range []string{
 		"fail2ban-scan.filter [", "INFO    [postfix-sasl] Found 192.0.2.7 - 2026-08-15 22:34:53",
-		"NOTICE  [postfix-sasl] Ban 192.0.2.7", "Ignore 127.0.0.1 by ip", "192.0.2.7 already banned",
+		"NOTICE  [postfix-sasl] Ban 192.0.2.7", "Ignore 127.0.0.1: a loopback address is never banned", "192.0.2.7 already banned",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)

@@ -123,13 +123,13 @@ func cmdBan(c *cli.Context) error {
 		var changes []change
 		rec := st.History.Recorder(j.Name, e.now.Unix())
 		for _, p := range ips {
-			key, b, already := j.BanTarget(js, p, e.now.Unix(), bantime)
+			key, b, reason, already := j.BanTarget(js, st.Jails, p, e.now.Unix(), bantime)
 			if already {
 				fmt.Fprintf(e.stdout, "[%s] %s already banned (%s)\n", j.Name, key, banSpan(b))
 				continue
 			}
 			rec.Ban(key, b.End, true)
-			changes = append(changes, change{j.Name, "Ban", key, " (" + banSpan(b) + ")"})
+			changes = append(changes, change{j.Name, "Ban", key, " (" + banSpan(b) + "; " + reason + ")"})
 		}
 		return append(changes, e.aggregate(j, js, e.now.Unix(), rec)...), nil
 	})

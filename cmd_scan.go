@@ -63,7 +63,7 @@ func cmdScan(c *cli.Context) error {
 		if !dry {
 			rec = st.History.Recorder(j.Name, e.now.Unix())
 		}
-		if err := e.scanJail(c.Context, j, st.Jail(j.Name), rec); err != nil {
+		if err := e.scanJail(c.Context, j, st.Jail(j.Name), st.Jails, rec); err != nil {
 			e.log.logf(levelError, "scan", j.Name, "%s", err) // a missing log too: the run exits 1
 			failed = true
 		}
@@ -88,9 +88,10 @@ func cmdScan(c *cli.Context) error {
 	return nil
 }
 
-// scanJail reads the jail's new lines, applies its failures to js, and lifts expired bans.
-// It returns the first read error; what was read before it is kept in js all the same.
-func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, rec *state.Recorder) error {
+// scanJail reads the jail's new lines, applies its failures to js, and lifts expired bans;
+// jails is every jail's state, where overalljails counts bans. It returns the first read
+// error; what was read before it is kept in js all the same.
+func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails map[string]*state.Jail, rec *state.Recorder) error {
 	now, dry := e.now.Unix(), rec == nil
 	var lines, matched int64
 	onLine := func(line []byte) {
@@ -107,7 +108,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, rec *
 			e.log.logf(levelWarning, "filter", j.Name, "%s matched but has no timestamp: not counted", host)
 			return
 		}
-		e.failure(j, js, host, t, now, rec)
+		e.failure(j, js, jails, host, t, now, rec)
 	}
 	var readErr error
 	switch j.Backend {
@@ -172,8 +173,8 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, rec *
 }
 
 // failure applies one failure and logs what became of it.
-func (e *env) failure(j *rules.Jail, js *state.Jail, host netip.Addr, t time.Time, now int64, rec *state.Recorder) {
-	a := j.Failure(js, host, t.Unix(), now)
+func (e *env) failure(j *rules.Jail, js *state.Jail, jails map[string]*state.Jail, host netip.Addr, t time.Time, now int64, rec *state.Recorder) {
+	a := j.Failure(js, jails, host, t.Unix(), now)
 	if a.Outcome == rules.Counted || a.Outcome == rules.Banned || a.Outcome == rules.TooLate {
 		rec.Failure(a.IP.String()) // what Total failed counts
 	}
@@ -195,12 +196,12 @@ func (e *env) failure(j *rules.Jail, js *state.Jail, host netip.Addr, t time.Tim
 		e.log.logf(levelInfo, "filter", j.Name, "Found %s - %s", host, stamp)
 	case rules.TooLate:
 		e.log.logf(levelInfo, "filter", j.Name, "Found %s - %s", host, stamp)
-		e.log.logf(levelInfo, "actions", j.Name, "%s reached maxretry at %s but that ban is already over: not applied", host, stamp)
+		e.log.logf(levelInfo, "actions", j.Name, "%s reached maxretry at %s but that ban (%s) is already over: not applied", host, stamp, a.Reason)
 	case rules.Banned:
 		e.log.logf(levelInfo, "filter", j.Name, "Found %s - %s", host, stamp)
-		e.log.logf(levelNotice, "actions", j.Name, "Ban %s", a.Key)
+		e.log.logf(levelNotice, "actions", j.Name, "Ban %s (%s)", a.Key, a.Reason)
 		if rec == nil {
-			fmt.Fprintf(e.stdout, "[%s] Ban %s (%d failures, %s)\n", j.Name, a.Key, a.Count, banSpan(a.Ban))
+			fmt.Fprintf(e.stdout, "[%s] Ban %s (%d failures, %s; %s)\n", j.Name, a.Key, a.Count, banSpan(a.Ban), a.Reason)
 		}
 	}
 }

@@ -31,10 +31,12 @@ type jailStatus struct {
 const quietNotice = 24 * 3600
 
 type banStatus struct {
-	IP     string `json:"ip"` // an address, or a prefix such as 203.0.113.0/24
-	Start  int64  `json:"start"`
-	End    int64  `json:"end"`
-	Prefix bool   `json:"prefix"` // IP is a prefix wider than one address
+	IP        string `json:"ip"` // an address, or a prefix such as 203.0.113.0/24
+	Start     int64  `json:"start"`
+	End       int64  `json:"end"` // -1: permanent
+	Permanent bool   `json:"permanent"`
+	Count     int    `json:"count"`  // the IP's n-th ban (0: made before bans were counted)
+	Prefix    bool   `json:"prefix"` // a ban of a whole subnet or IPv6 prefix
 }
 
 // statusOf computes a jail's status from the state at now. Bans are ordered by IP; the bans
@@ -50,7 +52,7 @@ func statusOf(j *rules.Jail, js *state.Jail, now int64) jailStatus {
 	}
 	for _, ip := range rules.ActiveKeys(js, now) { // a ban that is over goes at the next scan
 		b := js.Bans[ip]
-		s.Banned = append(s.Banned, banStatus{IP: ip, Start: b.Start, End: b.End, Prefix: rules.IsPrefixKey(ip)})
+		s.Banned = append(s.Banned, banStatus{IP: ip, Start: b.Start, End: b.End, Permanent: b.Permanent(), Count: b.Count, Prefix: rules.IsPrefixKey(ip)})
 	}
 	s.CurrentlyBanned = len(s.Banned)
 	if js.Unmatched > 0 && now-js.QuietSince >= quietNotice {
@@ -106,6 +108,21 @@ func writeJailStatus(w io.Writer, name string, j *rules.Jail, s jailStatus) {
 	}
 }
 
+// writeBansWithTime prints a jail's bans as fail2ban-client's `get JAIL banip --with-time`
+// does, "IP \tSTART + BANTIME = END", each line after prefix; a permanent ban has BANTIME -1
+// and END "permanent".
+func writeBansWithTime(w io.Writer, prefix string, s jailStatus) {
+	for _, b := range s.Banned {
+		start := time.Unix(b.Start, 0).Local().Format(stampLayout)
+		if b.Permanent {
+			fmt.Fprintf(w, "%s%s \t%s + -1 = permanent\n", prefix, b.IP, start)
+			continue
+		}
+		end := time.Unix(b.End, 0).Local().Format(stampLayout)
+		fmt.Fprintf(w, "%s%s \t%s + %d = %s\n", prefix, b.IP, start, b.End-b.Start, end)
+	}
+}
+
 func cmdStatus(c *cli.Context) error {
 	e, err := setup(c)
 	if err != nil {
@@ -138,6 +155,16 @@ func cmdStatus(c *cli.Context) error {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
+	}
+	if c.Bool("with-time") {
+		for _, j := range jails {
+			prefix := ""
+			if len(names) == 0 {
+				prefix = "[" + j.Name + "] "
+			}
+			writeBansWithTime(e.stdout, prefix, statusOf(j, st.Jail(j.Name), now))
+		}
+		return nil
 	}
 	if len(names) == 1 {
 		writeJailStatus(e.stdout, jails[0].Name, jails[0], statusOf(jails[0], st.Jail(jails[0].Name), now))

@@ -157,7 +157,7 @@ func TestSubnetBanUnban(t *testing.T) {
 	if got := liveSources(t, chain); !slices.Equal(got, []string{"192.0.2.0/24", "198.51.100.1/32", "198.51.100.2/32", "198.51.100.3/32"}) {
 		t.Fatalf("manual prefix: %q", got)
 	}
-	if got := statusBans(t, at(t1), "postfix-sasl"); len(got) != 4 || got[0] != (banStatus{IP: "192.0.2.0/24", Start: t1, End: t1 + 3600, Prefix: true}) || got[1].Prefix {
+	if got := statusBans(t, at(t1), "postfix-sasl"); len(got) != 4 || got[0] != (banStatus{IP: "192.0.2.0/24", Start: t1, End: t1 + 3600, Count: 1, Prefix: true}) || got[1].Prefix {
 		t.Errorf("status: %+v", got)
 	}
 	cli(t1, "unban", "--all")

@@ -38,6 +38,83 @@ type model struct {
 	totalFailed       int64
 	totalBanned       int64
 	runs              []modelRun // what each run did, for the report
+
+	// Repeat offenders (README "Repeat offenders").
+	esc     modelEsc
+	count   map[string]int        // IP → the n of its current ban
+	hist    map[string][2]int64   // IP → its past bans in this jail: count, start of the last
+	peers   []*model              // with overalljails: the other jails, whose bans count too
+	banLogs map[string][][3]int64 // IP → every ban applied: start, length (-1 permanent), n
+}
+
+// modelEsc is a jail's bantime_increment, permanent_after and forget_after.
+type modelEsc struct {
+	increment, overall bool
+	factor             float64
+	multipliers        []float64
+	maxtime            int64
+	permanentAfter     int
+	forgetAfter        int64
+}
+
+// nth is which ban of ip a ban starting at t is: 1 + the bans of ip still remembered at t
+// (the last one after t - forget_after) in this jail, and in its peers with overalljails.
+func (m *model) nth(ip string, t int64) int {
+	n := 1
+	jails := []*model{m}
+	if m.esc.overall {
+		jails = append(jails, m.peers...)
+	}
+	for _, x := range jails {
+		if h, ok := x.hist[ip]; ok && h[1] > t-m.esc.forgetAfter {
+			n += int(h[0])
+		}
+	}
+	return n
+}
+
+// length is the length of the n-th ban (-1 permanent), rndtime aside.
+func (m *model) length(n int) int64 {
+	e := m.esc
+	if m.bantime < 0 || e.permanentAfter > 0 && n >= e.permanentAfter {
+		return -1
+	}
+	if !e.increment {
+		return m.bantime
+	}
+	mult := 1.0
+	if len(e.multipliers) > 0 {
+		mult = e.multipliers[len(e.multipliers)-1]
+		if n <= len(e.multipliers) {
+			mult = e.multipliers[n-1]
+		}
+	} else {
+		for i := 1; i < n; i++ {
+			mult *= e.factor
+		}
+	}
+	l := float64(m.bantime) * mult
+	if l > float64(e.maxtime) {
+		return e.maxtime
+	}
+	return int64(l + 0.5)
+}
+
+// banned applies a ban of ip from t that the model decided: its count, its history.
+func (m *model) banned(ip string, t, length int64, n int) {
+	end := int64(-1)
+	if length >= 0 {
+		end = t + length
+	}
+	m.bans[ip] = [2]int64{t, end}
+	m.count[ip] = n
+	h := m.hist[ip]
+	if h[1] <= t-m.esc.forgetAfter {
+		h = [2]int64{}
+	}
+	m.hist[ip] = [2]int64{h[0] + 1, max(h[1], t)}
+	m.banLogs[ip] = append(m.banLogs[ip], [3]int64{t, length, int64(n)})
+	m.totalBanned++
 }
 
 // modelRun is what one run did: the report sums these over a period.
@@ -61,7 +138,9 @@ func (m *model) record(r modelRun) {
 
 func newModel(maxretry int, findtime, bantime int64, ignore ...string) *model {
 	m := &model{maxretry: maxretry, findtime: findtime, bantime: bantime, ignore: map[string]bool{},
-		failures: map[string][]int64{}, bans: map[string][2]int64{}}
+		failures: map[string][]int64{}, bans: map[string][2]int64{},
+		esc:   modelEsc{factor: 2, maxtime: 7 * 86400, forgetAfter: 30 * 86400},
+		count: map[string]int{}, hist: map[string][2]int64{}, banLogs: map[string][][3]int64{}}
 	for _, ip := range ignore {
 		m.ignore[ip] = true
 	}
@@ -90,15 +169,12 @@ func (m *model) run(events []event, now int64) {
 		}
 		if n >= m.maxretry {
 			delete(m.failures, e.ip)
-			end := int64(-1)
-			if m.bantime >= 0 {
-				end = e.t + m.bantime
-			}
-			if end < 0 || end > now {
-				m.bans[e.ip] = [2]int64{e.t, end}
-				m.totalBanned++
+			nth := m.nth(e.ip, e.t)
+			length := m.length(nth)
+			if length < 0 || e.t+length > now {
+				m.banned(e.ip, e.t, length, nth)
 				r.bans++
-				if end < 0 {
+				if length < 0 {
 					r.permanent++
 				}
 			}
@@ -110,13 +186,17 @@ func (m *model) run(events []event, now int64) {
 			r.unbans++
 		}
 	}
+	for ip, h := range m.hist {
+		if h[1] <= now-m.esc.forgetAfter {
+			delete(m.hist, ip)
+		}
+	}
 }
 
 // ban is the ban command at now: a permanent manual ban.
 func (m *model) ban(ip string, now int64) {
-	m.bans[ip] = [2]int64{now, -1}
+	m.banned(ip, now, -1, m.nth(ip, now))
 	delete(m.failures, ip)
-	m.totalBanned++
 	m.record(modelRun{now: now, bans: 1, permanent: 1, manual: 1})
 }
 
@@ -127,10 +207,11 @@ func (m *model) unban(ip string, now int64) {
 		delete(m.bans, ip)
 		r.unbans = 1
 	}
+	delete(m.hist, ip) // unban forgets the IP's ban history in the jail
 	m.record(r)
 }
 
-func (m *model) banned() []string {
+func (m *model) bannedIPs() []string {
 	var out []string
 	for ip := range m.bans {
 		out = append(out, ip)
@@ -358,7 +439,7 @@ jails:
 			m.unban("198.51.100.99", now)
 		}
 		checkStatus(t, minute, cfgPath, now, m)
-		checkChain(t, minute, "f2b-postfix-sasl", m.banned())
+		checkChain(t, minute, "f2b-postfix-sasl", m.bannedIPs())
 	}
 	if m.totalBanned < 10 {
 		t.Fatalf("the replay should ban many times, banned %d", m.totalBanned)
@@ -479,6 +560,13 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 
 func checkStatus(t *testing.T, minute int, cfgPath string, now int64, m *model) {
 	t.Helper()
+	checkJails(t, minute, cfgPath, now, map[string]*model{"postfix-sasl": m})
+}
+
+// checkJails compares `status --json` of each jail with its model: bans with their counts,
+// and counters.
+func checkJails(t *testing.T, minute int, cfgPath string, now int64, models map[string]*model) {
+	t.Helper()
 	code, out, stderr := runCLI(t, "--config", cfgPath, "--now", fmt.Sprint(now), "status", "--json")
 	if code != 0 {
 		t.Fatalf("status exit %d: %s", code, stderr)
@@ -489,24 +577,30 @@ func checkStatus(t *testing.T, minute int, cfgPath string, now int64, m *model) 
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
-	js := st.Jails["postfix-sasl"]
-	var got []string
-	for _, b := range js.Banned {
-		got = append(got, b.IP)
-		want := m.bans[b.IP]
-		if b.Start != want[0] || b.End != want[1] {
-			t.Errorf("minute %d: ban of %s is [%d, %d), model [%d, %d)", minute, b.IP, b.Start, b.End, want[0], want[1])
+	for name, m := range models {
+		js, ok := st.Jails[name]
+		if !ok {
+			t.Fatalf("minute %d: status has no jail %s", minute, name)
 		}
-	}
-	slices.Sort(got)
-	if !slices.Equal(got, m.banned()) {
-		t.Fatalf("minute %d: banned %v, model %v", minute, got, m.banned())
-	}
-	if js.TotalFailed != m.totalFailed || js.TotalBanned != m.totalBanned ||
-		js.CurrentlyBanned != len(m.bans) || js.CurrentlyFailed != m.currentlyFailed(now) {
-		t.Fatalf("minute %d: counters failed %d/%d banned %d/%d, model failed %d/%d banned %d/%d", minute,
-			js.CurrentlyFailed, js.TotalFailed, js.CurrentlyBanned, js.TotalBanned,
-			m.currentlyFailed(now), m.totalFailed, len(m.bans), m.totalBanned)
+		var got []string
+		for _, b := range js.Banned {
+			got = append(got, b.IP)
+			want := m.bans[b.IP]
+			if b.Start != want[0] || b.End != want[1] || b.Count != m.count[b.IP] || b.Permanent != (want[1] < 0) || b.Prefix {
+				t.Errorf("minute %d: %s: ban of %s is [%d, %d) n=%d permanent=%v prefix=%v, model [%d, %d) n=%d", minute, name,
+					b.IP, b.Start, b.End, b.Count, b.Permanent, b.Prefix, want[0], want[1], m.count[b.IP])
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, m.bannedIPs()) {
+			t.Fatalf("minute %d: %s: banned %v, model %v", minute, name, got, m.bannedIPs())
+		}
+		if js.TotalFailed != m.totalFailed || js.TotalBanned != m.totalBanned ||
+			js.CurrentlyBanned != len(m.bans) || js.CurrentlyFailed != m.currentlyFailed(now) {
+			t.Fatalf("minute %d: %s: counters failed %d/%d banned %d/%d, model failed %d/%d banned %d/%d", minute, name,
+				js.CurrentlyFailed, js.TotalFailed, js.CurrentlyBanned, js.TotalBanned,
+				m.currentlyFailed(now), m.totalFailed, len(m.bans), m.totalBanned)
+		}
 	}
 }
 
@@ -599,7 +693,7 @@ jails:
 		}
 		m.run(events, now)
 		checkStatus(t, minute, cfgPath, now, m)
-		checkChain(t, minute, "f2b-postfix-sasl", m.banned())
+		checkChain(t, minute, "f2b-postfix-sasl", m.bannedIPs())
 	}
 	if m.totalBanned < 5 {
 		t.Fatalf("the replay should ban many times, banned %d", m.totalBanned)

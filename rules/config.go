@@ -64,6 +64,7 @@ type Jail struct {
 	Protocol   string   // tcp, udp or all
 	Subnet     Subnet   // prefix bans of many members (config_prefix.go); MinIPs 0: off
 	IPv6Prefix int      // IPv6 failures and bans are kept per prefix of this length, 16..128
+	Escalation Escalation
 }
 
 // Jail returns the named jail, or nil.
@@ -118,6 +119,9 @@ type settings struct {
 	ports                                     []string
 	subnet                                    *Subnet
 	ipv6prefix                                *int
+	incr                                      *increment // bantime_increment:
+	permanentAfter                            *int
+	forgetAfter                               *int64
 	set                                       map[string]bool
 	lines                                     map[string]int
 	bad                                       map[string]bool // keys in error
@@ -523,6 +527,8 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 			return l.errf(v, p, "%s", err)
 		}
 		s.ports = ports
+	case "bantime_increment", "permanent_after", "forget_after":
+		return l.escalationSetting(s, p, key, v)
 	default:
 		return l.errf(k, p, "unknown key")
 	}
@@ -600,6 +606,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		BlockType: "REJECT", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp",
 		IgnoreIP:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		IPv6Prefix: DefaultIPv6Prefix,
+		Escalation: DefaultEscalation(),
 	}
 	for _, x := range []*settings{d, s} {
 		setIf(&j.Enabled, x.enabled)
@@ -632,6 +639,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		if x.set["port"] {
 			j.Ports = x.ports
 		}
+		applyEscalation(&j.Escalation, x)
 	}
 	line := func(key string) *yaml.Node {
 		if n, ok := s.lines[key]; ok {
@@ -654,6 +662,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		}
 		return false
 	}
+	l.warnEscalation(j, path, s)
 	if !bad("backend", "logpath") && j.Backend == "file" && len(j.LogPath) == 0 {
 		l.fail(l.errf(line("logpath"), path+".logpath", "backend file needs at least one logpath"))
 	}
@@ -731,7 +740,7 @@ func ParseDuration(s string) (int64, error) {
 		default:
 			return 0, fmt.Errorf("bad duration %q: unknown unit %q", s, rest[i])
 		}
-		if n > (1<<62)/unit {
+		if n > (1<<62)/unit || total > (1<<62)-n*unit {
 			return 0, fmt.Errorf("bad duration %q: too large", s)
 		}
 		total += n * unit

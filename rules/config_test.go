@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -156,6 +157,9 @@ func TestParseDuration(t *testing.T) {
 		{"1d", 86400, false}, {"1w", 604800, false}, {"1h30m", 5400, false}, {"-1", -1, false},
 		{"permanent", -1, false}, {"-5", -1, false}, {"", 0, true}, {"10", 10, false},
 		{"10x", 0, true}, {"m", 0, true}, {"1.5h", 0, true}, {"99999999999999999999d", 0, true},
+		// 2^62 - 1 seconds parses; the sum of parts past 2^62 is too large, not wrapped round.
+		{"4611686018427387903s", 4611686018427387903, false}, {"4611686018427387904s1s", 0, true},
+		{"7000000000000w7000000000000w7000000000000w", 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -171,6 +175,7 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add("jails:\n  a:\n    logpath: x\n    maxretry: 3\n")
 	f.Add(DefaultConfig("/var/log/mail.log"))
 	f.Add("defaults: {bantime: -1, ignoreip: [::1]}\njails: {a: {backend: journal}}\n")
+	f.Add("defaults: {bantime_increment: {factor: 1.5, multipliers: [1, 2]}, permanent_after: 3}\njails: {postfix-sasl: {logpath: x, bantime_increment: {enabled: true, maxtime: 1w, rndtime: 1m, overalljails: true}, forget_after: 1d}}\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := LoadConfig(strings.NewReader(s), "f.yaml", Env{ReadFile: noFiles})
 		if err != nil {
@@ -184,6 +189,10 @@ func FuzzLoadConfig(f *testing.F) {
 		for _, j := range c.Jails {
 			if j.MaxRetry < 1 || j.FindTime <= 0 || j.BanTime == 0 || j.Filter == nil {
 				t.Fatalf("invalid jail accepted: %+v", j)
+			}
+			e := j.Escalation
+			if !(e.Factor > 0) || e.MaxTime <= 0 || e.RndTime < 0 || e.ForgetAfter <= 0 || e.PermanentAfter < 0 || slices.ContainsFunc(e.Multipliers, func(m float64) bool { return !(m > 0) }) {
+				t.Fatalf("invalid escalation accepted: %+v", e)
 			}
 		}
 	})

@@ -30,6 +30,9 @@ type Action struct {
 	Time    int64     // the failure's time, or the end of a lifted ban
 	Ban     state.Ban // Banned, Expired, DuringBan: the ban
 	Count   int       // Counted, Banned: failures of the IP in the window
+	// Reason says, for Banned and TooLate, which rule decided the ban's length:
+	// "2nd ban: 20m × 2 = 40m", "3rd ban: permanent, permanent_after 3".
+	Reason string
 }
 
 // Ignores reports whether ip is in the jail's ignoreip or, with ignoreself, one of the host's
@@ -50,9 +53,12 @@ func (j *Jail) Ignores(ip netip.Addr) bool {
 // Failure applies one failure of ip at time t (unix seconds) to the jail's state js, as
 // SPEC.md's semantics say: ignoreip and old failures are not counted, nor failures inside the
 // IP's ban; when the IP has at least maxretry failures in (t - findtime, t] it is banned from
-// t for bantime (for ever when bantime < 0), unless that ban would already be over at now, and
-// its failures are cleared.
-func (j *Jail) Failure(js *state.Jail, ip netip.Addr, t, now int64) Action {
+// t, unless that ban would already be over at now, and its failures are cleared. The ban is
+// the IP's n-th (Ban.Count): 1 + its bans that js remembers (with overalljails, that any jail
+// of jails remembers; jails is the state of every jail, or nil), and lasts as the jail's
+// escalation says (bantime when it has none; for ever when bantime < 0). An applied ban is
+// remembered in js.BanHistory.
+func (j *Jail) Failure(js *state.Jail, jails map[string]*state.Jail, ip netip.Addr, t, now int64) Action {
 	ip = ip.Unmap()
 	a := Action{IP: ip, Time: t}
 	if NeverBan(ip) != "" {
@@ -90,35 +96,44 @@ func (j *Jail) Failure(js *state.Jail, ip netip.Addr, t, now int64) Action {
 		return a
 	}
 	delete(js.Failures, key)
-	b := state.Ban{Start: t, End: -1}
-	if j.BanTime >= 0 {
-		b.End = t + j.BanTime
+	nth := j.banCount(jails, js, key, t)
+	length, reason := j.banLength(ip, t, nth)
+	b := state.Ban{Start: t, End: -1, Count: nth}
+	if length >= 0 {
+		b.End = t + length
 	}
-	a.Ban = b
+	a.Ban, a.Reason = b, reason
 	if !b.Permanent() && b.End <= now {
 		a.Outcome = TooLate
 		return a
 	}
 	js.Bans[key] = b
+	j.remember(js, key, t)
 	js.TotalBanned++
 	a.Outcome = Banned
 	return a
 }
 
-// BanNow bans ip from now for bantime (the jail's when bantime is 0), as a manual ban. A new
-// ban counts in Total banned like any ban. When ip is banned already, the longer of the two
-// bans stays (a permanent ban is never shortened), nothing is counted, and already is true.
-func (j *Jail) BanNow(js *state.Jail, ip netip.Addr, now, bantime int64) (b state.Ban, already bool) {
-	return j.banKeyNow(js, j.Key(ip), now, bantime)
+// BanNow bans ip from now as a manual ban: for bantime, or when bantime is 0 as long as the
+// jail's escalation says for the IP's n-th ban (counted as Failure counts; jails likewise).
+// A new ban counts in Total banned and in the ban history like any ban; reason says what
+// decided its length. When ip is banned already, the longer of the two bans stays (a
+// permanent ban is never shortened), nothing is counted, and already is true.
+func (j *Jail) BanNow(js *state.Jail, jails map[string]*state.Jail, ip netip.Addr, now, bantime int64) (b state.Ban, reason string, already bool) {
+	ip = ip.Unmap()
+	return j.banKeyNow(js, jails, j.Key(ip), ip, now, bantime)
 }
 
-// banKeyNow is BanNow of a key (prefix.go).
-func (j *Jail) banKeyNow(js *state.Jail, key string, now, bantime int64) (b state.Ban, already bool) {
+// banKeyNow is BanNow of a key (an address, or a prefix: prefix.go); ip seeds rndtime.
+func (j *Jail) banKeyNow(js *state.Jail, jails map[string]*state.Jail, key string, ip netip.Addr, now, bantime int64) (b state.Ban, reason string, already bool) {
+	n := j.banCount(jails, js, key, now)
 	if bantime == 0 {
-		bantime = j.BanTime
+		bantime, reason = j.banLength(ip, now, n)
+	} else {
+		reason = Ordinal(n) + " ban: bantime " + FormatDuration(bantime) + " given by hand"
 	}
-	b = state.Ban{Start: now, End: -1}
-	if bantime > 0 {
+	b = state.Ban{Start: now, End: -1, Count: n}
+	if bantime >= 0 {
 		b.End = now + bantime
 	}
 	delete(js.Failures, key)
@@ -127,23 +142,17 @@ func (j *Jail) banKeyNow(js *state.Jail, key string, now, bantime int64) (b stat
 			old.End = b.End
 			js.Bans[key] = old
 		}
-		return old, true
+		return old, reason, true
 	}
 	js.Bans[key] = b
+	j.remember(js, key, now)
 	js.TotalBanned++
-	return b, false
+	return b, reason, false
 }
 
-// Unban lifts the ban of ip in js, and reports whether there was one.
-func Unban(js *state.Jail, ip netip.Addr) bool {
-	key := ip.Unmap().String()
-	_, ok := js.Bans[key]
-	delete(js.Bans, key)
-	return ok
-}
-
-// Expire lifts the bans that end at or before now and forgets failures at or before
-// now - findtime. It returns the lifted bans, ordered by IP.
+// Expire lifts the bans that end at or before now (never a permanent one), forgets failures
+// at or before now - findtime and ban histories whose last ban is at or before
+// now - forget_after. It returns the lifted bans, ordered by IP.
 func (j *Jail) Expire(js *state.Jail, now int64) []Action {
 	var out []Action
 	for key, b := range js.Bans {
@@ -162,6 +171,7 @@ func (j *Jail) Expire(js *state.Jail, now int64) []Action {
 			js.Failures[key] = slices.Clone(ts[i:])
 		}
 	}
+	j.forget(js, now)
 	return out
 }
 

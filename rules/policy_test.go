@@ -28,7 +28,7 @@ func TestFailure(t *testing.T) {
 			name: "maxretry reached inside findtime bans at the last failure",
 			jail: Jail{MaxRetry: 3, FindTime: 600, BanTime: 1800}, now: 1000,
 			fails:    []fail{{a, 500, Counted}, {a, 600, Counted}, {a, 700, Banned}},
-			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 700, End: 2500}}, wantFailed: 3, wantBanned: 1,
+			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 700, End: 2500, Count: 1}}, wantFailed: 3, wantBanned: 1,
 		},
 		{
 			name: "window is (t-findtime, t]: a failure exactly findtime earlier does not count",
@@ -56,13 +56,13 @@ func TestFailure(t *testing.T) {
 				{a, 520, DuringBan}, {a, 609, DuringBan},
 				{a, 610, Counted}, {a, 900, Banned}, // a new ban [900, 1000) replaces the old one
 			},
-			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 900, End: 1000}}, wantFailed: 4, wantBanned: 2,
+			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 900, End: 1000, Count: 2}}, wantFailed: 4, wantBanned: 2,
 		},
 		{
 			name: "permanent ban",
 			jail: Jail{MaxRetry: 2, FindTime: 600, BanTime: -1}, now: 1000,
 			fails:    []fail{{a, 900, Counted}, {a, 901, Banned}, {a, 5000, DuringBan}},
-			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 901, End: -1}}, wantFailed: 2, wantBanned: 1,
+			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 901, End: -1, Count: 1}}, wantFailed: 2, wantBanned: 1,
 		},
 		{
 			name: "a ban already over when detected is not applied, and failures are cleared",
@@ -77,20 +77,21 @@ func TestFailure(t *testing.T) {
 				{a, 900, Counted}, {netip.MustParseAddr("2001:db8::1"), 901, Counted},
 				{netip.MustParseAddr("::ffff:192.0.2.7"), 902, Banned},
 			},
-			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 902, End: 1502}}, wantFailed: 3, wantBanned: 1, wantCurrent: 1,
+			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 902, End: 1502, Count: 1}}, wantFailed: 3, wantBanned: 1, wantCurrent: 1,
 		},
 		{
 			name: "out-of-order failures count by their own time",
 			jail: Jail{MaxRetry: 3, FindTime: 200, BanTime: 60}, now: 1000,
 			fails:    []fail{{a, 950, Counted}, {a, 900, Counted}, {a, 850, Counted}, {a, 960, Banned}},
-			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 960, End: 1020}}, wantFailed: 4, wantBanned: 1,
+			wantBans: map[string]state.Ban{"192.0.2.7": {Start: 960, End: 1020, Count: 1}}, wantFailed: 4, wantBanned: 1,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			js := state.New().Jail("j")
+			tt.jail.Escalation = DefaultEscalation()
 			for i, f := range tt.fails {
-				got := tt.jail.Failure(js, f.ip, f.t, tt.now)
+				got := tt.jail.Failure(js, nil, f.ip, f.t, tt.now)
 				if got.Outcome != f.out {
 					t.Fatalf("failure %d (%s at %d): outcome %d, want %d", i, f.ip, f.t, got.Outcome, f.out)
 				}
@@ -138,7 +139,7 @@ func TestExpire(t *testing.T) {
 }
 
 func TestBanNowAndUnban(t *testing.T) {
-	j := Jail{MaxRetry: 5, FindTime: 600, BanTime: 60}
+	j := Jail{MaxRetry: 5, FindTime: 600, BanTime: 60, Escalation: DefaultEscalation()}
 	ip := netip.MustParseAddr("198.51.100.7")
 	type ban struct {
 		now, bantime int64
@@ -150,28 +151,28 @@ func TestBanNowAndUnban(t *testing.T) {
 		bans       []ban
 		wantBanned int64
 	}{
-		{"jail bantime", []ban{{100, 0, state.Ban{Start: 100, End: 160}, false}}, 1},
-		{"permanent", []ban{{100, -1, state.Ban{Start: 100, End: -1}, false}}, 1},
+		{"jail bantime", []ban{{100, 0, state.Ban{Start: 100, End: 160, Count: 1}, false}}, 1},
+		{"permanent", []ban{{100, -1, state.Ban{Start: 100, End: -1, Count: 1}, false}}, 1},
 		{"a permanent ban is not shortened, and counts once", []ban{
-			{100, -1, state.Ban{Start: 100, End: -1}, false},
-			{110, 0, state.Ban{Start: 100, End: -1}, true},
+			{100, -1, state.Ban{Start: 100, End: -1, Count: 1}, false},
+			{110, 0, state.Ban{Start: 100, End: -1, Count: 1}, true},
 		}, 1},
 		{"a longer ban extends, counts once", []ban{
-			{100, 0, state.Ban{Start: 100, End: 160}, false},
-			{110, 3600, state.Ban{Start: 100, End: 3710}, true},
-			{120, 0, state.Ban{Start: 100, End: 3710}, true},
-			{130, -1, state.Ban{Start: 100, End: -1}, true},
+			{100, 0, state.Ban{Start: 100, End: 160, Count: 1}, false},
+			{110, 3600, state.Ban{Start: 100, End: 3710, Count: 1}, true},
+			{120, 0, state.Ban{Start: 100, End: 3710, Count: 1}, true},
+			{130, -1, state.Ban{Start: 100, End: -1, Count: 1}, true},
 		}, 1},
 		{"a ban that is over is a new ban", []ban{
-			{100, 0, state.Ban{Start: 100, End: 160}, false},
-			{160, 0, state.Ban{Start: 160, End: 220}, false},
+			{100, 0, state.Ban{Start: 100, End: 160, Count: 1}, false},
+			{160, 0, state.Ban{Start: 160, End: 220, Count: 2}, false},
 		}, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			js := state.New().Jail("j")
 			js.Failures[ip.String()] = []int64{10}
 			for i, b := range tt.bans {
-				got, already := j.BanNow(js, ip, b.now, b.bantime)
+				got, _, already := j.BanNow(js, nil, ip, b.now, b.bantime)
 				if got != b.want || already != b.already || js.Bans[ip.String()] != b.want {
 					t.Errorf("ban %d: got %+v already=%v, want %+v already=%v", i, got, already, b.want, b.already)
 				}
@@ -179,7 +180,11 @@ func TestBanNowAndUnban(t *testing.T) {
 			if js.TotalBanned != tt.wantBanned || len(js.Failures) != 0 {
 				t.Errorf("total banned %d (want %d), failures %v", js.TotalBanned, tt.wantBanned, js.Failures)
 			}
-			if !Unban(js, ip) || Unban(js, ip) {
+			self := netip.PrefixFrom(ip, ip.BitLen())
+			if once, _ := Lift(js, self, 0); len(once) != 1 {
+				t.Errorf("unban should lift the ban: %v", once)
+			}
+			if twice, _ := Lift(js, self, 0); len(twice) != 0 {
 				t.Errorf("unban should report the ban once")
 			}
 		})

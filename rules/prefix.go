@@ -261,15 +261,15 @@ func (j *Jail) aggregate(js *state.Jail, parent netip.Prefix, members []state.Ba
 
 // BanTarget bans target by hand from now, as BanNow: an address (a /32 or /128) under its
 // Key, a wider prefix under itself. It returns the key; see BanNow for b and already.
-func (j *Jail) BanTarget(js *state.Jail, target netip.Prefix, now, bantime int64) (key string, b state.Ban, already bool) {
+func (j *Jail) BanTarget(js *state.Jail, jails map[string]*state.Jail, target netip.Prefix, now, bantime int64) (key string, b state.Ban, reason string, already bool) {
 	key = FormatKey(target)
 	if !IsPrefixKey(key) {
 		a := netip.MustParseAddr(key)
-		b, already = j.BanNow(js, a, now, bantime)
-		return j.Key(a), b, already
+		b, reason, already = j.BanNow(js, jails, a, now, bantime)
+		return j.Key(a), b, reason, already
 	}
-	b, already = j.banKeyNow(js, key, now, bantime)
-	return key, b, already
+	b, reason, already = j.banKeyNow(js, jails, key, target.Addr(), now, bantime)
+	return key, b, reason, already
 }
 
 // InsidePrefixError is why Lift refused: Target lies inside the banned prefix Prefix.
@@ -282,8 +282,8 @@ func (e *InsidePrefixError) Error() string {
 	return fmt.Sprintf("%s is inside the banned prefix %s: unban %s to lift it", e.Target, e.Prefix, e.Prefix)
 }
 
-// Lift lifts the ban of target in js and every ban inside it (a prefix's members), and
-// returns their keys in order. While target lies inside a wider ban in force at now, nothing
+// Lift lifts the ban of target in js and every ban inside it (a prefix's members), forgets
+// their ban history, and returns their keys in order. While target lies inside a wider ban in force at now, nothing
 // is lifted and the error is an *InsidePrefixError naming the widest such prefix.
 func Lift(js *state.Jail, target netip.Prefix, now int64) ([]string, error) {
 	target, _ = ParseKey(FormatKey(target))
@@ -309,17 +309,23 @@ func Lift(js *state.Jail, target netip.Prefix, now int64) ([]string, error) {
 	for _, key := range lifted {
 		delete(js.Bans, key)
 	}
+	for key := range js.BanHistory { // an unbanned IP starts again at its 1st ban
+		if p, err := ParseKey(key); err == nil && p.Bits() >= target.Bits() && target.Contains(p.Addr()) {
+			delete(js.BanHistory, key)
+		}
+	}
 	slices.SortFunc(lifted, CompareKeys)
 	return lifted, nil
 }
 
-// LiftAll lifts every ban in js and returns their keys in order.
+// LiftAll lifts every ban in js, forgets the ban history, and returns their keys in order.
 func LiftAll(js *state.Jail) []string {
 	keys := make([]string, 0, len(js.Bans))
 	for key := range js.Bans {
 		keys = append(keys, key)
 	}
 	clear(js.Bans)
+	clear(js.BanHistory)
 	slices.SortFunc(keys, CompareKeys)
 	return keys
 }

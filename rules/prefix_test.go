@@ -175,9 +175,9 @@ func TestPrefixLifetime(t *testing.T) {
 	j := Jail{MaxRetry: 5, FindTime: 600, BanTime: 600, Subnet: Subnet{IPv4: 24, IPv6: 64, MinIPs: 3}}
 	js := state.New().Jail("j")
 	for i, end := range []int64{60, 600, 3600} { // bans of 1 min, 10 min, 1 h
-		j.BanNow(js, netip.AddrFrom4([4]byte{203, 0, 113, byte(i + 1)}), 100, end)
+		j.BanNow(js, nil, netip.AddrFrom4([4]byte{203, 0, 113, byte(i + 1)}), 100, end)
 	}
-	j.BanNow(js, netip.MustParseAddr("198.51.100.7"), 100, 0)
+	j.BanNow(js, nil, netip.MustParseAddr("198.51.100.7"), 100, 0)
 	run := func(now int64) ([]string, []string) {
 		var lifted []string
 		for _, a := range j.Expire(js, now) {
@@ -211,7 +211,7 @@ func TestIPv6PrefixCounting(t *testing.T) {
 	js := state.New().Jail("j")
 	// Five failures from five addresses of one /64 ban the /64.
 	for i, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3", "2001:db8:1:2::4", "2001:db8:1:2:abcd::5"} {
-		a := j.Failure(js, netip.MustParseAddr(ip), int64(100+i), 200)
+		a := j.Failure(js, nil, netip.MustParseAddr(ip), int64(100+i), 200)
 		want := Counted
 		if i == 4 {
 			want = Banned
@@ -220,11 +220,11 @@ func TestIPv6PrefixCounting(t *testing.T) {
 			t.Fatalf("failure %d of %s: %v key %s count %d, want %v key 2001:db8:1:2::/64 count %d", i, ip, a.Outcome, a.Key, a.Count, want, i+1)
 		}
 	}
-	if b := js.Bans["2001:db8:1:2::/64"]; b != (state.Ban{Start: 104, End: 704}) || len(js.Bans) != 1 {
+	if b := js.Bans["2001:db8:1:2::/64"]; b != (state.Ban{Start: 104, End: 704, Count: 1}) || len(js.Bans) != 1 {
 		t.Errorf("bans %v, want the /64 from 104 to 704", js.Bans)
 	}
 	// Another address of the /64 is inside the ban.
-	if a := j.Failure(js, netip.MustParseAddr("2001:db8:1:2::99"), 150, 200); a.Outcome != DuringBan {
+	if a := j.Failure(js, nil, netip.MustParseAddr("2001:db8:1:2::99"), 150, 200); a.Outcome != DuringBan {
 		t.Errorf("failure inside the banned /64: %v", a.Outcome)
 	}
 	// A /64 with an address of ignoreip is counted per address; IPv4 is per address always.
@@ -234,7 +234,7 @@ func TestIPv6PrefixCounting(t *testing.T) {
 		{"192.0.2.7", "192.0.2.7"},
 		{"::ffff:192.0.2.8", "192.0.2.8"},
 	} {
-		if a := j.Failure(js, netip.MustParseAddr(tt.ip), 150, 200); a.Key != tt.key || a.Outcome != Counted {
+		if a := j.Failure(js, nil, netip.MustParseAddr(tt.ip), 150, 200); a.Key != tt.key || a.Outcome != Counted {
 			t.Errorf("failure of %s: key %q %v, want %q", tt.ip, a.Key, a.Outcome, tt.key)
 		}
 	}
@@ -319,8 +319,8 @@ func TestBanTarget(t *testing.T) {
 		{"2001:db8:1:2::5/128", "2001:db8:1:2::/64", false},
 		{"2001:db8:1:2::6/128", "2001:db8:1:2::/64", true},
 	} {
-		key, b, already := j.BanTarget(js, netip.MustParsePrefix(tt.target), 100, 0)
-		if key != tt.key || already != tt.already || b != (state.Ban{Start: 100, End: 700}) || js.Bans[key] != b {
+		key, b, _, already := j.BanTarget(js, nil, netip.MustParsePrefix(tt.target), 100, 0)
+		if key != tt.key || already != tt.already || b != (state.Ban{Start: 100, End: 700, Count: 1}) || js.Bans[key] != b {
 			t.Errorf("BanTarget(%s) = %s %+v %v, want %s already=%v", tt.target, key, b, already, tt.key, tt.already)
 		}
 	}

@@ -32,6 +32,16 @@ type FilePos struct {
 type Ban struct {
 	Start int64 `json:"start"`
 	End   int64 `json:"end"`
+	// Count is which ban of the IP this is (1 for the first), as the policy counted it when
+	// it decided the ban's length; 0 for a ban made before bans were counted.
+	Count int `json:"count,omitempty"`
+}
+
+// BanRecord is what a jail remembers of the past bans of one IP: how many, and the start of
+// the last one. The policy counts it while Last is within the jail's forget_after.
+type BanRecord struct {
+	Count int   `json:"count"`
+	Last  int64 `json:"last"`
 }
 
 // Permanent reports whether the ban never expires.
@@ -51,6 +61,9 @@ type Jail struct {
 	Failures map[string][]int64 `json:"failures,omitempty"`
 	// Bans maps an IP to its active ban.
 	Bans map[string]Ban `json:"bans,omitempty"`
+	// BanHistory maps an IP to its past bans in this jail (the ban count of repeat offenders;
+	// not the history of report, which is History).
+	BanHistory map[string]BanRecord `json:"ban_history,omitempty"`
 	// TotalFailed counts failures counted since the state was created.
 	TotalFailed int64 `json:"total_failed"`
 	// TotalBanned counts bans ever applied.
@@ -110,6 +123,9 @@ func (j *Jail) init() {
 	if j.Bans == nil {
 		j.Bans = map[string]Ban{}
 	}
+	if j.BanHistory == nil {
+		j.BanHistory = map[string]BanRecord{}
+	}
 }
 
 // Load reads the state file at path. A missing file is an empty state; a file that cannot be
@@ -164,6 +180,14 @@ func Decode(data []byte) (*State, error) {
 		for ip, b := range j.Bans {
 			if b.End >= 0 && b.End < b.Start {
 				return nil, fmt.Errorf("jails.%s.bans.%s: end %d before start %d", name, ip, b.End, b.Start)
+			}
+			if b.Count < 0 {
+				return nil, fmt.Errorf("jails.%s.bans.%s: negative count %d", name, ip, b.Count)
+			}
+		}
+		for ip, r := range j.BanHistory {
+			if r.Count < 1 {
+				return nil, fmt.Errorf("jails.%s.ban_history.%s: count must be >= 1, got %d", name, ip, r.Count)
 			}
 		}
 		for file, ps := range j.Files {

@@ -16,7 +16,8 @@ func sample() *State {
 	j.Files["/var/log/mail.log"] = []FilePos{{Path: "/var/log/mail.log.1", Dev: 2049, Ino: 77, Offset: 81920, FPLen: 1024, FP: "ab"}}
 	j.Failures["192.0.2.7"] = []int64{100, 200}
 	j.Bans["198.51.100.7"] = Ban{Start: 10, End: -1}
-	j.Bans["2001:db8::1"] = Ban{Start: 10, End: 610}
+	j.Bans["2001:db8::1"] = Ban{Start: 10, End: 610, Count: 3}
+	j.BanHistory["2001:db8::1"] = BanRecord{Count: 3, Last: 10}
 	j.TotalFailed, j.TotalBanned = 439, 2
 	s.Jail("journal").Cursor = "s=abc;i=1"
 	return s
@@ -65,6 +66,8 @@ func TestLoadBad(t *testing.T) {
 		{"unknown field", `{"version": 1, "jails": {}, "extra": 1}`, "unknown field"},
 		{"unsorted failures", `{"version": 1, "jails": {"a": {"failures": {"192.0.2.1": [5, 3]}}}}`, "jails.a.failures.192.0.2.1: timestamps not ascending"},
 		{"ban ends before start", `{"version": 1, "jails": {"a": {"bans": {"192.0.2.1": {"start": 5, "end": 3}}}}}`, "end 3 before start 5"},
+		{"negative ban count", `{"version": 1, "jails": {"a": {"bans": {"192.0.2.1": {"start": 5, "end": 9, "count": -1}}}}}`, "jails.a.bans.192.0.2.1: negative count -1"},
+		{"empty ban record", `{"version": 1, "jails": {"a": {"ban_history": {"192.0.2.1": {"count": 0, "last": 5}}}}}`, "jails.a.ban_history.192.0.2.1: count must be >= 1, got 0"},
 		{"trailing", `{"version": 1, "jails": {}} {}`, "trailing data"},
 		{"null jail", `{"version": 1, "jails": {"a": null}}`, "jails.a: null"},
 	}
@@ -83,6 +86,19 @@ func TestLoadBad(t *testing.T) {
 				t.Errorf("Load changed the bad file")
 			}
 		})
+	}
+}
+
+// TestDecodeBeforeBanCounts: a state written before bans were counted loads, its bans with
+// count 0 and an empty ban history.
+func TestDecodeBeforeBanCounts(t *testing.T) {
+	s, err := Decode([]byte(`{"version": 1, "jails": {"a": {"bans": {"192.0.2.1": {"start": 5, "end": -1}}, "total_failed": 3, "total_banned": 1}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := s.Jails["a"]
+	if b := j.Bans["192.0.2.1"]; b != (Ban{Start: 5, End: -1}) || j.BanHistory == nil || len(j.BanHistory) != 0 {
+		t.Fatalf("got ban %+v, history %v", b, j.BanHistory)
 	}
 }
 
