@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 )
 
 // Version is the schema version written to the state file. Load refuses other versions.
@@ -155,23 +154,8 @@ func Decode(data []byte) (*State, error) {
 		if j == nil {
 			return nil, fmt.Errorf("jails.%s: null", name)
 		}
-		j.init()
-		for ip, ts := range j.Failures {
-			if !slices.IsSorted(ts) {
-				return nil, fmt.Errorf("jails.%s.failures.%s: timestamps not ascending", name, ip)
-			}
-		}
-		for ip, b := range j.Bans {
-			if b.End >= 0 && b.End < b.Start {
-				return nil, fmt.Errorf("jails.%s.bans.%s: end %d before start %d", name, ip, b.End, b.Start)
-			}
-		}
-		for file, ps := range j.Files {
-			for _, p := range ps {
-				if p.Offset < 0 || p.FPLen < 0 {
-					return nil, fmt.Errorf("jails.%s.files.%s: negative offset or fingerprint length", name, file)
-				}
-			}
+		if err := j.check(name); err != nil {
+			return nil, err
 		}
 	}
 	return &s, nil
