@@ -48,6 +48,73 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSaveRemovesStaleTemp: a run killed between creating its temporary file and the rename
+// leaves the file behind; the next Save removes it, and nothing but it.
+func TestSaveRemovesStaleTemp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	stale := []string{".state.json.tmp123456", ".state.json.tmp9"}
+	kept := []string{".state.json.tmp", ".state.json.tmpx1", ".state.json.tmp12.bak", ".other.json.tmp5", "state.json.tmp7", ".state.json.tmp77"}
+	for _, n := range append(stale, kept[:len(kept)-1]...) {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(`{"version": 1, "jails": {}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".state.json.tmp77"), 0o700); err != nil { // not a regular file
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, ".state.json.tmp"), filepath.Join(dir, ".state.json.tmp88")); err != nil {
+		t.Fatal(err)
+	}
+	kept = append(kept, ".state.json.tmp88")
+	if err := Save(path, sample()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range stale {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
+			t.Errorf("%s left", n)
+		}
+	}
+	for _, n := range kept {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s removed: %v", n, err)
+		}
+	}
+}
+
+// TestSaveFails: a Save that fails says that the state was not saved and leaves the previous
+// one and no temporary file.
+func TestSaveFails(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	if err := Save(path, sample()); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	// A directory where the temporary file would go: its name is taken by one the
+	// rename cannot replace.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(path, "x"), before, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := Save(path, New())
+	if err == nil || !strings.Contains(err.Error(), "state "+path+" not saved (the previous one is kept): rename ") {
+		t.Errorf("Save over a directory: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*tmp*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	err = Save(filepath.Join(path, "x", "state.json"), New())
+	if err == nil || !strings.Contains(err.Error(), "not saved") {
+		t.Errorf("Save under a file: %v", err)
+	}
+}
+
 func TestLoadMissingIsEmpty(t *testing.T) {
 	s, err := Load(filepath.Join(t.TempDir(), "none.json"))
 	if err != nil || len(s.Jails) != 0 || s.Version != Version {
