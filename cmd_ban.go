@@ -11,7 +11,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// parseIPs parses the command's IP arguments; a bad one is a usage error naming it.
+// parseIPs parses the command's IP arguments; a bad one, or one with an IPv6 zone, is a usage
+// error naming it. IPv4-mapped IPv6 addresses become IPv4.
 func parseIPs(args []string) ([]netip.Addr, error) {
 	if len(args) == 0 {
 		return nil, usageErr(errors.New("no IP given"))
@@ -21,6 +22,9 @@ func parseIPs(args []string) ([]netip.Addr, error) {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
 			return nil, usageErr(fmt.Errorf("%q is not an IP address", s))
+		}
+		if a.Zone() != "" {
+			return nil, usageErr(fmt.Errorf("%q has an IPv6 zone: give the address without it (the firewall matches addresses, not zones)", s))
 		}
 		out = append(out, a.Unmap())
 	}
