@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/fail2ban-scan/fail2ban-scan/rules"
 	"github.com/fail2ban-scan/fail2ban-scan/state"
@@ -12,7 +13,8 @@ import (
 )
 
 // parseIPs parses the command's arguments: addresses, or prefixes ("203.0.113.0/24"; an
-// address is its /32 or /128). A bad one is a usage error naming it.
+// address is its /32 or /128). A bad one, or one with an IPv6 zone, is a usage error naming it.
+// IPv4-mapped IPv6 addresses become IPv4.
 func parseIPs(args []string) ([]netip.Prefix, error) {
 	if len(args) == 0 {
 		return nil, usageErr(errors.New("no IP given"))
@@ -22,6 +24,9 @@ func parseIPs(args []string) ([]netip.Prefix, error) {
 		p, err := rules.ParseKey(s)
 		if err != nil {
 			return nil, usageErr(fmt.Errorf("%q is not an IP address nor a prefix", s))
+		}
+		if strings.Contains(s, "%") {
+			return nil, usageErr(fmt.Errorf("%q has an IPv6 zone: give the address without it (the firewall matches addresses, not zones)", s))
 		}
 		if raw, err := netip.ParsePrefix(s); err == nil && raw != p {
 			return nil, usageErr(fmt.Errorf("%s has host bits set: did you mean %s?", s, p))

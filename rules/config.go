@@ -749,18 +749,29 @@ func ParseDuration(s string) (int64, error) {
 	return total, nil
 }
 
-// ParsePrefix parses an ignoreip entry: an IP (v4 or v6) or a CIDR.
+// ParsePrefix parses an ignoreip entry: an IP (v4 or v6) or a CIDR. IPv4 written as
+// IPv4-mapped IPv6 is unmapped, as addresses are before matching (::ffff:198.18.0.0/111 is
+// 198.18.0.0/15); IPv6 zones are refused.
 func ParsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("bad CIDR %q", s)
 		}
+		if a := p.Addr(); a.Is4In6() {
+			if p.Bits() < 96 {
+				return netip.Prefix{}, fmt.Errorf("bad CIDR %q: an IPv4-mapped prefix needs a length of at least 96", s)
+			}
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("bad IP %q", s)
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("bad IP %q: IPv6 zones are not allowed", s)
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil

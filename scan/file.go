@@ -73,7 +73,9 @@ func ReadFile(path string, fn func(line []byte)) (Stats, error) {
 // fs.ErrNotExist (but still finishes rotated files it knows).
 //
 // The files of the log are path itself and its rotated siblings in the same directory:
-// path.N, path-DATE, each with or without .gz (see listCandidates for their order). A stored
+// path.N, path-DATE, each with or without .gz (see listCandidates for their order; when
+// both naming schemes are present, orderSchemes puts the group of the newer scheme last,
+// by what the positions and modification times say). A stored
 // position matches a file when the SHA-256 of the file's first FPLen uncompressed bytes is
 // FP (a position with FPLen 0 needs the same device and inode) and, for an uncompressed
 // file with the same device and inode, the file is at least Offset long; otherwise it was
@@ -124,6 +126,9 @@ func ReadLog(path string, prev []state.FilePos, fn func(line []byte)) (next []st
 	}
 
 	owner := match(cands, prev)
+	if orderSchemes(cands, owner) {
+		owner = match(cands, prev)
+	}
 	oldest := -1
 	for ci := range cands {
 		if owner[ci] >= 0 {
@@ -399,7 +404,7 @@ func (c *candidate) load() {
 		return
 	}
 	c.dev, c.ino = fileID(fi)
-	c.size = fi.Size()
+	c.size, c.mtime = fi.Size(), fi.ModTime()
 	raw := make([]byte, fpMax)
 	n, err := f.ReadAt(raw, 0)
 	if err != nil && err != io.EOF {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // rotKind says how a candidate file relates to the configured path P.
@@ -36,7 +37,8 @@ type candidate struct {
 	gzExt bool   // the name ends in .gz (ordering only; gzip is detected by magic bytes)
 
 	dev, ino uint64
-	size     int64 // on disk (compressed for gzip)
+	size     int64     // on disk (compressed for gzip)
+	mtime    time.Time // modification time (see orderSchemes)
 
 	f      *os.File
 	head   []byte // the first min(fpMax, size) uncompressed bytes
@@ -50,8 +52,8 @@ type candidate struct {
 // first: date suffixes ascending, then numeric suffixes descending, then P. Of the same
 // suffix the .gz name comes first (it is the copy being made of the plain one, or left
 // over from it). When both date and numeric suffixes exist (the scheme was changed) the
-// date-suffixed files are taken as older; either way they are normally older than any
-// stored position and skipped.
+// date-suffixed files come first here; ReadLog then puts the group that is newer by what
+// the state knows last (see orderSchemes).
 func listCandidates(path string) ([]*candidate, error) {
 	dir, base := filepath.Dir(path), filepath.Base(path)
 	entries, err := os.ReadDir(dir)
@@ -80,7 +82,7 @@ func listCandidates(path string) ([]*candidate, error) {
 			continue
 		}
 		c.dev, c.ino = fileID(fi)
-		c.size = fi.Size()
+		c.size, c.mtime = fi.Size(), fi.ModTime()
 		cs = append(cs, c)
 	}
 	slices.SortFunc(cs, compareCandidates)
@@ -92,11 +94,61 @@ func listCandidates(path string) ([]*candidate, error) {
 	case !fi.Mode().IsRegular():
 		return nil, fmt.Errorf("read log %s: not a regular file", path)
 	default:
-		c := &candidate{name: path, kind: rotCurrent, size: fi.Size()}
+		c := &candidate{name: path, kind: rotCurrent, size: fi.Size(), mtime: fi.ModTime()}
 		c.dev, c.ino = fileID(fi)
 		cs = append(cs, c)
 	}
 	return cs, nil
+}
+
+// orderSchemes handles a change of rotation scheme: when both date-suffixed and numbered
+// files are listed (cands in listCandidates' order, owner as match returns it), the files of
+// the old scheme are all older than those of the new one, whatever their names. The order
+// within each group (by name) is kept; the group found newer is put last before P, moving
+// the date-suffixed group after the numbered one when it is the newer. Newer is, in this
+// order: the group of the file whose stored position is the most recent, when both groups
+// hold a known file (positions are stored oldest first); else the group with the latest
+// modification time; else (the same time) the group holding a known file. It reports
+// whether it moved anything (the caller then matches again: ties between candidates go to
+// the newest).
+func orderSchemes(cands []*candidate, owner []int) bool {
+	nDate, nNum := 0, 0
+	known := [2]int{-1, -1} // by kind (rotDate, rotNumeric): the latest position matched
+	var latest [2]time.Time
+	for ci, c := range cands {
+		if c.kind == rotCurrent {
+			continue
+		}
+		if c.kind == rotDate {
+			nDate++
+		} else {
+			nNum++
+		}
+		known[c.kind] = max(known[c.kind], owner[ci])
+		if c.mtime.After(latest[c.kind]) {
+			latest[c.kind] = c.mtime
+		}
+	}
+	if nDate == 0 || nNum == 0 {
+		return false
+	}
+	var datedNewer bool
+	switch {
+	case known[rotDate] >= 0 && known[rotNumeric] >= 0:
+		datedNewer = known[rotDate] > known[rotNumeric]
+	case !latest[rotDate].Equal(latest[rotNumeric]):
+		datedNewer = latest[rotDate].After(latest[rotNumeric])
+	default:
+		datedNewer = known[rotDate] >= 0
+	}
+	if !datedNewer {
+		return false
+	}
+	// cands is [dated..., numbered..., P?]: rotate the first nDate+nNum.
+	dated := slices.Clone(cands[:nDate])
+	copy(cands, cands[nDate:nDate+nNum])
+	copy(cands[nNum:], dated)
+	return true
 }
 
 // compareCandidates orders candidates oldest first.

@@ -1,11 +1,13 @@
 package scan
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestListCandidatesOrder(t *testing.T) {
@@ -112,6 +114,137 @@ func TestExpand(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
+		})
+	}
+}
+
+// logrotateNumbered rotates the log as logrotate does with copytruncate, delaycompress and
+// numbered names: P.N.gz -> P.N+1.gz, P.1 compressed to P.2.gz, P copied to P.1 and truncated.
+func (h *logRig) logrotateNumbered() {
+	h.t.Helper()
+	for k := 8; k >= 2; k-- {
+		if _, err := os.Stat(h.path + fmt.Sprintf(".%d.gz", k)); err == nil {
+			h.rename(fmt.Sprintf(".%d.gz", k), fmt.Sprintf(".%d.gz", k+1))
+		}
+	}
+	if _, err := os.Stat(h.path + ".1"); err == nil {
+		h.gzip(".1", ".2.gz")
+	}
+	h.copytruncate(".1")
+}
+
+// logrotateDated rotates the log as logrotate does with copytruncate, delaycompress and
+// dateext: the last dated copy (prev, when not "") is compressed, P is copied to P-date and
+// truncated. Numbered files left over from an earlier scheme are left alone, as logrotate
+// does.
+func (h *logRig) logrotateDated(prev, date string) {
+	h.t.Helper()
+	if prev != "" {
+		h.gzip("-"+prev, "-"+prev+".gz")
+	}
+	h.copytruncate("-" + date)
+}
+
+// TestReadLogSchemeSwitch: logrotate is switched between numbered names and dateext. The
+// files of the old scheme are older than those of the new one whatever their names, so none
+// of them is read again.
+func TestReadLogSchemeSwitch(t *testing.T) {
+	dates := []string{"20260815", "20260816", "20260817", "20260818", "20260819", "20260820",
+		"20260821", "20260822", "20260823", "20260824", "20260825", "20260826"}
+	tests := []struct {
+		name  string
+		steps func(h *logRig)
+	}{
+		{"numbered to dated, once", func(h *logRig) {
+			for range 4 {
+				h.write("", 3)
+				h.run()
+				h.write("", 1)
+				h.logrotateNumbered()
+			}
+			h.write("", 2)
+			h.run()
+			h.write("", 1)
+			h.logrotateDated("", dates[0])
+			h.write("", 2)
+			h.run()
+		}},
+		{"numbered to dated, many dated rotations", func(h *logRig) {
+			for range 4 {
+				h.write("", 3)
+				h.run()
+				h.write("", 1)
+				h.logrotateNumbered()
+			}
+			prev := ""
+			for _, d := range dates {
+				h.write("", 2)
+				h.run()
+				h.write("", 1)
+				h.logrotateDated(prev, d)
+				prev = d
+			}
+			h.write("", 2)
+			h.run()
+		}},
+		{"numbered to dated, two rotations between runs", func(h *logRig) {
+			for range 3 {
+				h.write("", 3)
+				h.run()
+				h.write("", 1)
+				h.logrotateNumbered()
+			}
+			h.write("", 2)
+			h.run()
+			h.write("", 1)
+			h.logrotateDated("", dates[0])
+			h.write("", 1)
+			h.logrotateDated(dates[0], dates[1])
+			h.write("", 2)
+			h.run()
+		}},
+		{"numbered to dated, the new file unknown but newer", func(h *logRig) {
+			// The log was empty at the last run, so the state knows only P.1; the dated
+			// file made of it since is newer by its modification time.
+			h.write("", 3)
+			h.run()
+			h.write("", 1)
+			h.logrotateNumbered()
+			h.run()
+			hourAgo := time.Now().Add(-time.Hour)
+			if err := os.Chtimes(h.path+".1", hourAgo, hourAgo); err != nil {
+				h.t.Fatal(err)
+			}
+			h.write("", 2)
+			h.rename("", "-"+dates[0])
+			h.write("", 1)
+			h.run()
+		}},
+		{"dated to numbered", func(h *logRig) {
+			prev := ""
+			for _, d := range dates[:4] {
+				h.write("", 3)
+				h.run()
+				h.write("", 1)
+				h.logrotateDated(prev, d)
+				prev = d
+			}
+			for range 10 {
+				h.write("", 2)
+				h.run()
+				h.write("", 1)
+				h.logrotateNumbered()
+			}
+			h.write("", 2)
+			h.run()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newLogRig(t)
+			tt.steps(h)
+			h.run()
+			h.check()
 		})
 	}
 }

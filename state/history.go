@@ -303,6 +303,14 @@ func (h *History) check() error {
 			if k%hour != 0 {
 				return fmt.Errorf("history.jails.%s.hours.%d: not the start of an hour", name, k)
 			}
+			if i := slices.IndexFunc(c[:], func(n int64) bool { return n < 0 }); i >= 0 {
+				return fmt.Errorf("history.jails.%s.hours.%d[%d]: negative counter %d", name, k, i, c[i])
+			}
+		}
+		for i, r := range j.Runs {
+			if k := slices.IndexFunc(r[:], func(n int64) bool { return n < 0 }); k >= 0 {
+				return fmt.Errorf("history.jails.%s.runs[%d][%d]: negative %d", name, i, k, r[k])
+			}
 		}
 		for k := range j.Days {
 			if k%day != 0 {
@@ -315,6 +323,12 @@ func (h *History) check() error {
 			}
 		}
 		for i, b := range j.Bans {
+			if err := checkIPKey(b.IP); err != nil {
+				return fmt.Errorf("history.jails.%s.bans[%d].ip %q: %w", name, i, b.IP, err)
+			}
+			if b.At < 0 || b.End < -1 {
+				return fmt.Errorf("history.jails.%s.bans[%d]: negative time", name, i)
+			}
 			if b.End >= 0 && b.End < b.At {
 				return fmt.Errorf("history.jails.%s.bans[%d]: end %d before %d", name, i, b.End, b.At)
 			}

@@ -13,8 +13,10 @@ import (
 var ErrLocked = errors.New("another run holds the lock")
 
 // Lock takes an exclusive flock on path+".lock", waiting up to wait for another holder to let
-// go. It returns the function that releases the lock. After the wait it returns an error that
-// wraps ErrLocked. The lock is released by the kernel if the process dies.
+// go. The lock file is created if needed; one that exists but cannot be opened for writing (a
+// read-only file system) is locked through a read-only descriptor. It returns the function
+// that releases the lock. After the wait it returns an error that wraps ErrLocked. The lock
+// is released by the kernel if the process dies.
 func Lock(path string, wait time.Duration) (unlock func(), err error) {
 	name := path + ".lock"
 	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
@@ -27,7 +29,13 @@ func Lock(path string, wait time.Duration) (unlock func(), err error) {
 		f, err = os.Open(name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
+		// A lock file that exists can be locked read-only: on a file system mounted
+		// read-only, the run still reads, and says that it could not save.
+		ro, roErr := os.Open(name)
+		if roErr != nil {
+			return nil, fmt.Errorf("lock: %w", err)
+		}
+		f = ro
 	}
 	deadline := time.Now().Add(wait)
 	for {

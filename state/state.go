@@ -10,7 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
+	"strings"
 )
 
 // Version is the schema version written to the state file. Load refuses other versions.
@@ -171,31 +171,8 @@ func Decode(data []byte) (*State, error) {
 		if j == nil {
 			return nil, fmt.Errorf("jails.%s: null", name)
 		}
-		j.init()
-		for ip, ts := range j.Failures {
-			if !slices.IsSorted(ts) {
-				return nil, fmt.Errorf("jails.%s.failures.%s: timestamps not ascending", name, ip)
-			}
-		}
-		for ip, b := range j.Bans {
-			if b.End >= 0 && b.End < b.Start {
-				return nil, fmt.Errorf("jails.%s.bans.%s: end %d before start %d", name, ip, b.End, b.Start)
-			}
-			if b.Count < 0 {
-				return nil, fmt.Errorf("jails.%s.bans.%s: negative count %d", name, ip, b.Count)
-			}
-		}
-		for ip, r := range j.BanHistory {
-			if r.Count < 1 {
-				return nil, fmt.Errorf("jails.%s.ban_history.%s: count must be >= 1, got %d", name, ip, r.Count)
-			}
-		}
-		for file, ps := range j.Files {
-			for _, p := range ps {
-				if p.Offset < 0 || p.FPLen < 0 {
-					return nil, fmt.Errorf("jails.%s.files.%s: negative offset or fingerprint length", name, file)
-				}
-			}
+		if err := j.check(name); err != nil {
+			return nil, err
 		}
 	}
 	return &s, nil
@@ -212,47 +189,89 @@ func Encode(s *State) ([]byte, error) {
 
 // Save writes s to path atomically: a temporary file in the same directory, fsync, rename over
 // path, fsync of the directory. The file has mode 0600. Either the old or the new state is on
-// disk after a crash, never a mix.
+// disk after a crash, never a mix. The caller holds the lock (Lock): Save first removes the
+// temporary files that runs killed before their rename left (see removeStale). When Save fails
+// before the rename, the previous state file is untouched and no temporary file is left; the
+// error says "not saved".
 func Save(path string, s *State) error {
 	data, err := Encode(s)
 	if err != nil {
 		return err
 	}
+	notSaved := func(err error) error {
+		return fmt.Errorf("state %s not saved (the previous one is kept): %w", path, err)
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("save state: %w", err)
+		return notSaved(err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	removeStale(path)
+	f, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
-		return fmt.Errorf("save state: %w", err)
+		return notSaved(err)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op after the rename
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
-		return fmt.Errorf("save state %s: %w", tmp, err)
+		return notSaved(err)
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return fmt.Errorf("save state %s: %w", tmp, err)
+		return notSaved(err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("save state %s: fsync: %w", tmp, err)
+		return notSaved(fmt.Errorf("fsync %s: %w", tmp, err))
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("save state %s: %w", tmp, err)
+		return notSaved(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("save state: %w", err)
+		return notSaved(err)
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("save state: fsync directory: %w", err)
+		return fmt.Errorf("state %s saved, but not made durable: fsync directory: %w", path, err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("save state: fsync directory %s: %w", dir, err)
+		return fmt.Errorf("state %s saved, but not made durable: fsync directory %s: %w", path, dir, err)
 	}
 	return nil
+}
+
+// tempPrefix is the name, without its random digits, of Save's temporary files of the state
+// at path: ".state.json.tmp" for state.json.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp" }
+
+// removeStale removes the temporary files of Save (tempPrefix followed by the digits that
+// os.CreateTemp puts for its "*") that a run killed between their creation and the rename left
+// in the state's directory. Only regular files of that name are removed. The caller holds the
+// lock, so no other run is writing one. Failures are ignored: Save reports its own.
+func removeStale(path string) {
+	dir, prefix := filepath.Dir(path), tempPrefix(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range entries {
+		rest, ok := strings.CutPrefix(de.Name(), prefix)
+		if !ok || !allDigits(rest) || !de.Type().IsRegular() {
+			continue
+		}
+		os.Remove(filepath.Join(dir, de.Name()))
+	}
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

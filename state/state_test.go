@@ -13,7 +13,7 @@ import (
 func sample() *State {
 	s := New()
 	j := s.Jail("postfix-sasl")
-	j.Files["/var/log/mail.log"] = []FilePos{{Path: "/var/log/mail.log.1", Dev: 2049, Ino: 77, Offset: 81920, FPLen: 1024, FP: "ab"}}
+	j.Files["/var/log/mail.log"] = []FilePos{{Path: "/var/log/mail.log.1", Dev: 2049, Ino: 77, Offset: 81920, FPLen: 1024, FP: strings.Repeat("ab", 32)}}
 	j.Failures["192.0.2.7"] = []int64{100, 200}
 	j.Bans["198.51.100.7"] = Ban{Start: 10, End: -1}
 	j.Bans["2001:db8::1"] = Ban{Start: 10, End: 610, Count: 3}
@@ -49,6 +49,73 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSaveRemovesStaleTemp: a run killed between creating its temporary file and the rename
+// leaves the file behind; the next Save removes it, and nothing but it.
+func TestSaveRemovesStaleTemp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	stale := []string{".state.json.tmp123456", ".state.json.tmp9"}
+	kept := []string{".state.json.tmp", ".state.json.tmpx1", ".state.json.tmp12.bak", ".other.json.tmp5", "state.json.tmp7", ".state.json.tmp77"}
+	for _, n := range append(stale, kept[:len(kept)-1]...) {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(`{"version": 1, "jails": {}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".state.json.tmp77"), 0o700); err != nil { // not a regular file
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, ".state.json.tmp"), filepath.Join(dir, ".state.json.tmp88")); err != nil {
+		t.Fatal(err)
+	}
+	kept = append(kept, ".state.json.tmp88")
+	if err := Save(path, sample()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range stale {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err == nil {
+			t.Errorf("%s left", n)
+		}
+	}
+	for _, n := range kept {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s removed: %v", n, err)
+		}
+	}
+}
+
+// TestSaveFails: a Save that fails says that the state was not saved and leaves the previous
+// one and no temporary file.
+func TestSaveFails(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	if err := Save(path, sample()); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	// A directory where the temporary file would go: its name is taken by one the
+	// rename cannot replace.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(path, "x"), before, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := Save(path, New())
+	if err == nil || !strings.Contains(err.Error(), "state "+path+" not saved (the previous one is kept): rename ") {
+		t.Errorf("Save over a directory: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*tmp*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	err = Save(filepath.Join(path, "x", "state.json"), New())
+	if err == nil || !strings.Contains(err.Error(), "not saved") {
+		t.Errorf("Save under a file: %v", err)
+	}
+}
+
 func TestLoadMissingIsEmpty(t *testing.T) {
 	s, err := Load(filepath.Join(t.TempDir(), "none.json"))
 	if err != nil || len(s.Jails) != 0 || s.Version != Version {
@@ -64,10 +131,30 @@ func TestLoadBad(t *testing.T) {
 		{"truncated", `{"version": 1, "jails": {`, "decode"},
 		{"wrong version", `{"version": 99, "jails": {}}`, "schema version 99"},
 		{"unknown field", `{"version": 1, "jails": {}, "extra": 1}`, "unknown field"},
-		{"unsorted failures", `{"version": 1, "jails": {"a": {"failures": {"192.0.2.1": [5, 3]}}}}`, "jails.a.failures.192.0.2.1: timestamps not ascending"},
+		{"unsorted failures", `{"version": 1, "jails": {"a": {"failures": {"192.0.2.1": [5, 3]}}}}`, `jails.a.failures."192.0.2.1": timestamps not ascending`},
+		{"negative failure time", `{"version": 1, "jails": {"a": {"failures": {"192.0.2.1": [-5, 3]}}}}`, `jails.a.failures."192.0.2.1": negative timestamp -5`},
+		{"failure key not an address", `{"version": 1, "jails": {"a": {"failures": {"x": [3]}}}}`, `jails.a.failures."x": not an address`},
+		{"ban key not an address", `{"version": 1, "jails": {"postfix-sasl": {"bans": {"x": {"start": 5, "end": -1}}}}}`, `jails.postfix-sasl.bans."x": not an address`},
+		{"ban key empty", `{"version": 1, "jails": {"a": {"bans": {"": {"start": 5, "end": -1}}}}}`, `jails.a.bans."": not an address`},
+		{"ban key mapped", `{"version": 1, "jails": {"a": {"bans": {"::ffff:192.0.2.1": {"start": 5, "end": -1}}}}}`, `jails.a.bans."::ffff:192.0.2.1": IPv4-mapped IPv6 address (want 192.0.2.1)`},
+		{"ban key zoned", `{"version": 1, "jails": {"a": {"bans": {"fe80::1%eth0": {"start": 5, "end": -1}}}}}`, `jails.a.bans."fe80::1%eth0": address with an IPv6 zone`},
+		{"ban key not canonical", `{"version": 1, "jails": {"a": {"bans": {"2001:DB8::1": {"start": 5, "end": -1}}}}}`, `jails.a.bans."2001:DB8::1": address not written as 2001:db8::1`},
+		{"ban key prefix not masked", `{"version": 1, "jails": {"a": {"bans": {"203.0.113.7/24": {"start": 5, "end": -1}}}}}`, `jails.a.bans."203.0.113.7/24": prefix with bits set after its length (want 203.0.113.0/24)`},
+		{"ban key mapped prefix", `{"version": 1, "jails": {"a": {"bans": {"::ffff:198.18.0.0/111": {"start": 5, "end": -1}}}}}`, `jails.a.bans."::ffff:198.18.0.0/111": IPv4-mapped IPv6 prefix`},
+		{"ban key bad prefix", `{"version": 1, "jails": {"a": {"bans": {"203.0.113.0/33": {"start": 5, "end": -1}}}}}`, `jails.a.bans."203.0.113.0/33": not an address or prefix`},
+		{"negative ban start", `{"version": 1, "jails": {"a": {"bans": {"192.0.2.1": {"start": -5, "end": -1}}}}}`, `jails.a.bans."192.0.2.1": negative start -5`},
+		{"ban end below -1", `{"version": 1, "jails": {"a": {"bans": {"192.0.2.1": {"start": 5, "end": -7}}}}}`, `jails.a.bans."192.0.2.1": end -7`},
+		{"negative total_failed", `{"version": 1, "jails": {"a": {"total_failed": -1}}}`, "jails.a.total_failed: negative (-1)"},
+		{"negative total_banned", `{"version": 1, "jails": {"a": {"total_banned": -1}}}`, "jails.a.total_banned: negative (-1)"},
+		{"negative unmatched", `{"version": 1, "jails": {"a": {"unmatched": -3}}}`, "jails.a.unmatched: negative (-3)"},
+		{"negative offset", `{"version": 1, "jails": {"a": {"files": {"/l": [{"path": "/l", "offset": -1}]}}}}`, `jails.a.files."/l"[0]: negative offset -1`},
+		{"bad fingerprint", `{"version": 1, "jails": {"a": {"files": {"/l": [{"path": "/l", "fp_len": 10, "fp": "zz"}]}}}}`, `jails.a.files."/l"[0]: fingerprint "zz" is not a hex SHA-256`},
+		{"history: negative counter", `{"version": 1, "jails": {}, "history": {"jails": {"a": {"hours": {"3600": [1, -2, 0, 0, 0, 0]}}}}}`, "history.jails.a.hours.3600[1]: negative counter -2"},
+		{"history: negative run counter", `{"version": 1, "jails": {}, "history": {"jails": {"a": {"runs": [[3600, 1, 0, -1, 0, 0, 0]]}}}}`, "history.jails.a.runs[0][3]: negative -1"},
+		{"history: ban not an address", `{"version": 1, "jails": {}, "history": {"jails": {"a": {"bans": [{"ip": "x", "at": 5, "end": -1}]}}}}`, `history.jails.a.bans[0].ip "x": not an address`},
 		{"ban ends before start", `{"version": 1, "jails": {"a": {"bans": {"192.0.2.1": {"start": 5, "end": 3}}}}}`, "end 3 before start 5"},
-		{"negative ban count", `{"version": 1, "jails": {"a": {"bans": {"192.0.2.1": {"start": 5, "end": 9, "count": -1}}}}}`, "jails.a.bans.192.0.2.1: negative count -1"},
-		{"empty ban record", `{"version": 1, "jails": {"a": {"ban_history": {"192.0.2.1": {"count": 0, "last": 5}}}}}`, "jails.a.ban_history.192.0.2.1: count must be >= 1, got 0"},
+		{"negative ban count", `{"version": 1, "jails": {"a": {"bans": {"192.0.2.1": {"start": 5, "end": 9, "count": -1}}}}}`, `jails.a.bans."192.0.2.1": negative count -1`},
+		{"empty ban record", `{"version": 1, "jails": {"a": {"ban_history": {"192.0.2.1": {"count": 0, "last": 5}}}}}`, `jails.a.ban_history."192.0.2.1": count must be >= 1, got 0`},
 		{"trailing", `{"version": 1, "jails": {}} {}`, "trailing data"},
 		{"null jail", `{"version": 1, "jails": {"a": null}}`, "jails.a: null"},
 	}
@@ -99,6 +186,17 @@ func TestDecodeBeforeBanCounts(t *testing.T) {
 	j := s.Jails["a"]
 	if b := j.Bans["192.0.2.1"]; b != (Ban{Start: 5, End: -1}) || j.BanHistory == nil || len(j.BanHistory) != 0 {
 		t.Fatalf("got ban %+v, history %v", b, j.BanHistory)
+	}
+}
+
+// TestLoadGoodKeys: the keys a jail may have: addresses, and prefixes (ban escalation to a
+// network, IPv6 failures counted per /64).
+func TestLoadGoodKeys(t *testing.T) {
+	for _, key := range []string{"192.0.2.1", "2001:db8::1", "203.0.113.0/24", "2001:db8:1:2::/64", "::/0", "0.0.0.0/0"} {
+		data := `{"version": 1, "jails": {"a": {"failures": {"` + key + `": [1, 2]}, "bans": {"` + key + `": {"start": 0, "end": -1}}}}}`
+		if _, err := Decode([]byte(data)); err != nil {
+			t.Errorf("%s: %v", key, err)
+		}
 	}
 }
 
