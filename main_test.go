@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -8,6 +9,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(sandboxEnv); spec != "" { // re-executed by runSandboxed
+		os.Exit(sandboxMain(spec, os.Args[1:]))
+	}
 	time.Local = time.UTC // syslog stamps in the tests are UTC
 	netnstest.Main(m)
 }

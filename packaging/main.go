@@ -212,6 +212,7 @@ func writeDeb(o options) (string, error) {
 				file("packaging/config.yaml", "/usr/share/doc/fail2ban-scan/examples/config.yaml", 0o644),
 				conf("packaging/config.yaml", "/etc/fail2ban-scan/config.yaml"),
 				conf("packaging/logrotate", "/etc/logrotate.d/fail2ban-scan"),
+				file("packaging/tmpfiles.conf", "/usr/lib/tmpfiles.d/fail2ban-scan.conf", 0o644),
 				dir("/var/lib/fail2ban-scan", 0o700), // the state; StateDirectoryMode=0700 in the unit
 				dir("/var/log/fail2ban-scan", 0o755), // LogsDirectory= in the unit, its default mode
 			},

@@ -32,6 +32,12 @@ if command -v logrotate >/dev/null; then
 	logrotate --debug /etc/logrotate.d/fail2ban-scan 2>&1 | grep -q 'fail2ban-scan.log' ||
 		fail "logrotate does not see /var/log/fail2ban-scan/fail2ban-scan.log"
 fi
+if command -v systemd-tmpfiles >/dev/null; then # the lock file iptables-legacy needs in the sandbox
+	root=$(mktemp -d)
+	systemd-tmpfiles --create --root="$root" /usr/lib/tmpfiles.d/fail2ban-scan.conf
+	[ -f "$root/run/xtables.lock" ] || { rm -rf "$root"; fail "tmpfiles.d/fail2ban-scan.conf does not create /run/xtables.lock"; }
+	rm -rf "$root"
+fi
 zcat /usr/share/man/man8/fail2ban-scan.8.gz | grep -q '^\.TH fail2ban-scan 8' || fail "no man page fail2ban-scan(8)"
 bash -c 'source /usr/share/bash-completion/completions/fail2ban-scan && complete -p fail2ban-scan' >/dev/null
 [ "$(stat -c %a /var/lib/fail2ban-scan)" = 700 ] || fail "/var/lib/fail2ban-scan is not mode 0700"
