@@ -23,11 +23,6 @@ func Lock(path string, wait time.Duration) (unlock func(), err error) {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if errors.Is(err, syscall.EROFS) {
-		// A read-only state directory: the run can still lock, read and reconcile (its save
-		// fails and says so); flock needs no write access.
-		f, err = os.Open(name)
-	}
 	if err != nil {
 		// A lock file that exists can be locked read-only: on a file system mounted
 		// read-only, the run still reads, and says that it could not save.
