@@ -63,7 +63,12 @@ func cmdScan(c *cli.Context) error {
 		if !dry {
 			rec = st.History.Recorder(j.Name, e.now.Unix())
 		}
-		if err := e.scanJail(c.Context, j, st.Jail(j.Name), st.Jails, rec); err != nil {
+		err := e.scanJail(c.Context, j, st.Jail(j.Name), st.Jails, rec)
+		if n := e.held[j.Name]; n > 0 {
+			e.log.logf(levelError, "actions", j.Name, "%d addresses reached maxretry but were not banned: max_new_bans_per_run is %d (filter %s)", n, j.MaxNewBans, j.FilterSpec)
+			failed = true
+		}
+		if err != nil {
 			e.log.logf(levelError, "scan", j.Name, "%s", err) // a missing log too: the run exits 1
 			failed = true
 		}
@@ -175,7 +180,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails
 // failure applies one failure and logs what became of it.
 func (e *env) failure(j *rules.Jail, js *state.Jail, jails map[string]*state.Jail, host netip.Addr, t time.Time, now int64, rec *state.Recorder) {
 	a := j.Failure(js, jails, host, t.Unix(), now)
-	if a.Outcome == rules.Counted || a.Outcome == rules.Banned || a.Outcome == rules.TooLate {
+	if a.Outcome == rules.Counted || a.Outcome == rules.Banned || a.Outcome == rules.TooLate || a.Outcome == rules.Held {
 		rec.Failure(a.IP.String()) // what Total failed counts
 	}
 	if a.Outcome == rules.Banned {
@@ -197,6 +202,11 @@ func (e *env) failure(j *rules.Jail, js *state.Jail, jails map[string]*state.Jai
 	case rules.TooLate:
 		e.log.logf(levelInfo, "filter", j.Name, "Found %s - %s", host, stamp)
 		e.log.logf(levelInfo, "actions", j.Name, "%s reached maxretry at %s but that ban (%s) is already over: not applied", host, stamp, a.Reason)
+	case rules.Held:
+		e.log.logf(levelInfo, "filter", j.Name, "Found %s - %s", host, stamp)
+		if e.held[j.Name]++; e.held[j.Name] == 1 {
+			e.log.logf(levelError, "actions", j.Name, "%s reached maxretry, but this run has banned max_new_bans_per_run (%d) addresses already: it and the next ones are not banned (their failures are kept); check the filter %s", a.Key, j.MaxNewBans, j.FilterSpec)
+		}
 	case rules.Banned:
 		e.log.logf(levelInfo, "filter", j.Name, "Found %s - %s", host, stamp)
 		e.log.logf(levelNotice, "actions", j.Name, "Ban %s (%s)", a.Key, a.Reason)

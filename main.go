@@ -164,6 +164,7 @@ type env struct {
 	log       *logger
 	firewall  fw.Firewall
 	foreign   map[string]bool // jail names a running fail2ban uses: their chains are not ours
+	held      map[string]int  // per jail, the failures of this run that max_new_bans_per_run held
 	stdout    io.Writer
 	closeLog  func()
 }
@@ -203,7 +204,7 @@ func setup(c *cli.Context) (*env, error) {
 	for _, j := range cfg.Jails {
 		j.Self = self
 	}
-	e := &env{cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: func() {},
+	e := &env{held: map[string]int{}, cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: func() {},
 		firewall: fw.New(fw.Options{})}
 	if s := c.String("state"); s != "" {
 		e.statePath = s

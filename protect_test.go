@@ -62,3 +62,32 @@ func TestNeverBanned(t *testing.T) {
 		t.Errorf("ban of loopback with ignoreself: false: exit %d", code)
 	}
 }
+
+// TestBreaker: a run bans at most max_new_bans_per_run addresses per jail; the rest are held
+// (their failures kept), the run says which filter and exits 1. The next run with new failures
+// of a held address bans it.
+func TestBreaker(t *testing.T) {
+	netnstest.Isolate(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "mail.log")
+	var lines strings.Builder
+	for n := 1; n <= 6; n++ {
+		for i := 0; i < 3; i++ {
+			fmt.Fprintf(&lines, "Aug 15 22:30:%02d mx1 postfix/smtpd[1]: warning: unknown[198.51.100.%d]: SASL LOGIN authentication failed: x\n", n*3+i, n)
+		}
+	}
+	write(t, logPath, lines.String())
+	cfg := filepath.Join(dir, "c.yaml")
+	write(t, cfg, "state: "+filepath.Join(dir, "s.json")+"\njails:\n  postfix-sasl:\n    logpath: ["+logPath+"]\n    maxretry: 3\n    max_new_bans_per_run: 4\n")
+	code, _, stderr := runCLI(t, "--config", cfg, "--now", "2026-08-15T22:31:00Z", "scan")
+	if code != 1 || !strings.Contains(stderr, "2 addresses reached maxretry but were not banned: max_new_bans_per_run is 4 (filter postfix-sasl)") ||
+		!strings.Contains(stderr, "ERROR   [postfix-sasl] 198.51.100.5 reached maxretry") {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+	checkChain(t, 0, "f2b-postfix-sasl", []string{"198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"})
+	write(t, logPath, lines.String()+"Aug 15 22:31:30 mx1 postfix/smtpd[1]: warning: unknown[198.51.100.6]: SASL LOGIN authentication failed: x\n")
+	if code, _, stderr := runCLI(t, "--config", cfg, "--now", "2026-08-15T22:32:00Z", "scan"); code != 0 {
+		t.Errorf("next run: exit %d: %s", code, stderr)
+	}
+	checkChain(t, 0, "f2b-postfix-sasl", []string{"198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4", "198.51.100.6"})
+}

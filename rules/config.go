@@ -59,6 +59,10 @@ type Jail struct {
 	// IgnoreSelf ignores the host's own addresses, Self, which the caller sets at each run.
 	IgnoreSelf bool
 	Self       []netip.Addr
+	// MaxNewBans is max_new_bans_per_run (0: no limit); NewBans counts the bans Failure applied
+	// in this run (the caller's process is one run).
+	MaxNewBans int
+	NewBans    int
 	BlockType  string   // REJECT or DROP
 	Ports      []string // names, numbers or lo:hi ranges; nil for every port
 	Protocol   string   // tcp, udp or all
@@ -76,6 +80,9 @@ func (c *Config) Jail(name string) *Jail {
 	}
 	return nil
 }
+
+// DefaultMaxNewBans is max_new_bans_per_run when the config does not say.
+const DefaultMaxNewBans = 5000
 
 // DefaultFail2banSocket is fail2ban's own default socket.
 const DefaultFail2banSocket = "/var/run/fail2ban/fail2ban.sock"
@@ -113,7 +120,7 @@ type settings struct {
 	enabled, ignoreself                       *bool
 	filter, backend, journalDir, block, proto *string
 	failregex, ignoreregex, logpath, jmatch   []string
-	maxretry                                  *int
+	maxretry, maxNewBans                      *int
 	findtime, bantime                         *int64
 	ignoreip                                  []netip.Prefix
 	ports                                     []string
@@ -485,6 +492,15 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 			return l.errf(v, p, "must be >= 1, got %d", n)
 		}
 		s.maxretry = &n
+	case "max_new_bans_per_run":
+		var n int
+		if err := v.Decode(&n); err != nil {
+			return l.errf(v, p, "must be an integer, got %q", v.Value)
+		}
+		if n < 0 {
+			return l.errf(v, p, "must be >= 0 (0: no limit), got %d", n)
+		}
+		s.maxNewBans = &n
 	case "findtime":
 		d, err := ParseDuration(v.Value)
 		if err != nil || v.Kind != yaml.ScalarNode {
@@ -600,7 +616,7 @@ func (l *loader) strs(v *yaml.Node, key string) ([]string, error) {
 // errors are recorded, and the checks that would only repeat an error of d or s are skipped.
 func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 	j := &Jail{
-		Name: name, Enabled: true, IgnoreSelf: true, FilterSpec: name, Backend: "file",
+		Name: name, Enabled: true, IgnoreSelf: true, MaxNewBans: DefaultMaxNewBans, FilterSpec: name, Backend: "file",
 		JournalMatch: DefaultJournalMatch(),
 		MaxRetry:     5, FindTime: 600, BanTime: 600,
 		BlockType: "REJECT", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp",
@@ -617,6 +633,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		setIf(&j.BlockType, x.block)
 		setIf(&j.Protocol, x.proto)
 		setIf(&j.MaxRetry, x.maxretry)
+		setIf(&j.MaxNewBans, x.maxNewBans)
 		setIf(&j.FindTime, x.findtime)
 		setIf(&j.BanTime, x.bantime)
 		setIf(&j.Subnet, x.subnet)

@@ -19,6 +19,7 @@ const (
 	DuringBan                // the IP's ban covers the failure's time: not counted
 	Banned                   // counted, and maxretry was reached: the IP is now banned
 	TooLate                  // maxretry was reached, but the ban would already be over: not applied
+	Held                     // maxretry was reached, but this run has banned max_new_bans_per_run already: not applied
 	Unbanned                 // Expire: the ban ended at or before now and was lifted
 )
 
@@ -95,6 +96,13 @@ func (j *Jail) Failure(js *state.Jail, jails map[string]*state.Jail, ip netip.Ad
 		a.Outcome = Counted
 		return a
 	}
+	if j.MaxNewBans > 0 && j.NewBans >= j.MaxNewBans {
+		// The breaker: a broken filter cannot ban the internet in one run. The failures stay,
+		// so the address is banned by a later run if it keeps failing.
+		js.Failures[key] = ts
+		a.Outcome = Held
+		return a
+	}
 	delete(js.Failures, key)
 	nth := j.banCount(jails, js, key, t)
 	length, reason := j.banLength(ip, t, nth)
@@ -110,6 +118,7 @@ func (j *Jail) Failure(js *state.Jail, jails map[string]*state.Jail, ip netip.Ad
 	js.Bans[key] = b
 	j.remember(js, key, t)
 	js.TotalBanned++
+	j.NewBans++
 	a.Outcome = Banned
 	return a
 }
