@@ -472,6 +472,9 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 		s.maxretry = &n
 	case "findtime":
 		d, err := ParseDuration(v.Value)
+		if errors.Is(err, errTooLong) {
+			return l.errf(v, p, "%s", err)
+		}
 		if err != nil || v.Kind != yaml.ScalarNode {
 			return l.errf(v, p, "bad duration %q (want seconds, or 30s, 10m, 1h, 1d, 1w)", v.Value)
 		}
@@ -481,6 +484,9 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 		s.findtime = &d
 	case "bantime":
 		d, err := ParseDuration(v.Value)
+		if errors.Is(err, errTooLong) {
+			return l.errf(v, p, "%s (-1 or permanent: a ban without end)", err)
+		}
 		if err != nil || v.Kind != yaml.ScalarNode {
 			return l.errf(v, p, "bad duration %q (want seconds, 30s, 10m, 1h, 1d, 1w, or -1/permanent)", v.Value)
 		}
@@ -668,17 +674,30 @@ func setIf[T any](dst *T, v *T) {
 	}
 }
 
+// MaxDuration is the longest duration ParseDuration accepts: 100 years, in seconds. A ban's
+// end, its start plus bantime, then never overflows (starts are log times and --now, years
+// 0 to 9999), and a mistyped bantime is an error rather than a number that wraps around to
+// negative, which would mean permanent.
+const MaxDuration = 36525 * 86400
+
+// errTooLong is ParseDuration's error for a duration over MaxDuration.
+var errTooLong = errors.New("more than 100 years")
+
 // ParseDuration parses a duration in seconds: an integer ("600", "-1"), "permanent" (-1), or
 // numbers with units s, m, h, d, w ("30s", "10m", "1h30m", "1d"). Negative means permanent
-// and is returned as -1.
+// and is returned as -1. More than MaxDuration is an error.
 func ParseDuration(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	if s == "permanent" || s == "-1" {
 		return -1, nil
 	}
+	tooLong := func() error { return fmt.Errorf("bad duration %q: %w", s, errTooLong) }
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if n < 0 {
 			return -1, nil
+		}
+		if n > MaxDuration {
+			return 0, tooLong()
 		}
 		return n, nil
 	}
@@ -714,8 +733,8 @@ func ParseDuration(s string) (int64, error) {
 		default:
 			return 0, fmt.Errorf("bad duration %q: unknown unit %q", s, rest[i])
 		}
-		if n > (1<<62)/unit {
-			return 0, fmt.Errorf("bad duration %q: too large", s)
+		if n > (MaxDuration-total)/unit { // total <= MaxDuration: no overflow
+			return 0, tooLong()
 		}
 		total += n * unit
 		rest = rest[i+1:]

@@ -135,6 +135,10 @@ func loadDefinition(spec string, readFile func(string) ([]byte, error)) (*filter
 		if err != nil {
 			return nil, fmt.Errorf("filter %q: %w", spec, err)
 		}
+		if !hasDefinitionHeader(data) {
+			// Not a filter: say nothing of what it holds, it may be any file (/etc/shadow).
+			return nil, fmt.Errorf("%s: not a fail2ban filter file (no [Definition] section)", base)
+		}
 		ini, err := parseINI(base, data)
 		if err != nil {
 			return nil, err
@@ -147,6 +151,24 @@ func loadDefinition(spec string, readFile func(string) ([]byte, error)) (*filter
 		return d, nil
 	}
 	return nil, fmt.Errorf("filter %q: unknown filter (want postfix-sasl, postfix[mode=...], a filter file path, or a regex with <HOST>)", spec)
+}
+
+// hasDefinitionHeader reports whether data has a "[Definition]" section header line, as
+// parseINI reads one. Errors about a file without one must not quote it: it is not a filter
+// file, and may be anything its path names.
+func hasDefinitionHeader(data []byte) bool {
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if bytes.HasPrefix(line, []byte("[Definition]")) {
+			return true
+		}
+	}
+	return false
 }
 
 // Definition returns the [Definition] section (empty if none).
