@@ -244,6 +244,11 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 		cfg := &Config{State: DefaultStatePath, File: file, Lines: l.lines}
 		return cfg, ConfigErrors{l.errf(root, "", "the config must be a mapping").(*ConfigError)}
 	}
+	if !hasTopKey(root) {
+		// Some other file (--config /etc/shadow): say so without quoting a word of it.
+		cfg := &Config{State: DefaultStatePath, File: file, Lines: l.lines}
+		return cfg, ConfigErrors{l.errf(root, "", "not a fail2ban-scan config: none of its keys is %s", topKeys).(*ConfigError)}
+	}
 	cfg := &Config{State: DefaultStatePath, Fail2banSocket: DefaultFail2banSocket, File: file, Lines: l.lines,
 		HistoryDays: DefaultHistoryDays, Report: ReportConfig{Sendmail: DefaultSendmail}}
 	var defaults *settings
@@ -285,7 +290,7 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			jailsNode = v
 			return nil
 		}
-		return l.errf(k, key, "unknown key (want state, logfile, fail2ban_socket, history_days, report, defaults or jails)")
+		return l.errf(k, key, "unknown key (want %s)", topKeys)
 	})
 	if defaults == nil {
 		defaults = &settings{}
@@ -320,6 +325,21 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 		return cfg, l.errs
 	}
 	return cfg, nil
+}
+
+// topKeys are the keys of the config's top level, for messages.
+const topKeys = "state, logfile, fail2ban_socket, history_days, report, defaults or jails"
+
+// hasTopKey reports whether the mapping root is empty or has a key of topKeys: whether it
+// may be a config of ours, whose unknown keys can be quoted.
+func hasTopKey(root *yaml.Node) bool {
+	for i := 0; i < len(root.Content); i += 2 {
+		switch root.Content[i].Value {
+		case "state", "logfile", "fail2ban_socket", "history_days", "report", "defaults", "jails":
+			return true
+		}
+	}
+	return len(root.Content) == 0
 }
 
 func validJailName(name string) bool {

@@ -87,3 +87,22 @@ func TestFilterFileNotAFilter(t *testing.T) {
 		t.Errorf("LoadFilter of a broken filter = %v, want its regex quoted", err)
 	}
 }
+
+// TestConfigNotOurs: a config path that names some other file (--config /etc/shadow) is
+// refused without quoting it; a config of ours still has its unknown keys named.
+func TestConfigNotOurs(t *testing.T) {
+	const secret = "s3cret-token"
+	for _, tt := range []struct{ yaml, want string }{
+		{"root:$y$" + secret + ":19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n", "c.yaml:1: not a fail2ban-scan config: none of its keys is state, logfile, fail2ban_socket, history_days, report, defaults or jails"},
+		{secret + ": 1\n", "c.yaml:1: not a fail2ban-scan config"},
+		{"jails: {a: {filter: postfix-sasl, logpath: x}}\n" + secret + ": 1\n", "c.yaml:2: " + secret + ": unknown key"},
+	} {
+		_, err := LoadConfig(strings.NewReader(tt.yaml), "c.yaml", Env{ReadFile: noFiles})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("LoadConfig(%q) = %v, want %q", tt.yaml, err, tt.want)
+		}
+		if err != nil && !strings.Contains(tt.want, secret) && strings.Contains(err.Error(), secret) {
+			t.Errorf("LoadConfig(%q) = %v, quotes a file that is not a config", tt.yaml, err)
+		}
+	}
+}
