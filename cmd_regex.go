@@ -50,7 +50,7 @@ func cmdRegex(c *cli.Context) error {
 	default:
 		return usageErr(fmt.Errorf("usage: regex LOG FILTER, or regex --journal-directory DIR FILTER"))
 	}
-	f, err := rules.LoadFilter(filterArg, nil, nil, os.ReadFile)
+	f, err := rules.LoadFilter(filterArg, nil, nil, readConfigFile)
 	if err != nil {
 		return usageErr(err)
 	}

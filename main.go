@@ -228,9 +228,14 @@ func setup(c *cli.Context) (*env, error) {
 	return e, nil
 }
 
-// parseTime takes RFC 3339 or unix seconds; flag names the option in the error.
+// parseTime takes RFC 3339 or unix seconds; flag names the option in the error. Unix seconds
+// are held to the years RFC 3339 can write (0 to 9999), so that a time plus a duration
+// (rules.MaxDuration at most) never overflows.
 func parseTime(flag, s string) (time.Time, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < minUnix || n > maxUnix {
+			return time.Time{}, fmt.Errorf("--%s: want a time in the years 0 to 9999, got %q", flag, s)
+		}
 		return time.Unix(n, 0), nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
@@ -239,6 +244,9 @@ func parseTime(flag, s string) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// minUnix and maxUnix are 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z in unix seconds.
+const minUnix, maxUnix = -62167219200, 253402300799
 
 // embeddedConfig names the embedded default config in messages.
 const embeddedConfig = "(embedded default config)"
@@ -256,7 +264,7 @@ func loadConfig(path string, explicit bool) (cfg *rules.Config, used string, not
 			notes = append(notes, fmt.Sprintf("%s exists but is not read: the config is %s (rename it, or pass --config)", sib, path))
 		}
 	}
-	data, err := os.ReadFile(path)
+	data, err := readConfigFile(path)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		logpath := ""
 		for _, p := range []string{"/var/log/mail.log", "/var/log/maillog"} {
@@ -265,7 +273,7 @@ func loadConfig(path string, explicit bool) (cfg *rules.Config, used string, not
 				break
 			}
 		}
-		cfg, err := rules.LoadConfig(strings.NewReader(rules.DefaultConfig(logpath)), embeddedConfig, configEnv(os.ReadFile))
+		cfg, err := rules.LoadConfig(strings.NewReader(rules.DefaultConfig(logpath)), embeddedConfig, configEnv(readConfigFile))
 		return cfg, embeddedConfig, notes, err
 	}
 	if err != nil {
@@ -276,7 +284,7 @@ func loadConfig(path string, explicit bool) (cfg *rules.Config, used string, not
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
-		return os.ReadFile(p)
+		return readConfigFile(p)
 	}
 	cfg, err = rules.LoadConfig(strings.NewReader(string(data)), path, configEnv(readFilter))
 	return cfg, path, notes, err

@@ -262,6 +262,11 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 		cfg := &Config{State: DefaultStatePath, File: file, Lines: l.lines}
 		return cfg, ConfigErrors{l.errf(root, "", "the config must be a mapping").(*ConfigError)}
 	}
+	if !hasTopKey(root) {
+		// Some other file (--config /etc/shadow): say so without quoting a word of it.
+		cfg := &Config{State: DefaultStatePath, File: file, Lines: l.lines}
+		return cfg, ConfigErrors{l.errf(root, "", "not a fail2ban-scan config: none of its keys is %s", topKeys).(*ConfigError)}
+	}
 	cfg := &Config{State: DefaultStatePath, Fail2banSocket: DefaultFail2banSocket, File: file, Lines: l.lines,
 		HistoryDays: DefaultHistoryDays, Report: ReportConfig{Sendmail: DefaultSendmail}}
 	var defaults *settings
@@ -303,7 +308,7 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			jailsNode = v
 			return nil
 		}
-		return l.errf(k, key, "unknown key (want state, logfile, fail2ban_socket, history_days, report, defaults or jails)")
+		return l.errf(k, key, "unknown key (want %s)", topKeys)
 	})
 	if defaults == nil {
 		defaults = &settings{}
@@ -338,6 +343,21 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 		return cfg, l.errs
 	}
 	return cfg, nil
+}
+
+// topKeys are the keys of the config's top level, for messages.
+const topKeys = "state, logfile, fail2ban_socket, history_days, report, defaults or jails"
+
+// hasTopKey reports whether the mapping root is empty or has a key of topKeys: whether it
+// may be a config of ours, whose unknown keys can be quoted.
+func hasTopKey(root *yaml.Node) bool {
+	for i := 0; i < len(root.Content); i += 2 {
+		switch root.Content[i].Value {
+		case "state", "logfile", "fail2ban_socket", "history_days", "report", "defaults", "jails":
+			return true
+		}
+	}
+	return len(root.Content) == 0
 }
 
 func validJailName(name string) bool {
@@ -503,6 +523,9 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 		s.maxNewBans = &n
 	case "findtime":
 		d, err := ParseDuration(v.Value)
+		if errors.Is(err, errTooLong) {
+			return l.errf(v, p, "%s", err)
+		}
 		if err != nil || v.Kind != yaml.ScalarNode {
 			return l.errf(v, p, "bad duration %q (want seconds, or 30s, 10m, 1h, 1d, 1w)", v.Value)
 		}
@@ -512,6 +535,9 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 		s.findtime = &d
 	case "bantime":
 		d, err := ParseDuration(v.Value)
+		if errors.Is(err, errTooLong) {
+			return l.errf(v, p, "%s (-1 or permanent: a ban without end)", err)
+		}
 		if err != nil || v.Kind != yaml.ScalarNode {
 			return l.errf(v, p, "bad duration %q (want seconds, 30s, 10m, 1h, 1d, 1w, or -1/permanent)", v.Value)
 		}
@@ -711,17 +737,30 @@ func setIf[T any](dst *T, v *T) {
 	}
 }
 
+// MaxDuration is the longest duration ParseDuration accepts: 100 years, in seconds. A ban's
+// end, its start plus bantime, then never overflows (starts are log times and --now, years
+// 0 to 9999), and a mistyped bantime is an error rather than a number that wraps around to
+// negative, which would mean permanent.
+const MaxDuration = 36525 * 86400
+
+// errTooLong is ParseDuration's error for a duration over MaxDuration.
+var errTooLong = errors.New("more than 100 years")
+
 // ParseDuration parses a duration in seconds: an integer ("600", "-1"), "permanent" (-1), or
 // numbers with units s, m, h, d, w ("30s", "10m", "1h30m", "1d"). Negative means permanent
-// and is returned as -1.
+// and is returned as -1. More than MaxDuration is an error.
 func ParseDuration(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	if s == "permanent" || s == "-1" {
 		return -1, nil
 	}
+	tooLong := func() error { return fmt.Errorf("bad duration %q: %w", s, errTooLong) }
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if n < 0 {
 			return -1, nil
+		}
+		if n > MaxDuration {
+			return 0, tooLong()
 		}
 		return n, nil
 	}
@@ -757,8 +796,8 @@ func ParseDuration(s string) (int64, error) {
 		default:
 			return 0, fmt.Errorf("bad duration %q: unknown unit %q", s, rest[i])
 		}
-		if n > (1<<62)/unit || total > (1<<62)-n*unit {
-			return 0, fmt.Errorf("bad duration %q: too large", s)
+		if n > (MaxDuration-total)/unit { // total <= MaxDuration: no overflow
+			return 0, tooLong()
 		}
 		total += n * unit
 		rest = rest[i+1:]

@@ -42,10 +42,19 @@ failregex = ^%(__prefix_line)swarning: [-._\w]+\[<HOST>\]%(_port)s: SASL ((?i)LO
 ignoreregex =
 `
 
-// postfixConf is fail2ban 1.0.2's filter.d/postfix.conf, regexes unchanged: its lookaheads
-// are emulated (see lookahead) at positions the line's parse fixes, so they behave as in
-// Python. Modes: more (default; normal, which includes rbl), normal, auth, rbl, ddos, extra
-// (auth + normal), aggressive (all), errors ("too many errors" only).
+// postfixConf is fail2ban 1.0.2's filter.d/postfix.conf with one change: the client name
+// before <HOST>, [^[]* there (any text up to the first '['), is [-._\w]* here — what postfix
+// writes as a client name, a valid host name (valid_hostname(3): letters, digits, '-', '_',
+// '.') or "unknown". fail2ban's [^[]* lets text a remote party wrote stand in for the name:
+// in mode extra and aggressive the SASL patterns, tried on the text after a cleanup
+// "QUEUEID: reject:", took "header Subject: x[VICTIM]: SASL LOGIN authentication failed:
+// ... from unknown[CLIENT]; from=<...>" (a header_checks REJECT the sender's message
+// triggers) for a failure of VICTIM. A postfix message whose first word is not a client name
+// (cleanup's "header ...", "body ...", smtpd's "Illegal address syntax from ...") now never
+// reaches a [<HOST>]. No line of fail2ban's sample corpus changes. Its lookaheads are
+// emulated (see lookahead) at positions the line's parse fixes, so they behave as in Python.
+// Modes: more (default; normal, which includes rbl), normal, auth, rbl, ddos, extra (auth +
+// normal), aggressive (all), errors ("too many errors" only).
 const postfixConf = `
 [Definition]
 _daemon = postfix(-\w+)?/\w+(?:/smtp[ds])?
@@ -57,21 +66,21 @@ prefregex = ^%(__prefix_line)s<mdpr-<mode>> <F-CONTENT>.+</F-CONTENT>$
 exre-user = |[Uu](?:ser unknown|ndeliverable address)
 
 mdpr-normal = (?:\w+: (?:milter-)?reject:|(?:improper command pipelining|too many errors) after \S+)
-mdre-normal=^%(_pref)s from [^[]*\[<HOST>\]%(_port)s: [45][50][04] [45]\.\d\.\d+ (?:(?:<[^>]*>)?: )?(?:(?:Helo command|(?:Sender|Recipient) address) rejected: )?(?:Service unavailable|(?:Client host|Command|Data command) rejected|Relay access denied|(?:Host|Domain) not found|need fully-qualified hostname|match%(exre-user)s)\b
-            ^from [^[]*\[<HOST>\]%(_port)s:?
+mdre-normal=^%(_pref)s from [-._\w]*\[<HOST>\]%(_port)s: [45][50][04] [45]\.\d\.\d+ (?:(?:<[^>]*>)?: )?(?:(?:Helo command|(?:Sender|Recipient) address) rejected: )?(?:Service unavailable|(?:Client host|Command|Data command) rejected|Relay access denied|(?:Host|Domain) not found|need fully-qualified hostname|match%(exre-user)s)\b
+            ^from [-._\w]*\[<HOST>\]%(_port)s:?
 
 mdpr-auth = warning:
-mdre-auth = ^[^[]*\[<HOST>\]%(_port)s: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?! Connection lost to authentication server| Invalid authentication mechanism)
-mdre-auth2= ^[^[]*\[<HOST>\]%(_port)s: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?! Connection lost to authentication server)
+mdre-auth = ^[-._\w]*\[<HOST>\]%(_port)s: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?! Connection lost to authentication server| Invalid authentication mechanism)
+mdre-auth2= ^[-._\w]*\[<HOST>\]%(_port)s: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?! Connection lost to authentication server)
 
 mdpr-rbl = %(mdpr-normal)s
-mdre-rbl  = ^%(_pref)s from [^[]*\[<HOST>\]%(_port)s: [45]54 [45]\.7\.1 Service unavailable; Client host \[\S+\] blocked\b
+mdre-rbl  = ^%(_pref)s from [-._\w]*\[<HOST>\]%(_port)s: [45]54 [45]\.7\.1 Service unavailable; Client host \[\S+\] blocked\b
 
 mdpr-more = %(mdpr-normal)s
 mdre-more = %(mdre-normal)s
 
 mdpr-ddos = (?:lost connection after(?! DATA) [A-Z]+|disconnect(?= from \S+(?: \S+=\d+)* auth=0/(?:[1-9]|\d\d+))|(?:PREGREET \d+|HANGUP) after \S+|COMMAND (?:TIME|COUNT|LENGTH) LIMIT)
-mdre-ddos = ^from [^[]*\[<HOST>\]%(_port)s:?
+mdre-ddos = ^from [-._\w]*\[<HOST>\]%(_port)s:?
 
 mdpr-extra = (?:%(mdpr-auth)s|%(mdpr-normal)s)
 mdre-extra = %(mdre-auth)s
@@ -82,7 +91,7 @@ mdre-aggressive = %(mdre-auth2)s
                   %(mdre-normal)s
 
 mdpr-errors = too many errors after \S+
-mdre-errors = ^from [^[]*\[<HOST>\]%(_port)s$
+mdre-errors = ^from [-._\w]*\[<HOST>\]%(_port)s$
 
 failregex = <mdre-<mode>>
 
@@ -126,6 +135,10 @@ func loadDefinition(spec string, readFile func(string) ([]byte, error)) (*filter
 		if err != nil {
 			return nil, fmt.Errorf("filter %q: %w", spec, err)
 		}
+		if !hasDefinitionHeader(data) {
+			// Not a filter: say nothing of what it holds, it may be any file (/etc/shadow).
+			return nil, fmt.Errorf("%s: not a fail2ban filter file (no [Definition] section)", base)
+		}
 		ini, err := parseINI(base, data)
 		if err != nil {
 			return nil, err
@@ -138,6 +151,24 @@ func loadDefinition(spec string, readFile func(string) ([]byte, error)) (*filter
 		return d, nil
 	}
 	return nil, fmt.Errorf("filter %q: unknown filter (want postfix-sasl, postfix[mode=...], a filter file path, or a regex with <HOST>)", spec)
+}
+
+// hasDefinitionHeader reports whether data has a "[Definition]" section header line, as
+// parseINI reads one. Errors about a file without one must not quote it: it is not a filter
+// file, and may be anything its path names.
+func hasDefinitionHeader(data []byte) bool {
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if bytes.HasPrefix(line, []byte("[Definition]")) {
+			return true
+		}
+	}
+	return false
 }
 
 // Definition returns the [Definition] section (empty if none).
@@ -303,12 +334,12 @@ func builtinMatcher(src string) (m fastMatcher, afterPrefix bool, hosts, looks i
 		return nil, false, 0, 0
 	}
 	switch src {
-	case `^[^[]*\[<HOST>\](?::\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?! Connection lost to authentication server| Invalid authentication mechanism)`, // postfix mdre-auth
-		`^[^[]*\[<HOST>\](?::\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?! Connection lost to authentication server)`: // postfix mdre-auth2
+	case `^[-._\w]*\[<HOST>\](?::\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?! Connection lost to authentication server| Invalid authentication mechanism)`, // postfix mdre-auth
+		`^[-._\w]*\[<HOST>\](?::\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?! Connection lost to authentication server)`: // postfix mdre-auth2
 		return matchAuth, false, 1, 1
-	case `^[A-Z]{4} from [^[]*\[<HOST>\](?::\d+)?: [45][50][04] [45]\.\d\.\d+ (?:(?:<[^>]*>)?: )?(?:(?:Helo command|(?:Sender|Recipient) address) rejected: )?(?:Service unavailable|(?:Client host|Command|Data command) rejected|Relay access denied|(?:Host|Domain) not found|need fully-qualified hostname|match|[Uu](?:ser unknown|ndeliverable address))\b`: // postfix mdre-normal
+	case `^[A-Z]{4} from [-._\w]*\[<HOST>\](?::\d+)?: [45][50][04] [45]\.\d\.\d+ (?:(?:<[^>]*>)?: )?(?:(?:Helo command|(?:Sender|Recipient) address) rejected: )?(?:Service unavailable|(?:Client host|Command|Data command) rejected|Relay access denied|(?:Host|Domain) not found|need fully-qualified hostname|match|[Uu](?:ser unknown|ndeliverable address))\b`: // postfix mdre-normal
 		return matchNormalReject, false, 1, 0
-	case `^from [^[]*\[<HOST>\](?::\d+)?:?`: // postfix mdre-normal, mdre-ddos
+	case `^from [-._\w]*\[<HOST>\](?::\d+)?:?`: // postfix mdre-normal, mdre-ddos
 		return matchFromHost, false, 1, 0
 	}
 	return nil, false, 0, 0
@@ -466,13 +497,8 @@ func matchSASL(b []byte) (fastLoc, bool) {
 		return fastLoc{}, false
 	}
 	i := bytes.IndexByte(b[len(warning):], '[') + len(warning)
-	if i <= len(warning) {
+	if i <= len(warning) || !isClientName(b[len(warning):i]) {
 		return fastLoc{}, false
-	}
-	for _, c := range b[len(warning):i] {
-		if !isWordByte(c) && c != '-' && c != '.' {
-			return fastLoc{}, false
-		}
 	}
 	h0, h1, p := bracketHost(b, i)
 	if p = saslFailed(b, p); p < 0 {
@@ -507,10 +533,10 @@ func matchSASL(b []byte) (fastLoc, bool) {
 
 // matchAuth: postfix's mdre-auth and mdre-auth2,
 //
-//	^[^[]*\[<HOST>\](?::\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?!...)
+//	^[-._\w]*\[<HOST>\](?::\d+)?: SASL ((?i)LOGIN|PLAIN|(?:CRAM|DIGEST)-MD5) authentication failed:(?!...)
 func matchAuth(b []byte) (fastLoc, bool) {
 	i := bytes.IndexByte(b, '[')
-	if i < 0 {
+	if i < 0 || !isClientName(b[:i]) {
 		return fastLoc{}, false
 	}
 	h0, h1, p := bracketHost(b, i)
@@ -522,7 +548,7 @@ func matchAuth(b []byte) (fastLoc, bool) {
 
 // matchNormalReject: postfix's first mdre-normal,
 //
-//	^[A-Z]{4} from [^[]*\[<HOST>\](?::\d+)?: [45][50][04] [45]\.\d\.\d+ (?:(?:<[^>]*>)?: )?(?:(?:Helo command|(?:Sender|Recipient) address) rejected: )?(?:Service unavailable|(?:Client host|Command|Data command) rejected|Relay access denied|(?:Host|Domain) not found|need fully-qualified hostname|match|[Uu](?:ser unknown|ndeliverable address))\b
+//	^[A-Z]{4} from [-._\w]*\[<HOST>\](?::\d+)?: [45][50][04] [45]\.\d\.\d+ (?:(?:<[^>]*>)?: )?(?:(?:Helo command|(?:Sender|Recipient) address) rejected: )?(?:Service unavailable|(?:Client host|Command|Data command) rejected|Relay access denied|(?:Host|Domain) not found|need fully-qualified hostname|match|[Uu](?:ser unknown|ndeliverable address))\b
 //
 // Only the host and the pattern are reported, so any match will do.
 func matchNormalReject(b []byte) (fastLoc, bool) {
@@ -536,7 +562,7 @@ func matchNormalReject(b []byte) (fastLoc, bool) {
 		}
 	}
 	i := bytes.IndexByte(b[len(from):], '[') + len(from)
-	if i < len(from) {
+	if i < len(from) || !isClientName(b[len(from):i]) {
 		return fastLoc{}, false
 	}
 	h0, h1, p := bracketHost(b, i)
@@ -584,13 +610,13 @@ func matchNormalReject(b []byte) (fastLoc, bool) {
 	return fastLoc{}, false
 }
 
-// matchFromHost: postfix's second mdre-normal, ^from [^[]*\[<HOST>\](?::\d+)?:?
+// matchFromHost: postfix's second mdre-normal, ^from [-._\w]*\[<HOST>\](?::\d+)?:?
 func matchFromHost(b []byte) (fastLoc, bool) {
 	if !bytes.HasPrefix(b, []byte("from ")) {
 		return fastLoc{}, false
 	}
 	i := bytes.IndexByte(b[len("from "):], '[') + len("from ")
-	if i < len("from ") {
+	if i < len("from ") || !isClientName(b[len("from "):i]) {
 		return fastLoc{}, false
 	}
 	h0, h1, p := bracketHost(b, i)
@@ -601,6 +627,17 @@ func matchFromHost(b []byte) (fastLoc, bool) {
 		p++
 	}
 	return fastLoc{end: p, host: [2]int{h0, h1}, look: -1}, true
+}
+
+// isClientName reports whether all of s matches [-._\w]*, the client name before [<HOST>] in
+// the built-in filters (see postfixConf).
+func isClientName(s []byte) bool {
+	for _, c := range s {
+		if !isWordByte(c) && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 // bracketHost matches \[<HOST>\] at b[i] == '[': the host is all up to the next ']', as

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -73,12 +74,15 @@ func plainFilter(f *Filter) *Filter {
 }
 
 // fuzzSpecs are the filters FuzzMatch tries: all those with hand-written matchers, and others.
-var fuzzSpecs = []string{"postfix-sasl", "postfix", "postfix[mode=auth]", "postfix[mode=aggressive]", "postfix[mode=errors]", "/f/look.conf", `from <HOST>`}
+var fuzzSpecs = []string{"postfix-sasl", "postfix", "postfix[mode=auth]", "postfix[mode=extra]", "postfix[mode=aggressive]", "postfix[mode=errors]", "/f/look.conf", `from <HOST>`}
 
 // FuzzMatch: Match never panics; a result is consistent (Miss has no host, a match names a
-// pattern); a host is valid, not v4-mapped, and written in the line; and neither the literal
-// prefilter nor the hand-written matchers ever change a result (plainFilter is the
-// reference).
+// pattern); a host is valid, not v4-mapped, and written in the line; a built-in filter never
+// matches a header or body check line, and elsewhere its host is in the message's first
+// [...] (see firstBracket); and
+// neither the literal prefilter nor the hand-written matchers ever change a result
+// (plainFilter is the reference). The seeds in testdata/fuzz/FuzzMatch/hostile_* are the
+// lines of TestHostileLines.
 func FuzzMatch(f *testing.F) {
 	fuzzSeeds(f)
 	var filters, refs []*Filter
@@ -115,8 +119,49 @@ func FuzzMatch(f *testing.F) {
 			if !writtenIn(line, host) {
 				t.Fatalf("%s: host %v is not written in %q", fuzzSpecs[i], host, line)
 			}
+			if builtin := !strings.HasPrefix(fuzzSpecs[i], "/") && !strings.Contains(fuzzSpecs[i], "<HOST>"); builtin {
+				first, check, ok := firstBracket(line)
+				if check {
+					t.Fatalf("%s: %v %v in a header or body check line, where the client comes after the sender's text: %q", fuzzSpecs[i], res, host, line)
+				}
+				if ok && first != host {
+					t.Fatalf("%s: host %v, but the message's first [...] holds %v: %q", fuzzSpecs[i], host, first, line)
+				}
+			}
 		}
 	})
+}
+
+// checkLineRE is the start of a message of cleanup's header_checks, body_checks and
+// mime_header_checks actions (postfix 3.x cleanup_message.c): "QUEUEID: ACTION: CLASS TEXT
+// from CLIENT; from=<SENDER> ...", TEXT the sender's.
+var checkLineRE = regexp.MustCompile(`^\w+: [\w-]+: (?:header|body|mime-header|nested-header) `)
+
+// firstBracket returns the address in the first [...] of a postfix line's message (after the
+// syslog prefix, for lines of the usual shape: scanPrefixLine), and whether the message is a
+// header or body check (checkLineRE). The postfix messages the built-in filters count
+// (smtpd's, postscreen's) name the client there, before any text a remote party wrote; a '['
+// before it is someone else's. A check line has the sender's text first and the client after
+// it. !ok: no such prefix, or no address there.
+func firstBracket(line []byte) (first netip.Addr, check, ok bool) {
+	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'})
+	_, n := scanStamp(line)
+	e, ok := scanPrefixLine(line[n:], matchPostfixDaemon)
+	if !ok {
+		return netip.Addr{}, false, false
+	}
+	msg := line[n+e:]
+	check = checkLineRE.Match(msg)
+	i := bytes.IndexByte(msg, '[')
+	if i < 0 {
+		return netip.Addr{}, check, false
+	}
+	j := bytes.IndexByte(msg[i:], ']')
+	if j < 0 {
+		return netip.Addr{}, check, false
+	}
+	first, ok = parseHost(msg[i+1 : i+j])
+	return first, check, ok
 }
 
 // writtenIn reports whether some substring of line is an address text for host.
