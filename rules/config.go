@@ -38,6 +38,8 @@ type Config struct {
 	// HistoryDays is how many days of history the state keeps (>= 1).
 	HistoryDays int
 	Report      ReportConfig
+	// MetricsFile is the Prometheus textfile each scan replaces ("" none).
+	MetricsFile string
 }
 
 // Jail is one jail with the defaults applied.
@@ -293,6 +295,8 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			return l.historyDays(v, &cfg.HistoryDays)
 		case "report":
 			return l.report(v, &cfg.Report)
+		case "metrics_file":
+			return l.metricsFile(v, &cfg.MetricsFile)
 		case "defaults":
 			defaults = l.settings(v, "defaults")
 			return nil
@@ -303,7 +307,7 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			jailsNode = v
 			return nil
 		}
-		return l.errf(k, key, "unknown key (want state, logfile, fail2ban_socket, history_days, report, defaults or jails)")
+		return l.errf(k, key, "unknown key (want state, logfile, fail2ban_socket, history_days, report, metrics_file, defaults or jails)")
 	})
 	if defaults == nil {
 		defaults = &settings{}
