@@ -350,6 +350,7 @@ func TestMetricsConfig(t *testing.T) {
 		{`[a, b]`, "metrics_file: must be a string"},
 		{dir + "/metrics.txt", `does not end in .prom`},
 		{"fail2ban-scan.prom", "relative path"},
+		{dir + "/none/f.prom", "metrics file " + dir + "/none/f.prom cannot be written: " + dir + "/none: no such file or directory"},
 	} {
 		t.Run(tt.value, func(t *testing.T) {
 			cfg := filepath.Join(dir, "c.yaml")
