@@ -116,6 +116,11 @@ func runtimeWarnings(cfg *rules.Config, statePath, stateKey string) []*rules.War
 			warn("logfile", lineOf(cfg, "logfile"), fmt.Sprintf("log file %s cannot be written: %s", cfg.LogFile, err))
 		}
 	}
+	if cfg.MetricsFile != "" {
+		if err := metricsDirProblem(filepath.Dir(cfg.MetricsFile)); err != nil {
+			warn("metrics_file", lineOf(cfg, "metrics_file"), fmt.Sprintf("metrics file %s cannot be written: %s", cfg.MetricsFile, err))
+		}
+	}
 	return ws
 }
 
@@ -169,6 +174,17 @@ func writableFile(path string) error {
 		return errors.New(cause(err))
 	}
 	return f.Close()
+}
+
+// metricsDirProblem reports why the metrics file cannot be written in dir: unlike the state's,
+// that directory is not made (it belongs to node_exporter), so it must exist.
+func metricsDirProblem(dir string) error {
+	if fi, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("%s: %s", dir, cause(err))
+	} else if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return writableDir(dir)
 }
 
 // writableDir reports why a file cannot be created in dir. A missing dir is fine when it

@@ -32,6 +32,7 @@ func cmdScan(c *cli.Context) error {
 		return err
 	}
 	dry := c.Bool("dry-run")
+	run := newScanRun(jails)
 	if !dry {
 		unlock, ok, err := e.lock()
 		if err != nil {
@@ -72,10 +73,11 @@ func cmdScan(c *cli.Context) error {
 			e.log.logf(levelError, "scan", j.Name, "%s", err) // a missing log too: the run exits 1
 			failed = true
 		}
+		run.jailDone(j.Name, st.Jail(j.Name), err, e.held[j.Name] > 0)
 	}
 	if !dry {
 		st.History.Prune(e.now.Unix(), e.cfg.HistoryDays)
-		if err := state.Save(e.statePath, st); err != nil {
+		if err := e.saveScan(run, st, failed); err != nil {
 			// The firewall still follows the last good state plus this run's decisions: expired
 			// bans go, new ones come, a deleted jump comes back. The next run that can save
 			// reads this run's lines again and decides the same.
@@ -85,6 +87,9 @@ func cmdScan(c *cli.Context) error {
 	}
 	if err := e.reconcile(c.Context, st, dry); err != nil {
 		e.log.logf(levelError, "actions", "", "%s", err)
+		failed = true
+	}
+	if !dry && !e.finishRun(run, st, failed) {
 		failed = true
 	}
 	if failed {
@@ -161,6 +166,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails
 		}
 	}
 	js.NoteMatches(lines, matched, now)
+	js.TotalLines += lines
 	for _, a := range j.Expire(js, now) {
 		e.log.logf(levelNotice, "actions", j.Name, "Unban %s", a.Key)
 		rec.Unban(a.Key, false)

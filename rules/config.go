@@ -38,6 +38,8 @@ type Config struct {
 	// HistoryDays is how many days of history the state keeps (>= 1).
 	HistoryDays int
 	Report      ReportConfig
+	// MetricsFile is the Prometheus textfile each scan replaces ("" none).
+	MetricsFile string
 }
 
 // Jail is one jail with the defaults applied.
@@ -298,6 +300,8 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			return l.historyDays(v, &cfg.HistoryDays)
 		case "report":
 			return l.report(v, &cfg.Report)
+		case "metrics_file":
+			return l.metricsFile(v, &cfg.MetricsFile)
 		case "defaults":
 			defaults = l.settings(v, "defaults")
 			return nil
@@ -346,14 +350,19 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 }
 
 // topKeys are the keys of the config's top level, for messages.
-const topKeys = "state, logfile, fail2ban_socket, history_days, report, defaults or jails"
+var topKeys = func() string {
+	n := len(topKeyNames)
+	return strings.Join(topKeyNames[:n-1], ", ") + " or " + topKeyNames[n-1]
+}()
 
-// hasTopKey reports whether the mapping root is empty or has a key of topKeys: whether it
+// topKeyNames are the keys of the config's top level.
+var topKeyNames = []string{"state", "logfile", "fail2ban_socket", "history_days", "report", "metrics_file", "defaults", "jails"}
+
+// hasTopKey reports whether the mapping root is empty or has a key of topKeyNames: whether it
 // may be a config of ours, whose unknown keys can be quoted.
 func hasTopKey(root *yaml.Node) bool {
 	for i := 0; i < len(root.Content); i += 2 {
-		switch root.Content[i].Value {
-		case "state", "logfile", "fail2ban_socket", "history_days", "report", "defaults", "jails":
+		if slices.Contains(topKeyNames, root.Content[i].Value) {
 			return true
 		}
 	}

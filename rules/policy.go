@@ -161,12 +161,13 @@ func (j *Jail) banKeyNow(js *state.Jail, jails map[string]*state.Jail, key strin
 
 // Expire lifts the bans that end at or before now (never a permanent one), forgets failures
 // at or before now - findtime and ban histories whose last ban is at or before
-// now - forget_after. It returns the lifted bans, ordered by IP.
+// now - forget_after. It returns the lifted bans, ordered by IP; each counts in TotalUnbanned.
 func (j *Jail) Expire(js *state.Jail, now int64) []Action {
 	var out []Action
 	for key, b := range js.Bans {
 		if !b.Permanent() && b.End <= now {
 			delete(js.Bans, key)
+			js.TotalUnbanned++
 			p, _ := ParseKey(key)
 			out = append(out, Action{Outcome: Unbanned, IP: p.Addr(), Key: key, Time: b.End, Ban: b})
 		}

@@ -130,6 +130,9 @@ func TestExpire(t *testing.T) {
 	if len(js.Bans) != 2 {
 		t.Errorf("bans left %v", js.Bans)
 	}
+	if js.TotalUnbanned != 2 {
+		t.Errorf("total unbanned %d, want 2", js.TotalUnbanned)
+	}
 	if f := js.Failures["192.0.2.3"]; len(f) != 2 || f[0] != 401 {
 		t.Errorf("failures of 192.0.2.3 = %v, want [401 900]", f)
 	}
@@ -186,6 +189,9 @@ func TestBanNowAndUnban(t *testing.T) {
 			}
 			if twice, _ := Lift(js, self, 0); len(twice) != 0 {
 				t.Errorf("unban should report the ban once")
+			}
+			if js.TotalUnbanned != 1 {
+				t.Errorf("total unbanned %d, want 1: one ban lifted once", js.TotalUnbanned)
 			}
 		})
 	}

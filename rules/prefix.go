@@ -192,6 +192,7 @@ func (j *Jail) Aggregate(js *state.Jail, now int64) Aggregation {
 		if p, err := ParseKey(key); err == nil {
 			if ig, ok := j.IgnoredIn(p); ok {
 				delete(js.Bans, key)
+				js.TotalUnbanned++
 				agg.Lifted = append(agg.Lifted, PrefixBan{Prefix: p, Ban: b, Ignored: ig})
 			}
 		}
@@ -309,6 +310,7 @@ func Lift(js *state.Jail, target netip.Prefix, now int64) ([]string, error) {
 	for _, key := range lifted {
 		delete(js.Bans, key)
 	}
+	js.TotalUnbanned += int64(len(lifted))
 	for key := range js.BanHistory { // an unbanned IP starts again at its 1st ban
 		if p, err := ParseKey(key); err == nil && p.Bits() >= target.Bits() && target.Contains(p.Addr()) {
 			delete(js.BanHistory, key)
@@ -326,6 +328,7 @@ func LiftAll(js *state.Jail) []string {
 	}
 	clear(js.Bans)
 	clear(js.BanHistory)
+	js.TotalUnbanned += int64(len(keys))
 	slices.SortFunc(keys, CompareKeys)
 	return keys
 }

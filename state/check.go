@@ -17,6 +17,12 @@ func (j *Jail) check(name string) error {
 		return fmt.Errorf("jails.%s.total_failed: negative (%d)", name, j.TotalFailed)
 	case j.TotalBanned < 0:
 		return fmt.Errorf("jails.%s.total_banned: negative (%d)", name, j.TotalBanned)
+	case j.TotalUnbanned < 0:
+		return fmt.Errorf("jails.%s.total_unbanned: negative (%d)", name, j.TotalUnbanned)
+	case j.TotalLines < 0:
+		return fmt.Errorf("jails.%s.total_lines: negative (%d)", name, j.TotalLines)
+	case j.TotalReadErrors < 0:
+		return fmt.Errorf("jails.%s.total_read_errors: negative (%d)", name, j.TotalReadErrors)
 	case j.Unmatched < 0:
 		return fmt.Errorf("jails.%s.unmatched: negative (%d)", name, j.Unmatched)
 	case j.QuietSince < 0:

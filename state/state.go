@@ -68,6 +68,12 @@ type Jail struct {
 	TotalFailed int64 `json:"total_failed"`
 	// TotalBanned counts bans ever applied.
 	TotalBanned int64 `json:"total_banned"`
+	// TotalUnbanned counts bans lifted (expired, unbanned, or a prefix ban lifted by ignoreip).
+	TotalUnbanned int64 `json:"total_unbanned,omitempty"`
+	// TotalLines counts the log lines and journal entries read.
+	TotalLines int64 `json:"total_lines,omitempty"`
+	// TotalReadErrors counts the runs in which reading the jail's logs failed.
+	TotalReadErrors int64 `json:"total_read_errors,omitempty"`
 	// QuietSince is the time of the first run that read lines of which none matched the
 	// filter, since the last run that had a match (0: the last lines read had a match).
 	QuietSince int64 `json:"quiet_since,omitempty"`
@@ -96,6 +102,9 @@ type State struct {
 	// History is what every run did, for reports (history.go); saved with the rest, so a
 	// report never disagrees with the counters.
 	History *History `json:"history"`
+	// LastSuccess is the start (unix seconds) of the last scan that succeeded, kept for the
+	// metrics file (0: none known).
+	LastSuccess int64 `json:"last_success,omitempty"`
 }
 
 // New returns an empty state.
@@ -166,6 +175,9 @@ func Decode(data []byte) (*State, error) {
 		s.History = NewHistory() // a state written before the history existed
 	} else if err := s.History.check(); err != nil {
 		return nil, err
+	}
+	if s.LastSuccess < 0 {
+		return nil, fmt.Errorf("last_success: negative (%d)", s.LastSuccess)
 	}
 	for name, j := range s.Jails {
 		if j == nil {
