@@ -96,6 +96,8 @@ type State struct {
 	// History is what every run did, for reports (history.go); saved with the rest, so a
 	// report never disagrees with the counters.
 	History *History `json:"history"`
+	// Outbox holds the notification events not yet delivered, by target id (outbox.go).
+	Outbox map[string][]Event `json:"outbox,omitempty"`
 }
 
 // New returns an empty state.
@@ -165,6 +167,9 @@ func Decode(data []byte) (*State, error) {
 	if s.History == nil {
 		s.History = NewHistory() // a state written before the history existed
 	} else if err := s.History.check(); err != nil {
+		return nil, err
+	}
+	if err := checkOutbox(s.Outbox); err != nil {
 		return nil, err
 	}
 	for name, j := range s.Jails {
