@@ -91,7 +91,7 @@ func (e *env) notify(ctx context.Context, st *state.State, dry bool) (changed bo
 	}
 	if n := notify.Forget(st.Outbox, targets); n > 0 {
 		changed = true
-		e.log.logf(levelWarning, "notify", "", "%d undelivered events dropped: their target is no longer in the config", n)
+		e.log.logf(levelWarning, "notify", "", "%s undelivered dropped: their target is no longer in the config", nEvents(n))
 	}
 	if len(batches) == 0 {
 		return changed
@@ -105,7 +105,7 @@ func (e *env) notify(ctx context.Context, st *state.State, dry bool) (changed bo
 			continue
 		}
 		changed = true
-		e.log.logf(levelWarning, "notify", "", "%s: not delivered, %d events kept for the next run: %s", r.Target.Name, len(r.Events)-r.Dropped, r.Err)
+		e.log.logf(levelWarning, "notify", "", "%s: not delivered, %s kept for the next run: %s", r.Target.Name, nEvents(len(r.Events)-r.Dropped), r.Err)
 		if r.Dropped > 0 {
 			e.log.logf(levelWarning, "notify", "", "%s: the %d oldest undelivered events dropped (at most %d are kept)", r.Target.Name, r.Dropped, notify.MaxPending)
 		}
@@ -114,6 +114,13 @@ func (e *env) notify(ctx context.Context, st *state.State, dry bool) (changed bo
 		st.Outbox = nil
 	}
 	return changed
+}
+
+func nEvents(n int) string {
+	if n == 1 {
+		return "1 event"
+	}
+	return fmt.Sprintf("%d events", n)
 }
 
 func pendingNote(n int) string {

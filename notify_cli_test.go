@@ -312,7 +312,7 @@ func TestScanNotifyTimeBound(t *testing.T) {
 	if elapsed > 5*time.Second { // 1 s for the notifications, the scan and iptables well under the rest
 		t.Errorf("the run took %s with notify_timeout 1s", elapsed)
 	}
-	if !strings.Contains(stderr, "WARNING webhook "+hung.URL+"/…: not delivered, 1 events kept for the next run: webhook "+hung.URL+"/…: context deadline exceeded") {
+	if !strings.Contains(stderr, "WARNING webhook "+hung.URL+"/…: not delivered, 1 event kept for the next run: webhook "+hung.URL+"/…: context deadline exceeded") {
 		t.Errorf("log:\n%s", stderr)
 	}
 	if len(other.received()) != 1 {
