@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
 
@@ -77,6 +78,7 @@ func (e *env) changeState(ctx context.Context, fn func(st *state.State) ([]chang
 		}
 		fmt.Fprintf(e.stdout, "[%s] %s %s%s%s\n", c.jail, c.verb, c.target, c.detail, suffix)
 	}
+	e.notifyAndSave(ctx, st) // logs its own failure: the change itself is done
 	if fwErr != nil {
 		return runtimeErr(fmt.Errorf("the state is saved, but the firewall was not changed (the next scan that can, applies it): %w", fwErr))
 	}
@@ -134,6 +136,7 @@ func cmdBan(c *cli.Context) error {
 				continue
 			}
 			rec.Ban(key, b.End, true)
+			e.noteBan(j.Name, key, b, 0, reason, true)
 			changes = append(changes, change{j.Name, "Ban", key, " (" + banSpan(b) + "; " + reason + ")"})
 		}
 		return append(changes, e.aggregate(j, js, e.now.Unix(), rec)...), nil
@@ -168,6 +171,7 @@ func cmdUnban(c *cli.Context) error {
 		lifted := map[netip.Prefix]bool{}
 		for _, j := range jails {
 			js := st.Jail(j.Name)
+			bans := maps.Clone(js.Bans) // what notifications say of the lifted bans
 			var keys []string
 			if all {
 				keys = rules.LiftAll(js)
@@ -183,6 +187,7 @@ func cmdUnban(c *cli.Context) error {
 			rec := st.History.Recorder(j.Name, e.now.Unix())
 			for _, key := range keys {
 				rec.Unban(key, true)
+				e.noteUnban(j.Name, key, bans[key], "", true)
 				changes = append(changes, change{j.Name, "Unban", key, ""})
 			}
 		}

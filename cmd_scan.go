@@ -75,6 +75,7 @@ func cmdScan(c *cli.Context) error {
 		}
 		run.jailDone(j.Name, st.Jail(j.Name), err, e.held[j.Name] > 0)
 	}
+	saved := false
 	if !dry {
 		st.History.Prune(e.now.Unix(), e.cfg.HistoryDays)
 		if err := e.saveScan(run, st, failed); err != nil {
@@ -83,14 +84,23 @@ func cmdScan(c *cli.Context) error {
 			// reads this run's lines again and decides the same.
 			e.log.logf(levelError, "scan", "", "the state was not saved (the firewall is reconciled all the same; the next run reads these lines again): %s", err)
 			failed = true
+		} else {
+			saved = true
 		}
 	}
 	if err := e.reconcile(c.Context, st, dry); err != nil {
 		e.log.logf(levelError, "actions", "", "%s", err)
 		failed = true
 	}
-	if !dry && !e.finishRun(run, st, failed) {
-		failed = true
+	if dry {
+		e.notify(c.Context, st, true)
+	} else {
+		if saved && e.notifyAndSave(c.Context, st) { // unsaved, the next run decides again
+			failed = true
+		}
+		if !e.finishRun(run, st, failed) {
+			failed = true
+		}
 	}
 	if failed {
 		return runtimeErr(errors.New("some jails or the firewall failed; see the errors above"))
@@ -170,6 +180,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails
 	for _, a := range j.Expire(js, now) {
 		e.log.logf(levelNotice, "actions", j.Name, "Unban %s", a.Key)
 		rec.Unban(a.Key, false)
+		e.noteUnban(j.Name, a.Key, a.Ban, "expired", false)
 		if dry {
 			fmt.Fprintf(e.stdout, "[%s] Unban %s\n", j.Name, a.Key)
 		}
@@ -191,6 +202,7 @@ func (e *env) failure(j *rules.Jail, js *state.Jail, jails map[string]*state.Jai
 	}
 	if a.Outcome == rules.Banned {
 		rec.Ban(a.Key, a.Ban.End, false)
+		e.noteBan(j.Name, a.Key, a.Ban, a.Count, a.Reason, false)
 	}
 	if a.Outcome == rules.Old {
 		return // most lines of a first run over a big log: nothing to say at the usual levels

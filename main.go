@@ -165,6 +165,7 @@ type env struct {
 	firewall  fw.Firewall
 	foreign   map[string]bool // jail names a running fail2ban uses: their chains are not ours
 	held      map[string]int  // per jail, the failures of this run that max_new_bans_per_run held
+	events    []state.Event   // this run's bans and unbans, for the notifications
 	stdout    io.Writer
 	closeLog  func()
 }
@@ -286,7 +287,9 @@ func loadConfig(path string, explicit bool) (cfg *rules.Config, used string, not
 		}
 		return readConfigFile(p)
 	}
-	cfg, err = rules.LoadConfig(strings.NewReader(string(data)), path, configEnv(readFilter))
+	env := configEnv(readFilter)
+	env.ReadSecret = secretReader(dir)
+	cfg, err = rules.LoadConfig(strings.NewReader(string(data)), path, env)
 	return cfg, path, notes, err
 }
 

@@ -16,6 +16,7 @@ func (e *env) aggregate(j *rules.Jail, js *state.Jail, now int64, rec *state.Rec
 	var changes []change
 	for _, pb := range agg.Banned {
 		rec.Ban(pb.Prefix.String(), pb.Ban.End, false)
+		e.noteBan(j.Name, pb.Prefix.String(), pb.Ban, 0, fmt.Sprintf("prefix of %d banned addresses", pb.Members), false)
 		c := change{j.Name, "Ban", pb.Prefix.String(), fmt.Sprintf(" (prefix of %d banned addresses, %s)", pb.Members, banSpan(pb.Ban))}
 		changes = append(changes, c)
 	}
@@ -28,6 +29,7 @@ func (e *env) aggregate(j *rules.Jail, js *state.Jail, now int64, rec *state.Rec
 	}
 	for _, pb := range agg.Lifted {
 		rec.Unban(pb.Prefix.String(), false)
+		e.noteUnban(j.Name, pb.Prefix.String(), pb.Ban, "overlaps ignoreip "+pb.Ignored.String(), false)
 		e.log.logf(levelInfo, "actions", j.Name, "%s overlaps ignoreip %s: its ban is lifted", pb.Prefix, pb.Ignored)
 		changes = append(changes, change{j.Name, "Unban", pb.Prefix.String(), ""})
 	}

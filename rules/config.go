@@ -40,6 +40,8 @@ type Config struct {
 	Report      ReportConfig
 	// MetricsFile is the Prometheus textfile each scan replaces ("" none).
 	MetricsFile string
+	// NotifyTimeout bounds the notifications of a run, all targets together (seconds > 0).
+	NotifyTimeout int64
 }
 
 // Jail is one jail with the defaults applied.
@@ -71,6 +73,7 @@ type Jail struct {
 	Subnet     Subnet   // prefix bans of many members (config_prefix.go); MinIPs 0: off
 	IPv6Prefix int      // IPv6 failures and bans are kept per prefix of this length, 16..128
 	Escalation Escalation
+	Notify     []NotifyTarget // where bans and unbans are reported (config_notify.go)
 }
 
 // Jail returns the named jail, or nil.
@@ -131,6 +134,7 @@ type settings struct {
 	incr                                      *increment // bantime_increment:
 	permanentAfter                            *int
 	forgetAfter                               *int64
+	notify                                    []NotifyTarget
 	set                                       map[string]bool
 	lines                                     map[string]int
 	bad                                       map[string]bool // keys in error
@@ -200,6 +204,8 @@ type Env struct {
 	// CheckPorts reports whether the firewall can express a jail's port and protocol (service
 	// names it cannot resolve, say); nil skips the check.
 	CheckPorts func(ports []string, protocol string) error
+	// ReadSecret reads the file that a notification's webhook_file names; nil leaves it unread.
+	ReadSecret func(string) ([]byte, error)
 }
 
 type loader struct {
@@ -270,7 +276,7 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 		return cfg, ConfigErrors{l.errf(root, "", "not a fail2ban-scan config: none of its keys is %s", topKeys).(*ConfigError)}
 	}
 	cfg := &Config{State: DefaultStatePath, Fail2banSocket: DefaultFail2banSocket, File: file, Lines: l.lines,
-		HistoryDays: DefaultHistoryDays, Report: ReportConfig{Sendmail: DefaultSendmail}}
+		HistoryDays: DefaultHistoryDays, Report: ReportConfig{Sendmail: DefaultSendmail}, NotifyTimeout: DefaultNotifyTimeout}
 	var defaults *settings
 	var jailsNode *yaml.Node
 	l.eachKey(root, "", func(key string, k, v *yaml.Node) error {
@@ -302,6 +308,8 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			return l.report(v, &cfg.Report)
 		case "metrics_file":
 			return l.metricsFile(v, &cfg.MetricsFile)
+		case "notify_timeout":
+			return l.notifyTimeout(v, &cfg.NotifyTimeout)
 		case "defaults":
 			defaults = l.settings(v, "defaults")
 			return nil
@@ -356,7 +364,7 @@ var topKeys = func() string {
 }()
 
 // topKeyNames are the keys of the config's top level.
-var topKeyNames = []string{"state", "logfile", "fail2ban_socket", "history_days", "report", "metrics_file", "defaults", "jails"}
+var topKeyNames = []string{"state", "logfile", "fail2ban_socket", "history_days", "report", "metrics_file", "notify_timeout", "defaults", "jails"}
 
 // hasTopKey reports whether the mapping root is empty or has a key of topKeyNames: whether it
 // may be a config of ours, whose unknown keys can be quoted.
@@ -580,6 +588,13 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 		s.ports = ports
 	case "bantime_increment", "permanent_after", "forget_after":
 		return l.escalationSetting(s, p, key, v)
+	case "notify":
+		list, err := l.notifyList(v, p)
+		if err == nil && list == nil {
+			s.bad[key] = true // its entries' errors are recorded
+		}
+		s.notify = list
+		return err
 	default:
 		return l.errf(k, p, "unknown key")
 	}
@@ -692,6 +707,9 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 			j.Ports = x.ports
 		}
 		applyEscalation(&j.Escalation, x)
+		if x.set["notify"] {
+			j.Notify = x.notify
+		}
 	}
 	line := func(key string) *yaml.Node {
 		if n, ok := s.lines[key]; ok {

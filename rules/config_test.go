@@ -194,6 +194,12 @@ func FuzzLoadConfig(f *testing.F) {
 			if !(e.Factor > 0) || e.MaxTime <= 0 || e.RndTime < 0 || e.ForgetAfter <= 0 || e.PermanentAfter < 0 || slices.ContainsFunc(e.Multipliers, func(m float64) bool { return !(m > 0) }) {
 				t.Fatalf("invalid escalation accepted: %+v", e)
 			}
+			for _, n := range j.Notify {
+				kinds := len(slices.DeleteFunc([]string{strings.Join(n.Command, ""), n.Webhook + n.WebhookFile, n.MailTo}, func(s string) bool { return s == "" }))
+				if kinds != 1 || n.Timeout <= 0 || len(n.On) == 0 || c.NotifyTimeout <= 0 {
+					t.Fatalf("invalid notify target accepted: %+v", n)
+				}
+			}
 		}
 	})
 }

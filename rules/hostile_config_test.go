@@ -93,7 +93,7 @@ func TestFilterFileNotAFilter(t *testing.T) {
 func TestConfigNotOurs(t *testing.T) {
 	const secret = "s3cret-token"
 	for _, tt := range []struct{ yaml, want string }{
-		{"root:$y$" + secret + ":19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n", "c.yaml:1: not a fail2ban-scan config: none of its keys is state, logfile, fail2ban_socket, history_days, report, metrics_file, defaults or jails"},
+		{"root:$y$" + secret + ":19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n", "c.yaml:1: not a fail2ban-scan config: none of its keys is " + topKeys},
 		{secret + ": 1\n", "c.yaml:1: not a fail2ban-scan config"},
 		{"jails: {a: {filter: postfix-sasl, logpath: x}}\n" + secret + ": 1\n", "c.yaml:2: " + secret + ": unknown key"},
 	} {

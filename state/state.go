@@ -105,6 +105,8 @@ type State struct {
 	// LastSuccess is the start (unix seconds) of the last scan that succeeded, kept for the
 	// metrics file (0: none known).
 	LastSuccess int64 `json:"last_success,omitempty"`
+	// Outbox holds the notification events not yet delivered, by target id (outbox.go).
+	Outbox map[string][]Event `json:"outbox,omitempty"`
 }
 
 // New returns an empty state.
@@ -178,6 +180,9 @@ func Decode(data []byte) (*State, error) {
 	}
 	if s.LastSuccess < 0 {
 		return nil, fmt.Errorf("last_success: negative (%d)", s.LastSuccess)
+	}
+	if err := checkOutbox(s.Outbox); err != nil {
+		return nil, err
 	}
 	for name, j := range s.Jails {
 		if j == nil {
