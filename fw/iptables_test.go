@@ -188,6 +188,20 @@ func TestReconcile(t *testing.T) {
 			want4:   builtins + "-N f2b-dovecot\n-A FORWARD -j f2b-dovecot",
 		},
 		{
+			name:   "admin's jump to our chain kept",
+			before: []Jail{sasl("192.0.2.1")},
+			edit:   []string{"iptables -A INPUT -p tcp --dport 143 -j f2b-sasl"},
+			jails:  []Jail{sasl("192.0.2.1")},
+			want4:  builtins + "-N f2b-sasl\n" + saslJump + "\n-A INPUT -p tcp -m tcp --dport 143 -j f2b-sasl\n" + reject1 + "\n" + saslReturn,
+		},
+		{
+			name:    "disabled jail with an admin's jump: chain flushed, not deleted",
+			before:  []Jail{sasl("192.0.2.1")},
+			edit:    []string{"iptables -A INPUT -p tcp --dport 143 -j f2b-sasl"},
+			managed: []string{"sasl"},
+			want4:   builtins + "-N f2b-sasl\n-A INPUT -p tcp -m tcp --dport 143 -j f2b-sasl",
+		},
+		{
 			name:  "IPv6",
 			jails: []Jail{sasl("2001:db8::2", "192.0.2.1", "::102:304", "fe80::1%eth0")},
 			want4: builtins + "-N f2b-sasl\n" + saslJump + "\n" + reject1 + "\n" + saslReturn,

@@ -59,14 +59,30 @@ func parseSave(r io.Reader) (table, error) {
 	return t, nil
 }
 
-// jumpTarget returns the -j target a rule ends with, as iptables-save prints
-// it (a jump to a user chain carries no target options after it).
-func jumpTarget(rule string) (string, bool) {
+// ownJump reports whether rule, an INPUT rule as iptables-save prints it, is
+// a jump this package writes to one of chains: exactly "-j C",
+// "-p tcp|udp -j C" or "-p tcp|udp -m multiport --dports LIST -j C", LIST
+// made of digits, ',' and ':' (any list, so that our jump is still known
+// after the jail's ports changed). Any other rule that jumps to C, such as an
+// admin's "-p tcp -m tcp --dport 143 -j C", is not ours: it is left alone,
+// and it keeps C from being deleted (see diff).
+func ownJump(rule string, chains map[string]bool) bool {
 	f := strings.Fields(rule)
-	if len(f) < 2 || f[len(f)-2] != "-j" {
-		return "", false
+	n := len(f)
+	if n < 2 || f[n-2] != "-j" || !chains[f[n-1]] {
+		return false
 	}
-	return f[len(f)-1], true
+	proto := func() bool { return f[0] == "-p" && (f[1] == "tcp" || f[1] == "udp") }
+	switch n {
+	case 2:
+		return true
+	case 4:
+		return proto()
+	case 8:
+		return proto() && f[2] == "-m" && f[3] == "multiport" && f[4] == "--dports" && f[5] != "" &&
+			strings.Trim(f[5], "0123456789,:") == ""
+	}
+	return false
 }
 
 // references reports whether rule jumps or goes to chain.
@@ -197,7 +213,7 @@ const returnRule = "-j RETURN"
 // table, into the wanted layout: each of jails with its chain, bans, final
 // RETURN and jump rules as the first rules of INPUT, and no chain nor INPUT
 // jump left for the names in managed that are not in jails. It touches no
-// other chain and no INPUT rule that does not jump to one of those chains.
+// other chain and no INPUT rule but our own jumps to those chains (ownJump).
 // jails must be valid (see validate).
 //
 // Order of the lines: INPUT jumps removed, unwanted chains flushed and
@@ -223,10 +239,7 @@ func diff(fam Family, cur table, jails []Jail, managed []string) []string {
 	// that is stray, duplicated or below a foreign rule is deleted (every
 	// copy: -D removes the first match) and, when wanted, inserted again.
 	input := cur["INPUT"]
-	isOurs := func(rule string) bool {
-		t, ok := jumpTarget(rule)
-		return ok && ours[t]
-	}
+	isOurs := func(rule string) bool { return ownJump(rule, ours) }
 	prefix := 0
 	for prefix < len(input) && isOurs(input[prefix]) {
 		prefix++

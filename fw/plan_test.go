@@ -163,6 +163,33 @@ func TestDiff(t *testing.T) {
 			want:    []string{"-D INPUT " + jumpX, "-F f2b-x"},
 		},
 		{
+			name: "admin's jumps to our chain are not ours",
+			cur: save("-N f2b-x", "-A INPUT "+jumpX, "-A INPUT -p tcp -m tcp --dport 143 -j f2b-x", "-A INPUT -i eth0 -j f2b-x",
+				"-A INPUT -p tcp -m multiport --dports 25 -m comment --comment mine -j f2b-x", "-A INPUT -p icmp -j f2b-x",
+				"-A INPUT -p tcp -m multiport --sports 25 -j f2b-x", "-A INPUT -p tcp -m multiport --dports smtp -j f2b-x",
+				"-A f2b-x -j RETURN"),
+			jails: []Jail{x()},
+		},
+		{
+			name:  "admin's jump above ours: ours moves to the top, the admin's stays",
+			cur:   save("-N f2b-x", "-A INPUT -p tcp -m tcp --dport 143 -j f2b-x", "-A INPUT "+jumpX, "-A f2b-x -j RETURN"),
+			jails: []Jail{x()},
+			want:  []string{"-D INPUT " + jumpX, "-I INPUT 1 " + jumpX},
+		},
+		{
+			name:  "our jumps of any shape and port list are replaced",
+			cur:   save("-N f2b-x", "-A INPUT -p udp -m multiport --dports 25,1000:2000 -j f2b-x", "-A INPUT -p tcp -j f2b-x", "-A INPUT -j f2b-x", "-A f2b-x -j RETURN"),
+			jails: []Jail{x()},
+			want: []string{"-D INPUT -p udp -m multiport --dports 25,1000:2000 -j f2b-x", "-D INPUT -p tcp -j f2b-x", "-D INPUT -j f2b-x",
+				"-I INPUT 1 " + jumpX},
+		},
+		{
+			name:    "removed jail with an admin's jump: ours deleted, chain only flushed",
+			cur:     save("-N f2b-x", "-A INPUT "+jumpX, "-A INPUT -p tcp -m tcp --dport 143 -j f2b-x", "-A f2b-x "+rejectA, "-A f2b-x -j RETURN"),
+			managed: []string{"x"},
+			want:    []string{"-D INPUT " + jumpX, "-F f2b-x"},
+		},
+		{
 			name:  "IPv6, address spelled with embedded IPv4",
 			fam:   IPv6,
 			cur:   save("-N f2b-x", "-A INPUT "+jumpX, "-A f2b-x -s ::1.2.3.4/128 -j REJECT --reject-with icmp6-port-unreachable", "-A f2b-x -j RETURN"),
