@@ -94,7 +94,7 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 		if readErr[fam] == nil {
 			var cur table
 			if cur, readErr[fam] = read(saves[fam], fp.Family); readErr[fam] == nil {
-				fp.Ops = diff(fp.Family, cur, jails, managed)
+				fp.Ops = diff(fp.Family, cur, jails, managed, nftCosts)
 			}
 		}
 		switch {

@@ -369,13 +369,18 @@ func TestReconcile10k(t *testing.T) {
 			if len(rules) != 1+10000+1 || rules[len(rules)-1] != saslReturn {
 				t.Errorf("f2b-sasl has %d lines, last %q", len(rules), rules[len(rules)-1])
 			}
-			// Half unbanned, half new: incremental.
+			// Half unbanned, half new: rebuilt, cheaper than 5,000 -D
+			// (chainDiff's costs).
 			j.Bans = bans10k(5000)
 			if plan, err = fw.Reconcile(ctx, []Jail{j}, nil, false); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(plan.Families[IPv4].Ops); n != 10000 {
-				t.Errorf("plan has %d IPv4 changes, want 10000", n)
+			if ops := plan.Families[IPv4].Ops; len(ops) != 1+10000+1 || ops[0] != "-F f2b-sasl" {
+				t.Errorf("plan has %d IPv4 changes, want 10002 starting with -F f2b-sasl", len(ops))
+			}
+			rules = strings.Split(strings.TrimSpace(b.ipt(t, "iptables -S f2b-sasl")), "\n")
+			if len(rules) != 1+10000+1 || rules[1] != "-A f2b-sasl -s 10.0.19.136/32 -j REJECT --reject-with icmp-port-unreachable" {
+				t.Errorf("f2b-sasl has %d lines, first rule %q", len(rules), rules[1])
 			}
 			if plan, err = fw.Reconcile(ctx, []Jail{j}, nil, false); err != nil || !plan.Empty() {
 				t.Errorf("rerun is not a no-op: %v", err)
