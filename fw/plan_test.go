@@ -38,7 +38,7 @@ func save(lines ...string) table {
 		}
 	}
 	out.WriteString("COMMIT\n# Completed\n")
-	t, err := parseSave(strings.NewReader(out.String()))
+	t, _, err := parseSave(strings.NewReader(out.String()))
 	if err != nil {
 		panic(err)
 	}
@@ -382,14 +382,14 @@ func TestValidate(t *testing.T) {
 func TestParseSave(t *testing.T) {
 	out := "# Warning: iptables-legacy tables present\n*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j f2b-x\nCOMMIT\n" +
 		"*filter\n:INPUT DROP [1:2]\n:f2b-x - [0:0]\n:empty - [0:0]\n-A INPUT -m comment --comment \"a b\" -j f2b-x\n-A f2b-x -j RETURN\nCOMMIT\n"
-	got, err := parseSave(strings.NewReader(out))
+	got, _, err := parseSave(strings.NewReader(out))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 3 || len(got["empty"]) != 0 || got["f2b-x"][0] != "-j RETURN" || got["INPUT"][0] != `-m comment --comment "a b" -j f2b-x` {
 		t.Errorf("parseSave = %q", got)
 	}
-	if _, err := parseSave(strings.NewReader("*filter\n-P INPUT ACCEPT\n")); err == nil || !strings.Contains(err.Error(), `line 2: unexpected "-P INPUT ACCEPT"`) {
+	if _, _, err := parseSave(strings.NewReader("*filter\n-P INPUT ACCEPT\n")); err == nil || !strings.Contains(err.Error(), `line 2: unexpected "-P INPUT ACCEPT"`) {
 		t.Errorf("bad line: %v", err)
 	}
 }
@@ -444,7 +444,7 @@ func BenchmarkDiff10k(b *testing.B) {
 	sb.WriteString("-A f2b-sasl -j RETURN\nCOMMIT\n")
 	out := sb.String()
 	for b.Loop() {
-		cur, err := parseSave(strings.NewReader(out))
+		cur, _, err := parseSave(strings.NewReader(out))
 		if err != nil {
 			b.Fatal(err)
 		}
