@@ -98,7 +98,10 @@ type Firewall interface {
 	// Invalid jails (see ValidateName, ValidatePorts; BlockType REJECT or
 	// DROP) are an error before anything runs, with a nil plan. Otherwise
 	// the plan is returned even with an error: each family is read and
-	// applied on its own, so an IPv6 failure does not stop IPv4.
+	// applied on its own, so an IPv6 failure does not stop IPv4. A family
+	// whose other iptables backend (legacy, when iptables is nf_tables, or
+	// the reverse) holds the chain of a jail in jails or managed is not
+	// applied: that is an error naming both backends and the chains.
 	Reconcile(ctx context.Context, jails []Jail, managed []string, dryRun bool) (*Plan, error)
 	// Flush removes the jumps and chains of the named jails in both
 	// families, as Reconcile with no jails would.
