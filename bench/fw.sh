@@ -3,7 +3,9 @@
 # (as fail2ban does) versus one fw.Reconcile, and a rerun with nothing new.
 # Runs everything in a new network namespace (unshare -n): the host's
 # firewall is never touched. Needs root, unshare and iptables.
-#   bench/fw.sh [-n 10000] [-iptables iptables-legacy]
+# Then lifting bans from a chain of 50,000: every ban, and 1 in 50, the old way
+# (one -D per ban, capped: see -cap-all, -cap-spread) against one Reconcile.
+#   bench/fw.sh [-n 10000] [-iptables iptables-legacy] [-lift 50000] [-cap-all 10000] [-cap-spread 100]
 set -eu
 cd "$(dirname "$0")/.."
 bin=$(mktemp -d)

@@ -31,3 +31,14 @@ func TestParseVersionAndRestoreArgs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBinaries is what telling the backend adds to every run, per family
+// (no process on an nf_tables host without legacy filter table).
+func BenchmarkBinaries(b *testing.B) {
+	f := New(Options{})
+	for b.Loop() {
+		if _, err := f.binaries(b.Context(), IPv4); err != nil {
+			b.Skip(err)
+		}
+	}
+}
