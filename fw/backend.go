@@ -204,8 +204,12 @@ func checkOther(fam Family, bin binaries, other table, chains []string) error {
 	if bin.backend == legacy {
 		otherBackend = nfTables
 	}
-	return fmt.Errorf("%s is %s (%s), but %s in %s's filter table too (%s): nothing applied, so that bans are never split "+
+	is := "is"
+	if len(found) > 1 {
+		is = "are"
+	}
+	return fmt.Errorf("%s is %s (%s), but %s %s in %s's filter table too (%s): nothing applied, so that bans are never split "+
 		"across both backends; delete it there (%s-%s -F CHAIN, then -X CHAIN, after the rules that jump to it) or make %s the %s one",
-		fam, bin.backend, bin.main, strings.Join(found, ", "), otherBackend, bin.other,
+		fam, bin.backend, bin.main, strings.Join(found, ", "), is, otherBackend, bin.other,
 		fam, short(otherBackend), fam, otherBackend)
 }

@@ -524,7 +524,7 @@ func TestOtherBackendHoldsOurChains(t *testing.T) {
 	leg.ipt(t, "iptables -N f2b-sasl")
 	for _, dry := range []bool{true, false} {
 		plan, err := fw.Reconcile(ctx, jails, []string{"old"}, dry)
-		for _, want := range []string{"iptables is nf_tables (", "but f2b-sasl in legacy's filter table too (", "iptables-legacy-save): nothing applied",
+		for _, want := range []string{"iptables is nf_tables (", "but f2b-sasl is in legacy's filter table too (", "iptables-legacy-save): nothing applied",
 			"iptables-legacy -F CHAIN", "or make iptables the legacy one"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("dry run %v: error %v, want it to contain %q", dry, err, want)
@@ -621,7 +621,7 @@ func TestBackendDetection(t *testing.T) {
 	nft.ipt(t, "iptables -N f2b-sasl")
 	_, err = New(Options{IPTables: filepath.Join(symlinks, "iptables"), IP6Tables: filepath.Join(symlinks, "ip6tables")}).
 		Reconcile(ctx, []Jail{sasl("192.0.2.1")}, nil, false)
-	if err == nil || !strings.Contains(err.Error(), "iptables is legacy (") || !strings.Contains(err.Error(), "f2b-sasl in nf_tables's filter table too") {
+	if err == nil || !strings.Contains(err.Error(), "iptables is legacy (") || !strings.Contains(err.Error(), "f2b-sasl is in nf_tables's filter table too") {
 		t.Errorf("error %v", err)
 	}
 }
