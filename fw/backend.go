@@ -200,6 +200,7 @@ func checkOther(fam Family, bin binaries, other table, chains []string) error {
 		return nil
 	}
 	slices.Sort(found)
+	found = slices.Compact(found) // a jail may be in jails and managed both
 	otherBackend := legacy
 	if bin.backend == legacy {
 		otherBackend = nfTables
