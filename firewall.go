@@ -59,11 +59,16 @@ func (e *env) reconcile(ctx context.Context, st *state.State, dry bool) error {
 	return err
 }
 
-// planSummary counts a plan's changes per family, for the log.
+// planSummary counts a plan's changes per family, for the log; a family that
+// failed says its changes were not applied.
 func planSummary(p *fw.Plan) string {
 	var parts []string
 	for _, f := range p.Families {
-		parts = append(parts, fmt.Sprintf("%s %s", f.Family, fw.Changes(len(f.Ops))))
+		part := fmt.Sprintf("%s %s", f.Family, fw.Changes(len(f.Ops)))
+		if f.Failed != "" && len(f.Ops) > 0 {
+			part += " not applied"
+		}
+		parts = append(parts, part)
 	}
 	return strings.Join(parts, ", ")
 }

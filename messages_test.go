@@ -170,6 +170,10 @@ func TestChangesCount(t *testing.T) {
 	if got := p.String(); !strings.HasPrefix(got, "iptables: 1 change\n") {
 		t.Errorf("plan %q", got)
 	}
+	p.Families[0].Failed = "iptables is nf_tables (/usr/sbin/iptables), but f2b-x is in legacy's filter table too"
+	if got := planSummary(p); got != "iptables 1 change not applied, ip6tables 2 changes" {
+		t.Errorf("summary with a failed family %q", got)
+	}
 }
 
 // TestQuietNotice: a jail that reads lines for a day without a single match says so in status.

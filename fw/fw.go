@@ -86,15 +86,22 @@ type Firewall interface {
 	// missing chains, bans, RETURNs and jumps are added, stray ones removed,
 	// jumps moved to the top of INPUT, and the chains and jumps of the
 	// names in managed that are not in jails (disabled jails, or jails left
-	// only in the state) are deleted. Every INPUT rule that jumps (-j) to
-	// the chain of a jail in jails or managed is ours; no other rule or
-	// chain is touched, so managed must list every jail this tool may have
-	// set up, and nothing else. With dryRun it only reads.
+	// only in the state) are deleted. An INPUT rule is ours when it jumps
+	// to the chain of a jail in jails or managed with exactly the shape we
+	// write ("-j C", "-p tcp -j C", "-p tcp -m multiport --dports LIST -j C",
+	// or udp, whatever LIST); no other rule or chain is touched, so managed
+	// must list every jail this tool may have set up, and nothing else. A
+	// chain that another rule still jumps to (an admin's
+	// "-p tcp -m tcp --dport 143 -j C") is flushed, not deleted. With dryRun
+	// it only reads.
 	//
 	// Invalid jails (see ValidateName, ValidatePorts; BlockType REJECT or
 	// DROP) are an error before anything runs, with a nil plan. Otherwise
 	// the plan is returned even with an error: each family is read and
-	// applied on its own, so an IPv6 failure does not stop IPv4.
+	// applied on its own, so an IPv6 failure does not stop IPv4. A family
+	// whose other iptables backend (legacy, when iptables is nf_tables, or
+	// the reverse) holds the chain of a jail in jails or managed is not
+	// applied: that is an error naming both backends and the chains.
 	Reconcile(ctx context.Context, jails []Jail, managed []string, dryRun bool) (*Plan, error)
 	// Flush removes the jumps and chains of the named jails in both
 	// families, as Reconcile with no jails would.

@@ -15,7 +15,8 @@ import (
 
 // IPTables is the Firewall that runs the real binaries: iptables-save to read
 // each family's filter table once, iptables-restore --noflush -w to apply a
-// plan in one transaction (and their ip6tables twins).
+// plan in one transaction (and their ip6tables twins), both of the backend
+// (nf_tables or legacy) that iptables itself is.
 type IPTables struct {
 	cmds [2]string // iptables, ip6tables: names or paths
 }
@@ -25,8 +26,11 @@ type Options struct {
 	// IPTables and IP6Tables are the commands, e.g. "iptables-legacy" or
 	// "/usr/sbin/iptables-nft"; "" means "iptables" and "ip6tables". A name
 	// is looked up in $PATH, then in /usr/sbin, /sbin and /usr/local/sbin
-	// (cron's PATH has no sbin). The -save and -restore commands are the
-	// same path with that suffix, so legacy and nft are never mixed.
+	// (cron's PATH has no sbin). It decides the backend, nf_tables or
+	// legacy, and the -save and -restore commands are that backend's
+	// (iptables-nft-save, iptables-legacy-restore, ...: see binaries), so
+	// the two are never mixed; a path to a symlink to xtables-legacy-multi
+	// means legacy.
 	IPTables, IP6Tables string
 }
 
@@ -73,28 +77,53 @@ func (f *IPTables) Flush(ctx context.Context, jails []string) (*Plan, error) {
 // apply reads both families, diffs and, unless dryRun, applies. The two
 // families' processes run at the same time, but all are started from the
 // calling goroutine, so they share its thread's network namespace (see
-// netnstest.Isolate).
+// netnstest.Isolate). Where the other backend may hold our chains (see
+// binaries), its save runs beside the first one; if it holds any, the
+// family is not applied.
 func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dryRun, needV6 bool) (*Plan, error) {
 	var (
 		plan     = &Plan{Families: []FamilyPlan{{Family: IPv4}, {Family: IPv6}}}
 		bins     [2]binaries
 		saves    [2]*proc
+		others   [2]*proc
 		readErr  [2]error
 		restores [2]*proc
 		errs     []error
 	)
+	chains := make([]string, 0, len(jails)+len(managed))
+	for _, j := range jails {
+		chains = append(chains, ChainName(j.Name))
+	}
+	for _, n := range managed {
+		chains = append(chains, ChainName(n))
+	}
 	for fam := range plan.Families {
-		bins[fam], readErr[fam] = f.binaries(Family(fam))
+		bins[fam], readErr[fam] = f.binaries(ctx, Family(fam))
 		if readErr[fam] == nil {
 			saves[fam], readErr[fam] = start(ctx, bins[fam].save, []string{"-t", "filter"}, "")
+		}
+		if readErr[fam] == nil && bins[fam].other != "" {
+			others[fam], _ = start(ctx, bins[fam].other, []string{"-t", "filter"}, "")
 		}
 	}
 	for fam := range plan.Families {
 		fp := &plan.Families[fam]
+		var header string
 		if readErr[fam] == nil {
 			var cur table
-			if cur, readErr[fam] = read(saves[fam], fp.Family); readErr[fam] == nil {
-				fp.Ops = diff(fp.Family, cur, jails, managed)
+			if cur, header, readErr[fam] = read(saves[fam], fp.Family); readErr[fam] == nil {
+				cost := nftCosts
+				if bins[fam].backend == legacy {
+					cost = legacyCosts
+				}
+				fp.Ops = diff(fp.Family, cur, jails, managed, cost)
+			}
+		}
+		var conflict error
+		if others[fam] != nil {
+			// A save that fails (no nf_tables in the kernel) has nothing of ours.
+			if other, _, err := read(others[fam], fp.Family); err == nil {
+				conflict = checkOther(fp.Family, bins[fam], other, chains)
 			}
 		}
 		switch {
@@ -103,9 +132,12 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 		case readErr[fam] != nil:
 			fp.Failed = readErr[fam].Error()
 			errs = append(errs, readErr[fam])
+		case conflict != nil:
+			fp.Failed = conflict.Error()
+			errs = append(errs, conflict)
 		case !dryRun && len(fp.Ops) > 0:
 			var err error
-			if restores[fam], err = start(ctx, bins[fam].restore, []string{"--noflush", "-w"}, script(fp.Ops)); err != nil {
+			if restores[fam], err = start(ctx, bins[fam].restore, restoreArgs(header), script(fp.Ops)); err != nil {
 				fp.Failed = err.Error()
 				errs = append(errs, fmt.Errorf("apply %s to %s: %w", Changes(len(fp.Ops)), fp.Family, err))
 			}
@@ -123,38 +155,17 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 	return plan, errors.Join(errs...)
 }
 
-// binaries are one family's resolved commands.
-type binaries struct {
-	save, restore string
-}
-
-// binaries finds fam's iptables-save and iptables-restore beside its
-// iptables.
-func (f *IPTables) binaries(fam Family) (binaries, error) {
-	main, err := lookPath(f.cmds[fam])
-	if err != nil {
-		return binaries{}, err
-	}
-	var bin binaries
-	if bin.save, err = lookPath(main + "-save"); err != nil {
-		return binaries{}, err
-	}
-	if bin.restore, err = lookPath(main + "-restore"); err != nil {
-		return binaries{}, err
-	}
-	return bin, nil
-}
-
-// read parses iptables-save's output as it comes, then waits for it.
-func read(save *proc, fam Family) (table, error) {
-	cur, parseErr := parseSave(save.stdout)
+// read parses iptables-save's output as it comes, then waits for it. It
+// returns the table and the first line, "# Generated by ...".
+func read(save *proc, fam Family) (table, string, error) {
+	cur, header, parseErr := parseSave(save.stdout)
 	if err := save.wait(); err != nil {
-		return nil, fmt.Errorf("read %s filter table: %w", fam, err)
+		return nil, "", fmt.Errorf("read %s filter table: %w", fam, err)
 	}
 	if parseErr != nil {
-		return nil, fmt.Errorf("read %s filter table: %s output: %w", fam, save.cmd.Path, parseErr)
+		return nil, "", fmt.Errorf("read %s filter table: %s output: %w", fam, save.cmd.Path, parseErr)
 	}
-	return cur, nil
+	return cur, header, nil
 }
 
 // script is the iptables-restore input for ops: one transaction on the

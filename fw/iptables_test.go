@@ -3,7 +3,9 @@ package fw
 import (
 	"context"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -188,6 +190,20 @@ func TestReconcile(t *testing.T) {
 			want4:   builtins + "-N f2b-dovecot\n-A FORWARD -j f2b-dovecot",
 		},
 		{
+			name:   "admin's jump to our chain kept",
+			before: []Jail{sasl("192.0.2.1")},
+			edit:   []string{"iptables -A INPUT -p tcp --dport 143 -j f2b-sasl"},
+			jails:  []Jail{sasl("192.0.2.1")},
+			want4:  builtins + "-N f2b-sasl\n" + saslJump + "\n-A INPUT -p tcp -m tcp --dport 143 -j f2b-sasl\n" + reject1 + "\n" + saslReturn,
+		},
+		{
+			name:    "disabled jail with an admin's jump: chain flushed, not deleted",
+			before:  []Jail{sasl("192.0.2.1")},
+			edit:    []string{"iptables -A INPUT -p tcp --dport 143 -j f2b-sasl"},
+			managed: []string{"sasl"},
+			want4:   builtins + "-N f2b-sasl\n-A INPUT -p tcp -m tcp --dport 143 -j f2b-sasl",
+		},
+		{
 			name:  "IPv6",
 			jails: []Jail{sasl("2001:db8::2", "192.0.2.1", "::102:304", "fe80::1%eth0")},
 			want4: builtins + "-N f2b-sasl\n" + saslJump + "\n" + reject1 + "\n" + saslReturn,
@@ -355,13 +371,18 @@ func TestReconcile10k(t *testing.T) {
 			if len(rules) != 1+10000+1 || rules[len(rules)-1] != saslReturn {
 				t.Errorf("f2b-sasl has %d lines, last %q", len(rules), rules[len(rules)-1])
 			}
-			// Half unbanned, half new: incremental.
+			// Half unbanned, half new: rebuilt, cheaper than 5,000 -D
+			// (chainDiff's costs).
 			j.Bans = bans10k(5000)
 			if plan, err = fw.Reconcile(ctx, []Jail{j}, nil, false); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(plan.Families[IPv4].Ops); n != 10000 {
-				t.Errorf("plan has %d IPv4 changes, want 10000", n)
+			if ops := plan.Families[IPv4].Ops; len(ops) != 1+10000+1 || ops[0] != "-F f2b-sasl" {
+				t.Errorf("plan has %d IPv4 changes, want 10002 starting with -F f2b-sasl", len(ops))
+			}
+			rules = strings.Split(strings.TrimSpace(b.ipt(t, "iptables -S f2b-sasl")), "\n")
+			if len(rules) != 1+10000+1 || rules[1] != "-A f2b-sasl -s 10.0.19.136/32 -j REJECT --reject-with icmp-port-unreachable" {
+				t.Errorf("f2b-sasl has %d lines, first rule %q", len(rules), rules[1])
 			}
 			if plan, err = fw.Reconcile(ctx, []Jail{j}, nil, false); err != nil || !plan.Empty() {
 				t.Errorf("rerun is not a no-op: %v", err)
@@ -466,4 +487,141 @@ func BenchmarkReconcile10kNoop(b *testing.B) {
 	}
 	b.StopTimer()
 	_, _ = fw.Flush(ctx, []string{"bench"})
+}
+
+// legacyBackend returns the legacy backend, or skips t when it is not installed.
+func legacyBackend(t *testing.T) backend {
+	t.Helper()
+	bs := backends()
+	if len(bs) < 2 {
+		t.Skip("iptables-legacy is not installed")
+	}
+	return bs[1]
+}
+
+func TestOtherBackendHoldsOurChains(t *testing.T) {
+	netnstest.Isolate(t)
+	ctx := context.Background()
+	nft, leg := backends()[0], legacyBackend(t)
+	if bin, err := New(nft.opts()).binaries(ctx, IPv4); err != nil || bin.backend != nfTables {
+		t.Skipf("iptables is not the nf_tables one here: %+v, %v", bin, err)
+	}
+	fw := New(nft.opts())
+	jails := []Jail{sasl("192.0.2.1", "2001:db8::1")}
+
+	// Legacy tables that hold nothing of ours are no obstacle.
+	leg.ipt(t, "iptables -N mine")
+	leg.ipt(t, "iptables -N f2b-sshd") // not a jail of ours (fail2ban's, say)
+	if _, err := fw.Reconcile(ctx, jails, nil, false); err != nil {
+		t.Fatalf("Reconcile with unrelated legacy chains: %v", err)
+	}
+	if _, err := fw.Flush(ctx, []string{"sasl"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Our chain in legacy: IPv4 refused, nothing applied there; IPv6
+	// (no legacy ip6tables table) applied.
+	leg.ipt(t, "iptables -N f2b-sasl")
+	for _, dry := range []bool{true, false} {
+		plan, err := fw.Reconcile(ctx, jails, []string{"old", "sasl"}, dry) // as the command passes them: sasl in both
+		for _, want := range []string{"iptables is nf_tables (", "but f2b-sasl is in legacy's filter table too (", "iptables-legacy-save): nothing applied",
+			"iptables-legacy -F CHAIN", "or make iptables the legacy one"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("dry run %v: error %v, want it to contain %q", dry, err, want)
+			}
+		}
+		if err != nil && (strings.Contains(err.Error(), "f2b-sshd") || strings.Contains(err.Error(), "f2b-sasl,")) {
+			t.Errorf("error names a chain that is not ours, or one twice: %v", err)
+		}
+		if plan == nil || plan.Families[IPv4].Failed == "" || len(plan.Families[IPv4].Ops) == 0 {
+			t.Errorf("plan:\n%s", plan)
+		}
+	}
+	if got := nft.dump(t, "iptables"); got != strings.TrimSpace(builtins) {
+		t.Errorf("iptables (nf_tables) changed:\n%s", got)
+	}
+	if got, want := nft.dump(t, "ip6tables"), builtins+"-N f2b-sasl\n"+saslJump+"\n-A f2b-sasl -s 2001:db8::1/128 -j REJECT --reject-with icmp6-port-unreachable\n"+saslReturn; got != want {
+		t.Errorf("ip6tables (nf_tables):\n%s\nwant:\n%s", got, want)
+	}
+	// The chain of a jail only managed (removed from the config) counts too.
+	if _, err := fw.Reconcile(ctx, nil, []string{"sasl"}, false); err == nil || !strings.Contains(err.Error(), "f2b-sasl") {
+		t.Errorf("managed chain in legacy: error %v", err)
+	}
+	if got := leg.dump(t, "iptables"); got != builtins+"-N f2b-sasl\n-N f2b-sshd\n-N mine" {
+		t.Errorf("iptables-legacy changed:\n%s", got)
+	}
+
+	// Once deleted there, the run goes through.
+	leg.ipt(t, "iptables -X f2b-sasl")
+	if _, err := fw.Reconcile(ctx, jails, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := nft.dump(t, "iptables"); got != builtins+"-N f2b-sasl\n"+saslJump+"\n"+reject1+"\n"+saslReturn {
+		t.Errorf("iptables (nf_tables):\n%s", got)
+	}
+}
+
+func TestBackendDetection(t *testing.T) {
+	netnstest.Isolate(t)
+	ctx := context.Background()
+	nft, leg := backends()[0], legacyBackend(t)
+	multi, err := lookPath("xtables-legacy-multi")
+	if err != nil {
+		t.Skip(err)
+	}
+	legacy4, err := lookPath("iptables-legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy6, err := lookPath("ip6tables-legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	symlinks := t.TempDir() // iptables -> xtables-legacy-multi, as update-alternatives makes it
+	wrapper := t.TempDir()  // iptables: a script, told only by its --version
+	for _, name := range []string{"iptables", "ip6tables"} {
+		if err := os.Symlink(multi, filepath.Join(symlinks, name)); err != nil {
+			t.Fatal(err)
+		}
+		target := legacy4
+		if name == "ip6tables" {
+			target = legacy6
+		}
+		if err := os.WriteFile(filepath.Join(wrapper, name), []byte("#!/bin/sh\nexec "+target+" \"$@\"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, dir := range map[string]string{"symlink to xtables-legacy-multi": symlinks, "wrapper script": wrapper} {
+		t.Run(name, func(t *testing.T) {
+			netnstest.Isolate(t) // a subtest runs on a goroutine of its own
+			fw := New(Options{IPTables: filepath.Join(dir, "iptables"), IP6Tables: filepath.Join(dir, "ip6tables")})
+			for fam := range []Family{IPv4, IPv6} {
+				bin, err := fw.binaries(ctx, Family(fam))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := Family(fam).String() + "-legacy-"
+				if bin.backend != legacy || filepath.Base(bin.save) != want+"save" || filepath.Base(bin.restore) != want+"restore" ||
+					filepath.Base(bin.other) != Family(fam).String()+"-nft-save" {
+					t.Errorf("%s: %+v", Family(fam), bin)
+				}
+			}
+			if _, err := fw.Reconcile(ctx, []Jail{sasl("192.0.2.1")}, nil, false); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := leg.dump(t, "iptables"), builtins+"-N f2b-sasl\n"+saslJump+"\n"+reject1+"\n"+saslReturn; got != want {
+				t.Errorf("iptables-legacy:\n%s\nwant:\n%s", got, want)
+			}
+			if got := nft.dump(t, "iptables"); got != strings.TrimSpace(builtins) {
+				t.Errorf("iptables-nft changed:\n%s", got)
+			}
+		})
+	}
+	// And the other way round: legacy is the backend, our chain is in nf_tables.
+	nft.ipt(t, "iptables -N f2b-sasl")
+	_, err = New(Options{IPTables: filepath.Join(symlinks, "iptables"), IP6Tables: filepath.Join(symlinks, "ip6tables")}).
+		Reconcile(ctx, []Jail{sasl("192.0.2.1")}, nil, false)
+	if err == nil || !strings.Contains(err.Error(), "iptables is legacy (") || !strings.Contains(err.Error(), "f2b-sasl is in nf_tables's filter table too") {
+		t.Errorf("error %v", err)
+	}
 }
