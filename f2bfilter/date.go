@@ -13,9 +13,9 @@ import (
 type dateKind int
 
 const (
-	dateStrptime dateKind = iota
-	dateEpoch             // seconds, optionally with a fraction
-	dateLongEpoch         // seconds, milliseconds or microseconds
+	dateStrptime  dateKind = iota
+	dateEpoch              // seconds, optionally with a fraction
+	dateLongEpoch          // seconds, milliseconds or microseconds
 	dateTAI64N
 	dateNone // {NONE}: the line has no date; the time is now
 )

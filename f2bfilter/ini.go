@@ -16,9 +16,9 @@ import (
 // value is one option as read: its lines (the first after "key =", then the continuation
 // lines, each stripped, as Python's configparser keeps them) and where it was written.
 type value struct {
-	text string // lines joined with "\n"
-	file string
-	line int   // line of the key
+	text  string // lines joined with "\n"
+	file  string
+	line  int   // line of the key
 	lines []int // line of each text line
 }
 
