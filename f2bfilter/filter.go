@@ -439,3 +439,16 @@ func addUser(fail map[string]string, user string) int {
 	}
 	return strings.Count(set, "\n") + 1
 }
+
+// Time reads line's date with the filter's datepattern: ok is false when no template matches
+// or the date does not parse. now and loc are as for Matcher.Line.
+func (f *Filter) Time(line string, now time.Time, loc *time.Location) (time.Time, bool) {
+	d, ok := f.dates.detect(line, now, loc)
+	if !ok || !d.ok {
+		return time.Time{}, false
+	}
+	if d.start == d.end { // {NONE}
+		return now, true
+	}
+	return d.time, true
+}

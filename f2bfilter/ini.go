@@ -94,7 +94,7 @@ func parseINIFile(file string, data []byte) (*parsedFile, error) {
 		}
 		i := strings.IndexAny(raw, "=:")
 		if i < 0 {
-			return nil, fmt.Errorf("%s:%d: not a section, an option or a comment: %q", file, n, trimmed)
+			return nil, fmt.Errorf("%s:%d: not a section, an option or a comment", file, n) // quote nothing: it may be any file
 		}
 		if cur == nil {
 			return nil, fmt.Errorf("%s:%d: option outside a section", file, n)
