@@ -302,25 +302,49 @@ func isWord(c byte) bool {
 	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
-// find returns the date's span in line and the groups, or ok false.
-func (t *dateTemplate) find(line string) (start, end int, groups map[string]string, ok bool) {
+// kv is one named group of a date match.
+type kv struct{ k, v string }
+
+// find returns the date's span in line and the named groups, or ok false.
+func (t *dateTemplate) find(line string) (start, end int, groups []kv, ok bool) {
 	pos := 0
 	for pos <= len(line) {
-		m, err := t.re.find(line[pos:])
-		if err != nil || m == nil {
-			return 0, 0, nil, false
-		}
-		s, e := pos+m.start, pos+m.end
-		good := true
-		if t.wordBegin && s > 0 && s < len(line) && isWord(line[s-1]) && isWord(line[s]) {
-			good = false
-		}
-		if good && t.wordEnd && e > 0 && e < len(line) && isWord(line[e-1]) && isWord(line[e]) {
-			good = false
-		}
-		if good {
-			sp := m.spans["_date"]
-			return pos + sp[0], pos + sp[1], m.groups, true
+		var (
+			s, e   int
+			ds, de int
+		)
+		if re := t.re.re; re != nil {
+			loc := re.FindStringSubmatchIndex(line[pos:])
+			if loc == nil {
+				return 0, 0, nil, false
+			}
+			s, e = pos+loc[0], pos+loc[1]
+			if t.good(line, s, e) {
+				groups = make([]kv, 0, 8)
+				for i, n := range t.re.names {
+					if n == "" || loc[2*i] < 0 {
+						continue
+					}
+					if n == "_date" {
+						ds, de = pos+loc[2*i], pos+loc[2*i+1]
+					}
+					groups = append(groups, kv{n, line[pos+loc[2*i] : pos+loc[2*i+1]]})
+				}
+				return ds, de, groups, true
+			}
+		} else {
+			m, err := t.re.find(line[pos:])
+			if err != nil || m == nil {
+				return 0, 0, nil, false
+			}
+			s, e = pos+m.start, pos+m.end
+			if t.good(line, s, e) {
+				for k, v := range m.groups {
+					groups = append(groups, kv{k, v})
+				}
+				sp := m.spans["_date"]
+				return pos + sp[0], pos + sp[1], groups, true
+			}
 		}
 		if t.lineBegin {
 			return 0, 0, nil, false
@@ -330,6 +354,18 @@ func (t *dateTemplate) find(line string) (start, end int, groups map[string]stri
 	return 0, 0, nil, false
 }
 
+// good checks the word boundaries fail2ban puts around a date: (?=^|\b|\W) before it and
+// (?=\b|\W|$) after it, false only between two word characters.
+func (t *dateTemplate) good(line string, s, e int) bool {
+	if t.wordBegin && s > 0 && s < len(line) && isWord(line[s-1]) && isWord(line[s]) {
+		return false
+	}
+	if t.wordEnd && e > 0 && e < len(line) && isWord(line[e-1]) && isWord(line[e]) {
+		return false
+	}
+	return true
+}
+
 // date is a found date: its span in the line, and the time (zero when it does not parse).
 type date struct {
 	start, end int
@@ -337,15 +373,34 @@ type date struct {
 	ok         bool
 }
 
-// detect finds the line's date with the first template that matches.
-func (d *dateDetector) detect(line string, now time.Time, loc *time.Location) (date, bool) {
-	for _, t := range d.templates {
+// detect finds the line's date with the first template that matches. hint, when not nil,
+// is the template that matched last: a line-begin template is tried first (logs keep their
+// format), as fail2ban's detector does with its last used template.
+// With noTime, only the span is found (time and ok are left zero).
+func (d *dateDetector) detect(line string, now time.Time, loc *time.Location, hint *int, noTime bool) (date, bool) {
+	try := func(t *dateTemplate) (date, bool) {
 		s, e, groups, ok := t.find(line)
 		if !ok {
-			continue
+			return date{}, false
+		}
+		if noTime {
+			return date{start: s, end: e}, true
 		}
 		tm, ok := t.parse(groups, now, loc)
 		return date{start: s, end: e, time: tm, ok: ok}, true
+	}
+	if hint != nil && *hint >= 0 && d.templates[*hint].lineBegin {
+		if r, ok := try(d.templates[*hint]); ok {
+			return r, true
+		}
+	}
+	for i, t := range d.templates {
+		if r, ok := try(t); ok {
+			if hint != nil {
+				*hint = i
+			}
+			return r, true
+		}
 	}
 	return date{}, false
 }
@@ -356,12 +411,20 @@ var (
 )
 
 // parse is strptime.py's reGroupDictStrptime (and the epoch and TAI64N templates' getDate).
-func (t *dateTemplate) parse(g map[string]string, now time.Time, loc *time.Location) (time.Time, bool) {
+func (t *dateTemplate) parse(g []kv, now time.Time, loc *time.Location) (time.Time, bool) {
+	get := func(k string) string {
+		for _, x := range g {
+			if x.k == k {
+				return x.v
+			}
+		}
+		return ""
+	}
 	switch t.kind {
 	case dateNone:
 		return now, true
 	case dateEpoch, dateLongEpoch:
-		v := g["_epoch"]
+		v := get("_epoch")
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
 			return time.Time{}, false
@@ -376,7 +439,7 @@ func (t *dateTemplate) parse(g map[string]string, now time.Time, loc *time.Locat
 		sec, frac := math.Modf(f)
 		return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3), true
 	case dateTAI64N:
-		v := g["_date"]
+		v := get("_date")
 		if len(v) < 17 {
 			return time.Time{}, false
 		}
@@ -391,7 +454,8 @@ func (t *dateTemplate) parse(g map[string]string, now time.Time, loc *time.Locat
 	var tzoff *int
 	julian := -1
 	atoi := func(s string) int { n, _ := strconv.Atoi(strings.TrimSpace(s)); return n }
-	for k, v := range g {
+	for _, x := range g {
+		k, v := x.k, x.v
 		switch k {
 		case "y":
 			year = atoi(v)
@@ -412,7 +476,7 @@ func (t *dateTemplate) parse(g map[string]string, now time.Time, loc *time.Locat
 			hour = atoi(v)
 		case "I":
 			hour = atoi(v)
-			switch strings.ToLower(g["p"]) {
+			switch strings.ToLower(get("p")) {
 			case "", "am":
 				if hour == 12 {
 					hour = 0

@@ -25,6 +25,10 @@ type Pattern struct {
 	Role   string // "prefregex", "failregex", "ignoreregex"
 	Source Source // as resolved, tags not expanded
 	Engine string // EngineRE2 or EngineBacktrack
+	// Literal is an RE2 regex that matches wherever this one does (the regex itself when it
+	// is RE2; with lookarounds dropped otherwise; "" when there is none): to find literals
+	// a line must contain.
+	Literal string
 }
 
 // Load reads a filter.d file (see ReadDefinition) and compiles it. A regex that neither
@@ -95,13 +99,13 @@ func hasFailureID(c *compiled) bool {
 func (f *Filter) Patterns() []Pattern {
 	var out []Pattern
 	if f.pref != nil {
-		out = append(out, Pattern{"prefregex", *f.Def.PrefRegex, f.pref.engine})
+		out = append(out, Pattern{"prefregex", *f.Def.PrefRegex, f.pref.engine, f.pref.literal()})
 	}
 	for i, c := range f.fail {
-		out = append(out, Pattern{"failregex", f.Def.FailRegex[i], c.engine})
+		out = append(out, Pattern{"failregex", f.Def.FailRegex[i], c.engine, c.literal()})
 	}
 	for i, c := range f.ignore {
-		out = append(out, Pattern{"ignoreregex", f.Def.IgnoreRegex[i], c.engine})
+		out = append(out, Pattern{"ignoreregex", f.Def.IgnoreRegex[i], c.engine, c.literal()})
 	}
 	return out
 }
@@ -140,13 +144,30 @@ type Matcher struct {
 	lastDate time.Time
 	lastText string
 	mlfid    map[string]map[string]string
+	pre      func(string) bool // see SetPrefilter
+	noTime   bool              // see SkipTime
+	dateHint int // the date template that matched last (-1: none)
 }
 
 // NewMatcher returns a Matcher. checkAll tries every failregex on a line, as fail2ban's test
 // suite does, instead of stopping at the first match.
 func (f *Filter) NewMatcher(checkAll bool) *Matcher {
-	return &Matcher{f: f, checkAll: checkAll, mlfid: map[string]map[string]string{}}
+	return &Matcher{f: f, checkAll: checkAll, mlfid: map[string]map[string]string{}, dateHint: -1}
 }
+
+// SetPrefilter gives m a quick test that a line (less its date) must pass to possibly match,
+// built from the Literal of the patterns; it is used only when the filter reads one line at
+// a time (maxlines 1), where skipping a line changes nothing for the next.
+func (m *Matcher) SetPrefilter(pre func(string) bool) {
+	if m.f.maxLines == 1 {
+		m.pre = pre
+	}
+}
+
+// SkipTime makes Line find only where the date is, leaving Failure.Time zero, for callers
+// that read the time of a matched line with Filter.Time: parsing every line's date is most of
+// the cost of a line that does not match.
+func (m *Matcher) SkipTime() { m.noTime = true }
 
 // Line matches one line (without its newline) read at now; loc is the zone of dates without one.
 func (m *Matcher) Line(line string, now time.Time, loc *time.Location) Result {
@@ -155,7 +176,7 @@ func (m *Matcher) Line(line string, now time.Time, loc *time.Location) Result {
 		tl   = tupleLine{post: line}
 		when time.Time
 	)
-	if d, ok := f.dates.detect(line, now, loc); ok {
+	if d, ok := f.dates.detect(line, now, loc, &m.dateHint, m.noTime); ok {
 		tl = tupleLine{line[:d.start], line[d.start:d.end], line[d.end:]}
 		switch {
 		case d.start == d.end: // {NONE}
@@ -195,6 +216,9 @@ func (m *Matcher) process(tl tupleLine, when time.Time) Result {
 	}
 	buf := joinLines(org)
 	var res Result
+	if m.pre != nil && !m.pre(buf) {
+		return res
+	}
 	var pre map[string]string
 	if f.pref != nil {
 		pm, err := f.pref.find(buf)
@@ -443,7 +467,7 @@ func addUser(fail map[string]string, user string) int {
 // Time reads line's date with the filter's datepattern: ok is false when no template matches
 // or the date does not parse. now and loc are as for Matcher.Line.
 func (f *Filter) Time(line string, now time.Time, loc *time.Location) (time.Time, bool) {
-	d, ok := f.dates.detect(line, now, loc)
+	d, ok := f.dates.detect(line, now, loc, nil, false)
 	if !ok || !d.ok {
 		return time.Time{}, false
 	}

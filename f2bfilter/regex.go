@@ -302,3 +302,62 @@ func toRegexp2(s string) string {
 	s = strings.ReplaceAll(s, `\Z`, `\z`)
 	return s
 }
+
+var lookaroundRE = regexp.MustCompile(`\(\?(?:=|!|<=|<!)`)
+
+// literal returns an RE2 regex that matches wherever c does: c itself when it is RE2, else c
+// with its lookarounds dropped (which only widens it); "" when there is none.
+func (c *compiled) literal() string {
+	if c.re != nil {
+		return c.re.String()
+	}
+	s := c.src
+	for {
+		loc := lookaroundRE.FindStringIndex(s)
+		if loc == nil {
+			break
+		}
+		end := groupEnd(s, loc[0])
+		if end < 0 {
+			return ""
+		}
+		s = s[:loc[0]] + s[end:]
+	}
+	if t, ok := toRE2(s); ok {
+		if _, err := regexp.Compile(t); err == nil {
+			return t
+		}
+	}
+	return ""
+}
+
+// groupEnd returns the index after the ')' closing the group that opens at s[i], or -1.
+func groupEnd(s string, i int) int {
+	depth, inClass := 0, false
+	for j := i; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '\\':
+			j++
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+		case c == '[':
+			inClass = true
+			if j+1 < len(s) && s[j+1] == '^' {
+				j++
+			}
+			if j+1 < len(s) && s[j+1] == ']' {
+				j++
+			}
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+			if depth == 0 {
+				return j + 1
+			}
+		}
+	}
+	return -1
+}

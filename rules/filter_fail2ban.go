@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"regexp/syntax"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +71,10 @@ func LoadFilterIn(spec string, dirs []string, extraFail, extraIgnore []string, r
 		f.sources = append(f.sources, p.Text)
 	}
 	f.ext = &fail2banFilter{f: ff, m: ff.NewMatcher(false)}
+	f.ext.m.SkipTime() // Filter.Time reads the time of the lines that match
+	if pre := fail2banPrefilter(ff); pre != nil {
+		f.ext.m.SetPrefilter(func(s string) bool { return pre.match([]byte(s)) })
+	}
 	return f, nil
 }
 
@@ -181,3 +186,38 @@ func (f *Filter) JournalMatch() []string {
 
 // IsFail2ban reports whether f is a fail2ban: filter.
 func (f *Filter) IsFail2ban() bool { return f.ext != nil }
+
+// fail2banPrefilter builds the literal prefilter of a filter.d filter: the prefregex's literals
+// and those of one of the failregexes (nil when nothing is known).
+func fail2banPrefilter(ff *f2bfilter.Filter) *prefilter {
+	lit := func(src string) *prefilter {
+		if src == "" {
+			return nil
+		}
+		t, err := syntax.Parse(src, syntax.Perl)
+		if err != nil {
+			return nil
+		}
+		return buildPrefilter(t)
+	}
+	var pref *prefilter
+	var fails []*prefilter
+	anyFail := false
+	for _, p := range ff.Patterns() {
+		switch p.Role {
+		case "prefregex":
+			pref = lit(p.Literal)
+		case "failregex":
+			l := lit(p.Literal)
+			if l == nil {
+				anyFail = true
+			}
+			fails = append(fails, l)
+		}
+	}
+	var failPre *prefilter
+	if !anyFail {
+		failPre = newOr(fails)
+	}
+	return newAnd([]*prefilter{pref, failPre})
+}
