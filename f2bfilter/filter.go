@@ -146,7 +146,7 @@ type Matcher struct {
 	mlfid    map[string]map[string]string
 	pre      func(string) bool // see SetPrefilter
 	noTime   bool              // see SkipTime
-	dateHint int // the date template that matched last (-1: none)
+	dateHint int               // the date template that matched last (-1: none)
 }
 
 // NewMatcher returns a Matcher. checkAll tries every failregex on a line, as fail2ban's test
