@@ -68,6 +68,12 @@ func cmdCheck(c *cli.Context) error {
 			n++
 		}
 	}
+	for _, j := range cfg.Jails {
+		if j.Filter != nil && j.Filter.IsFail2ban() {
+			fmt.Fprintf(c.App.Writer, "jail %s: filter %s\n", j.Name, j.Filter.Name())
+			writeEngines(c.App.Writer, j.Filter)
+		}
+	}
 	fmt.Fprintf(c.App.Writer, "%s: OK, %d jail(s), %d enabled, %d warning(s)\n", path, len(cfg.Jails), n, len(warns))
 	return nil
 }

@@ -50,7 +50,7 @@ func cmdRegex(c *cli.Context) error {
 	default:
 		return usageErr(fmt.Errorf("usage: regex LOG FILTER, or regex --journal-directory DIR FILTER"))
 	}
-	f, err := rules.LoadFilter(filterArg, nil, nil, readConfigFile)
+	f, err := rules.LoadFilterIn(filterArg, nil, nil, nil, readConfigFile)
 	if err != nil {
 		return usageErr(err)
 	}
@@ -65,7 +65,7 @@ func cmdRegex(c *cli.Context) error {
 			return // comment and empty lines do not count, as in fail2ban-regex
 		}
 		res.Lines++
-		m, host, pat := f.Match(line)
+		m, host, pat := f.MatchHost(line) // a host name raw, as fail2ban-regex --usedns=raw
 		switch m {
 		case rules.Ignored:
 			res.Ignored++
@@ -73,10 +73,10 @@ func cmdRegex(c *cli.Context) error {
 			res.Matched++
 			res.Patterns[pat].Hits++
 			var unix int64
-			if t, err := rules.ParseTime(line, now, time.Local); err == nil {
+			if t, err := f.Time(line, now, time.Local); err == nil {
 				unix = t.Unix()
 			}
-			res.Matches = append(res.Matches, regexMatched{Line: lineNo, Host: host.String(), Time: unix})
+			res.Matches = append(res.Matches, regexMatched{Line: lineNo, Host: host, Time: unix})
 		}
 	}
 	source := logArg
@@ -113,7 +113,9 @@ func cmdRegex(c *cli.Context) error {
 func writeRegex(w io.Writer, f *rules.Filter, source string, r regexResult) {
 	fmt.Fprintf(w, "Running tests\n=============\n\n")
 	fmt.Fprintf(w, "Use   failregex filter : %s\n", f.Name())
-	fmt.Fprintf(w, "Use         log file : %s\n\n\n", source)
+	fmt.Fprintf(w, "Use         log file : %s\n", source)
+	writeEngines(w, f)
+	fmt.Fprintf(w, "\n\n")
 	fmt.Fprintf(w, "Results\n=======\n\n")
 	fmt.Fprintf(w, "Failregex: %d total\n", r.Matched)
 	fmt.Fprintf(w, "|-  #) [# of hits] regular expression\n")

@@ -117,13 +117,18 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails
 	onLine := func(line []byte) {
 		lines++
 		res, host, _ := j.Filter.Match(line)
+		if res == rules.Miss && j.Filter.IsFail2ban() {
+			if r, name, _ := j.Filter.MatchHost(line); r == rules.Match {
+				e.log.logf(levelWarning, "filter", j.Name, "failure of host name %q: not counted (no DNS look-ups)", name)
+			}
+		}
 		if res == rules.Match {
 			matched++
 		}
 		if res != rules.Match {
 			return
 		}
-		t, err := rules.ParseTime(line, e.now, time.Local)
+		t, err := j.Filter.Time(line, e.now, time.Local)
 		if err != nil {
 			e.log.logf(levelWarning, "filter", j.Name, "%s matched but has no timestamp: not counted", host)
 			return

@@ -42,6 +42,8 @@ type Config struct {
 	MetricsFile string
 	// NotifyTimeout bounds the notifications of a run, all targets together (seconds > 0).
 	NotifyTimeout int64
+	// FilterDirs is where "filter: fail2ban:NAME" looks for NAME.conf, in order.
+	FilterDirs []string
 }
 
 // Jail is one jail with the defaults applied.
@@ -214,6 +216,8 @@ type loader struct {
 	errs  ConfigErrors
 	warns []*Warning
 	lines map[string]int
+	// filterDirs is the config's filter_dirs (nil: DefaultFilterDirs).
+	filterDirs []string
 }
 
 func (l *loader) errf(n *yaml.Node, key, format string, args ...any) error {
@@ -310,6 +314,8 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			return l.metricsFile(v, &cfg.MetricsFile)
 		case "notify_timeout":
 			return l.notifyTimeout(v, &cfg.NotifyTimeout)
+		case "filter_dirs":
+			return l.filterDirsKey(v, &cfg.FilterDirs)
 		case "defaults":
 			defaults = l.settings(v, "defaults")
 			return nil
@@ -364,7 +370,7 @@ var topKeys = func() string {
 }()
 
 // topKeyNames are the keys of the config's top level.
-var topKeyNames = []string{"state", "logfile", "fail2ban_socket", "history_days", "report", "metrics_file", "notify_timeout", "defaults", "jails"}
+var topKeyNames = []string{"state", "logfile", "fail2ban_socket", "history_days", "report", "metrics_file", "notify_timeout", "filter_dirs", "defaults", "jails"}
 
 // hasTopKey reports whether the mapping root is empty or has a key of topKeyNames: whether it
 // may be a config of ours, whose unknown keys can be quoted.
@@ -745,7 +751,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		}
 	}
 	if j.FilterSpec != "" && !bad("filter", "failregex", "ignoreregex") {
-		f, err := LoadFilter(j.FilterSpec, j.FailRegex, j.IgnoreRegex, l.env.ReadFile)
+		f, err := LoadFilterIn(j.FilterSpec, l.filterDirs, j.FailRegex, j.IgnoreRegex, l.env.ReadFile)
 		if err != nil {
 			key := "filter"
 			if !s.set["filter"] && (s.set["failregex"] || s.set["ignoreregex"]) {

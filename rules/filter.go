@@ -55,6 +55,9 @@ type Filter struct {
 	ignore  []*pattern // ignoreregexes
 	sources []string   // failregex sources for Patterns
 
+	// ext is a fail2ban: filter (see LoadFilterIn): it matches instead of all of the above.
+	ext *fail2banFilter
+
 	// prefilter: literals a line must contain to possibly match, checked before any regex
 	// (nil: no literal is known, every line goes to the regexes).
 	prefilter *prefilter
@@ -111,6 +114,9 @@ func (f *Filter) Patterns() []string {
 // failregex that an ignoreregex overrode. A trailing "\n" or "\r\n" is ignored. Match does not
 // retain line, and does not allocate for lines the literal prefilter rejects.
 func (f *Filter) Match(line []byte) (res MatchResult, host netip.Addr, pattern int) {
+	if f.ext != nil {
+		return f.ext.match(line)
+	}
 	line = bytes.TrimSuffix(line, []byte{'\n'})
 	line = bytes.TrimSuffix(line, []byte{'\r'})
 	if !f.prefilter.match(line) {
