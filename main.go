@@ -151,6 +151,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Usage:  "remove this tool's chains and jump rules (the state stays; the next scan restores them)",
 				Action: cmdFlush,
 			},
+			importCommand(),
 		}, docCommands()...),
 	}
 }
