@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/fail2ban-scan/fail2ban-scan/rules"
 	"github.com/fail2ban-scan/fail2ban-scan/scan"
@@ -50,10 +55,30 @@ func cmdRegex(c *cli.Context) error {
 	default:
 		return usageErr(fmt.Errorf("usage: regex LOG FILTER, or regex --journal-directory DIR FILTER"))
 	}
+	out := c.String("out")
+	switch {
+	case out != "" && out != "ip" && out != "msg" && out != "row":
+		return usageErr(fmt.Errorf("--out %q: want ip, msg or row", out))
+	case out != "" && c.Bool("json"):
+		return usageErr(errors.New("--out and --json exclude each other"))
+	}
 	f, err := rules.LoadFilterIn(filterArg, nil, nil, nil, readConfigFile)
 	if err != nil {
 		return usageErr(err)
 	}
+	var lists regexLines
+	keep := map[rules.MatchResult]*[]string{}
+	if c.Bool("print-all-matched") {
+		keep[rules.Match] = &lists.matched
+	}
+	if c.Bool("print-all-missed") {
+		keep[rules.Miss] = &lists.missed
+	}
+	if c.Bool("print-all-ignored") {
+		keep[rules.Ignored] = &lists.ignored
+	}
+	w := bufio.NewWriter(c.App.Writer)
+	defer w.Flush()
 	res := regexResult{Patterns: []patternHits{}, Matches: []regexMatched{}}
 	for _, p := range f.Patterns() {
 		res.Patterns = append(res.Patterns, patternHits{Regex: p})
@@ -66,6 +91,9 @@ func cmdRegex(c *cli.Context) error {
 		}
 		res.Lines++
 		m, host, pat := f.MatchHost(line) // a host name raw, as fail2ban-regex --usedns=raw
+		if l := keep[m]; l != nil && out == "" {
+			*l = append(*l, strings.TrimRightFunc(string(line), unicode.IsSpace))
+		}
 		switch m {
 		case rules.Ignored:
 			res.Ignored++
@@ -77,6 +105,12 @@ func cmdRegex(c *cli.Context) error {
 				unix = t.Unix()
 			}
 			res.Matches = append(res.Matches, regexMatched{Line: lineNo, Host: host, Time: unix})
+			if out != "" {
+				if unix == 0 {
+					unix = now.Unix() // fail2ban takes the time of a line without one as now
+				}
+				writeRegexOut(w, out, line, host, unix)
+			}
 		}
 	}
 	source := logArg
@@ -100,13 +134,61 @@ func cmdRegex(c *cli.Context) error {
 		return runtimeErr(err)
 	}
 	res.Missed = res.Lines - res.Ignored - res.Matched
+	if out != "" {
+		return nil
+	}
 	if c.Bool("json") {
-		enc := json.NewEncoder(c.App.Writer)
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	writeRegex(c.App.Writer, f, source, res)
+	writeRegex(w, f, source, res)
+	writeRegexLines(w, lists)
 	return nil
+}
+
+// regexLines are the lines --print-all-matched, --print-all-missed and --print-all-ignored
+// list, as read (trailing blanks cut, as fail2ban-regex does).
+type regexLines struct {
+	matched, missed, ignored []string
+}
+
+// writeRegexLines lists the lines kept, in fail2ban-regex 1.0.2's layout and order
+// (printLines): matched, ignored, missed, each under "|- Matched line(s):".
+func writeRegexLines(w io.Writer, l regexLines) {
+	for _, b := range []struct {
+		title string
+		lines []string
+	}{{"Matched", l.matched}, {"Ignored", l.ignored}, {"Missed", l.missed}} {
+		if len(b.lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n|- %s line(s):\n|  %s\n`-\n", b.title, strings.Join(b.lines, "\n|  "))
+	}
+}
+
+// writeRegexOut prints one match as fail2ban-regex 1.0.2's --out: ip, the address; msg, the
+// line; row, [ip, time, {...}] as Python prints it, with the ip4, ip6 and dns keys only
+// (fail2ban adds the filter's other captures, such as user; fail2ban-scan does not capture
+// them).
+func writeRegexOut(w io.Writer, format string, line []byte, host string, unix int64) {
+	switch format {
+	case "ip":
+		fmt.Fprintln(w, host)
+	case "msg":
+		fmt.Fprintln(w, strings.TrimRight(string(line), "\r\n"))
+	case "row":
+		ip4, ip6, dns := "None", "None", "None"
+		switch a, err := netip.ParseAddr(host); {
+		case err != nil:
+			dns = "'" + host + "'" // a host name, raw
+		case a.Is4():
+			ip4 = "'" + host + "'"
+		default:
+			ip6 = "'" + host + "'"
+		}
+		fmt.Fprintf(w, "['%s',\t%d,\t{'ip4': %s, 'ip6': %s, 'dns': %s}],\n", host, unix, ip4, ip6, dns)
+	}
 }
 
 // writeRegex prints results in fail2ban-regex's layout.

@@ -52,7 +52,20 @@ var corpusJSONRE = regexp.MustCompile(`^#+ ?(failJSON|(?:file|filter)Options|add
 // describes the next line, other non-comment lines must not match.
 func parseCorpus(t *testing.T, name string, data []byte) []corpusCase {
 	t.Helper()
+	cases, added := parseCorpusFile(t, name, data)
+	if len(added) > 0 {
+		t.Fatalf("%s: addFILE %q not supported by this test", name, added)
+	}
+	return cases
+}
+
+// parseCorpusFile is parseCorpus that also returns the files named by "# addFILE:" lines,
+// which fail2ban reads after this one. A "test.condition" of "name=='NAME'" holds (the
+// filter tested is NAME) and is dropped; any other is an error.
+func parseCorpusFile(t *testing.T, name string, data []byte) ([]corpusCase, []string) {
+	t.Helper()
 	var (
+		added      []string
 		cases      []corpusCase
 		specs      = []string{name}
 		commonOpts map[string]any
@@ -76,6 +89,7 @@ func parseCorpus(t *testing.T, name string, data []byte) []corpusCase {
 			switch m[1] {
 			case "fileOptions":
 				commonOpts = v.(map[string]any)
+				dropCondition(t, name, n, commonOpts)
 			case "filterOptions":
 				list, ok := v.([]any)
 				if !ok {
@@ -87,7 +101,9 @@ func parseCorpus(t *testing.T, name string, data []byte) []corpusCase {
 					for k, v := range commonOpts {
 						opts[k] = fmt.Sprint(v)
 					}
-					for k, v := range o.(map[string]any) {
+					om := o.(map[string]any)
+					dropCondition(t, name, n, om)
+					for k, v := range om {
 						opts[k] = fmt.Sprint(v)
 					}
 					for k := range opts {
@@ -98,7 +114,11 @@ func parseCorpus(t *testing.T, name string, data []byte) []corpusCase {
 					specs = append(specs, canonicalSpec(name, opts))
 				}
 			case "addFILE":
-				t.Fatalf("%s:%d: addFILE not supported by this test", name, n)
+				f, ok := v.(string)
+				if !ok {
+					t.Fatalf("%s:%d: addFILE: want a file name", name, n)
+				}
+				added = append(added, f)
 			case "failJSON":
 				pending, pendingAt = v.(map[string]any), n
 			}
@@ -112,7 +132,20 @@ func parseCorpus(t *testing.T, name string, data []byte) []corpusCase {
 	if pending != nil {
 		t.Fatalf("%s:%d: failJSON without a line after it", name, pendingAt)
 	}
-	return cases
+	return cases, added
+}
+
+// dropCondition removes a "test.condition" that holds for filter name from opts.
+func dropCondition(t *testing.T, name string, n int, opts map[string]any) {
+	t.Helper()
+	c, ok := opts["test.condition"]
+	if !ok {
+		return
+	}
+	if c != "name=='"+name+"'" {
+		t.Fatalf("%s:%d: test.condition %q not supported by this test", name, n, c)
+	}
+	delete(opts, "test.condition")
 }
 
 // matchingPatterns lists every failregex that matches line, to check, as fail2ban does, that

@@ -13,8 +13,8 @@ import (
 // builtinFilter is a filter shipped in the binary, written in fail2ban's filter file format and
 // loaded like a filter file.
 type builtinFilter struct {
-	conf  string
-	modes []string // allowed values of the mode option; nil: no mode option
+	conf    string
+	choices map[string][]string // allowed values of options that take one of a list (mode)
 }
 
 // lookupBuiltin returns the built-in filter of that name.
@@ -23,7 +23,15 @@ func lookupBuiltin(name string) (builtinFilter, bool) {
 	case "postfix-sasl":
 		return builtinFilter{conf: postfixSASLConf}, true
 	case "postfix":
-		return builtinFilter{conf: postfixConf, modes: []string{"more", "normal", "auth", "rbl", "ddos", "extra", "aggressive", "errors"}}, true
+		return builtinFilter{conf: postfixConf, choices: map[string][]string{"mode": {"more", "normal", "auth", "rbl", "ddos", "extra", "aggressive", "errors"}}}, true
+	case "dovecot":
+		return builtinFilter{conf: dovecotConf, choices: map[string][]string{"mode": {"normal", "aggressive"}}}, true
+	case "roundcube-auth":
+		return builtinFilter{conf: roundcubeConf}, true
+	case "nginx-http-auth":
+		return builtinFilter{conf: nginxHTTPAuthConf, choices: map[string][]string{"mode": {"normal", "auth", "fallback", "aggressive"}}}, true
+	case "sshd":
+		return builtinFilter{conf: sshdConf, choices: map[string][]string{"mode": {"normal", "ddos", "extra", "aggressive"}, "publickey": {"nofail", "invalid", "any", "ignore"}}}, true
 	}
 	return builtinFilter{}, false
 }
@@ -116,8 +124,8 @@ func loadDefinition(spec string, readFile func(string) ([]byte, error)) (*filter
 			if _, ok := def[k]; !ok {
 				return nil, fmt.Errorf("filter %q: unknown option %q (want one of %s)", spec, k, strings.Join(sortedKeys(def), ", "))
 			}
-			if k == "mode" && !slices.Contains(b.modes, v) {
-				return nil, fmt.Errorf("filter %q: unknown mode %q (want one of %s)", spec, v, strings.Join(b.modes, ", "))
+			if c, ok := b.choices[k]; ok && !slices.Contains(c, v) {
+				return nil, fmt.Errorf("filter %q: unknown %s %q (want one of %s)", spec, k, v, strings.Join(c, ", "))
 			}
 		}
 		d, err := defFromINI(ini, "", opts)
@@ -150,7 +158,7 @@ func loadDefinition(spec string, readFile func(string) ([]byte, error)) (*filter
 		d.name = spec
 		return d, nil
 	}
-	return nil, fmt.Errorf("filter %q: unknown filter (want postfix-sasl, postfix[mode=...], a filter file path, or a regex with <HOST>)", spec)
+	return nil, fmt.Errorf("filter %q: unknown filter (want postfix-sasl, postfix[mode=...], dovecot, roundcube-auth, nginx-http-auth, sshd[mode=...], a filter file path, or a regex with <HOST>)", spec)
 }
 
 // hasDefinitionHeader reports whether data has a "[Definition]" section header line, as

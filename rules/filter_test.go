@@ -209,7 +209,7 @@ func TestLoadFilterErrors(t *testing.T) {
 		{"unknown option", "postfix-sasl[mode=auth]", nil, nil, `filter "postfix-sasl[mode=auth]": unknown option "mode"`},
 		{"bad option", "postfix[mode]", nil, nil, `filter "postfix[mode]": bad option "mode" (want key=value)`},
 		{"unclosed quote", `postfix[mode="auth]`, nil, nil, `missing closing "`},
-		{"unknown filter", "sshd", nil, nil, `filter "sshd": unknown filter`},
+		{"unknown filter", "sshd-journal", nil, nil, `filter "sshd-journal": unknown filter`},
 		{"extra without host", "postfix-sasl", []string{"foo"}, nil, `failregex "foo": no <HOST> group`},
 		{"extra bad regex", "postfix-sasl", []string{"(<HOST>"}, nil, `failregex "(<HOST>": error parsing regexp`},
 		{"extra empty", "postfix-sasl", []string{" "}, nil, `failregex "": empty`},

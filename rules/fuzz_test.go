@@ -14,7 +14,11 @@ import (
 // fuzzSeeds adds the fail2ban corpus lines (when installed) and our hostile lines. More seeds,
 // and crashers found so far, are in testdata/fuzz/<FuzzName>/.
 func fuzzSeeds(f *testing.F) {
-	if data, err := os.ReadFile(postfixCorpus); err == nil {
+	for _, path := range []string{postfixCorpus, corpusDir + "/dovecot", corpusDir + "/roundcube-auth", corpusDir + "/nginx-http-auth", corpusDir + "/sshd", corpusDir + "/sshd-journal"} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
 		for _, l := range strings.Split(string(data), "\n") {
 			if l != "" && !strings.HasPrefix(l, "#") {
 				f.Add([]byte(l))
@@ -74,7 +78,8 @@ func plainFilter(f *Filter) *Filter {
 }
 
 // fuzzSpecs are the filters FuzzMatch tries: all those with hand-written matchers, and others.
-var fuzzSpecs = []string{"postfix-sasl", "postfix", "postfix[mode=auth]", "postfix[mode=extra]", "postfix[mode=aggressive]", "postfix[mode=errors]", "/f/look.conf", `from <HOST>`}
+var fuzzSpecs = []string{"postfix-sasl", "postfix", "postfix[mode=auth]", "postfix[mode=extra]", "postfix[mode=aggressive]", "postfix[mode=errors]",
+	"dovecot[mode=aggressive]", "roundcube-auth", "nginx-http-auth[mode=aggressive]", "sshd[mode=aggressive]", "sshd[publickey=any]", "/f/look.conf", `from <HOST>`}
 
 // FuzzMatch: Match never panics; a result is consistent (Miss has no host, a match names a
 // pattern); a host is valid, not v4-mapped, and written in the line; a built-in filter never

@@ -7,7 +7,10 @@ import (
 
 // builtinSpecs are every built-in filter and mode.
 var builtinSpecs = []string{"postfix-sasl", "postfix", "postfix[mode=normal]", "postfix[mode=auth]", "postfix[mode=rbl]",
-	"postfix[mode=ddos]", "postfix[mode=extra]", "postfix[mode=aggressive]", "postfix[mode=errors]"}
+	"postfix[mode=ddos]", "postfix[mode=extra]", "postfix[mode=aggressive]", "postfix[mode=errors]",
+	"dovecot", "dovecot[mode=aggressive]", "roundcube-auth", "nginx-http-auth", "nginx-http-auth[mode=auth]",
+	"nginx-http-auth[mode=fallback]", "nginx-http-auth[mode=aggressive]", "sshd", "sshd[mode=ddos]", "sshd[mode=extra]",
+	"sshd[mode=aggressive]", "sshd[publickey=any]", "sshd[publickey=ignore]"}
 
 // hostileCase is a log line in which a remote party wrote text: the real client is attacker
 // (the address postfix itself put in the line), and the text tries to get victim counted.
@@ -36,7 +39,7 @@ func hostileCases() []hostileCase {
 	reject := []string{"postfix", "postfix[mode=normal]", "postfix[mode=extra]", "postfix[mode=aggressive]"}
 	rcpt := smtpd + "NOQUEUE: reject: RCPT from unknown[" + attacker + "]: 554 5.7.1 <x@example.org>: Relay access denied; "
 	long := strings.Repeat("a", 70<<10)
-	return []hostileCase{
+	return append([]hostileCase{
 		// The client's reverse DNS name (a PTR record the attacker writes; postfix logs it
 		// only when it is a valid host name that resolves back, else "unknown").
 		{"host name", "address in the name, sasl", smtpd + "warning: 10.0.0.1.example.org[" + attacker + "]: SASL LOGIN authentication failed: x", attacker, sasl},
@@ -109,7 +112,7 @@ func hostileCases() []hostileCase {
 		{"fake prefix", "no daemon", "Aug 15 22:34:53 mail " + fakeSASL, "", nil},
 		{"fake prefix", "journal message with a newline", "2026-08-15T22:34:53.085123+00:00 mx1 postfix/smtpd[950]: connect from unknown[" + attacker + "] " + fakeLine, "", nil},
 		{"fake prefix", "line with a newline", smtpd + "connect from unknown[" + attacker + "]\n" + fakeLine, "", nil},
-	}
+	}, hostileMailServerCases()...)
 }
 
 // TestHostileLines: in no line of hostileCases does a built-in filter (any mode) report

@@ -13,6 +13,8 @@ type stamp struct {
 	nsec              int
 	offset            int  // zone offset east of UTC in seconds, when hasZone
 	hasZone           bool // the stamp carries Z or ±hh[:mm]
+	tai               bool // TAI64N: unix seconds in sec64, nanoseconds in nsec
+	sec64             int64
 }
 
 const monthNames = "janfebmaraprmayjunjulaugsepoctnovdec"
@@ -26,7 +28,12 @@ const monthNames = "janfebmaraprmayjunjulaugsepoctnovdec"
 //     midnight on New Year's Eve by a clock slightly ahead is still this year); Feb 29 is only
 //     placed in leap years;
 //   - RFC 3339 / ISO 8601, "2026-08-15T22:34:53.085+09:00", also with a space instead of the T,
-//     a comma or point before the fraction, "Z", "+0900", or no zone (then taken in loc).
+//     a comma or point before the fraction, "Z", "+0900", or no zone (then taken in loc); and
+//     with slashes, "2012/04/09 11:53:29" (nginx's error log);
+//   - roundcube's own log, "[17-Jan-2016 11:09:06 +0200]" (the zone may be missing: then
+//     loc); the stamp includes the brackets;
+//   - TAI64N, "@400000004c91b044077a9e94" (daemontools' multilog, as dovecot may log through
+//     it): the label less 2^62 is taken as Unix time, as fail2ban does.
 //
 // The stamp must be followed by white space or the end of the line. ParseTime returns an error
 // for lines that do not start with a recognisable stamp or whose fields are out of range.
@@ -37,6 +44,9 @@ func ParseTime(line []byte, now time.Time, loc *time.Location) (time.Time, error
 	st, n := scanStamp(line)
 	if n == 0 {
 		return time.Time{}, fmt.Errorf("no timestamp at start of line %s", quoteHead(line))
+	}
+	if st.tai {
+		return time.Unix(st.sec64, int64(st.nsec)).In(loc), nil
 	}
 	if st.year != 0 {
 		if st.day > daysIn(st.month, st.year) {
@@ -96,7 +106,87 @@ func scanStamp(b []byte) (st stamp, n int) {
 	if len(b) >= 15 && isDigit(b[0]) {
 		return scanISO(b)
 	}
+	if len(b) > 0 && b[0] == '[' {
+		return scanBracketed(b)
+	}
+	if len(b) > 0 && b[0] == '@' {
+		return scanTAI64N(b)
+	}
 	return scanSyslog(b)
+}
+
+// scanTAI64N scans "@" and 24 hex digits: 16 of seconds (2^62 + Unix time) and 8 of
+// nanoseconds.
+func scanTAI64N(b []byte) (st stamp, n int) {
+	const n64 = 1 + 16 + 8
+	if len(b) < n64 || len(b) > n64 && !isSpace(b[n64]) {
+		return st, 0
+	}
+	var label uint64
+	var ns int
+	for i := 1; i < n64; i++ {
+		c := b[i]
+		var v byte
+		switch {
+		case '0' <= c && c <= '9':
+			v = c - '0'
+		case 'a' <= c && c <= 'f':
+			v = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			v = c - 'A' + 10
+		default:
+			return st, 0
+		}
+		if i <= 16 {
+			label = label<<4 | uint64(v)
+		} else {
+			ns = ns<<4 | int(v)
+		}
+	}
+	// Labels from 1970 to 9999 only; nanoseconds below 1e9.
+	const base = uint64(1) << 62
+	if label < base || label-base > 253402300799 || ns >= 1e9 {
+		return st, 0
+	}
+	return stamp{tai: true, sec64: int64(label - base), nsec: ns}, n64
+}
+
+// scanBracketed scans roundcube's "[dd-Mon-yyyy hh:mm:ss[ ±hhmm]]".
+func scanBracketed(b []byte) (st stamp, n int) {
+	d, i, ok := digits(b, 1, 2, 2)
+	if !ok || d < 1 || d > 31 || i+5 > len(b) || b[i] != '-' || b[i+4] != '-' {
+		return st, 0
+	}
+	m := 0
+	for k := 0; k < len(monthNames); k += 3 {
+		if lower(b[i+1]) == monthNames[k] && lower(b[i+2]) == monthNames[k+1] && lower(b[i+3]) == monthNames[k+2] {
+			m = k/3 + 1
+			break
+		}
+	}
+	y, i, ok := digits(b, i+5, 4, 4)
+	if m == 0 || !ok || y == 0 || i >= len(b) || b[i] != ' ' {
+		return st, 0
+	}
+	st.year, st.month, st.day = y, m, d
+	if i, ok = scanClock(b, i+1, &st); !ok {
+		return stamp{}, 0
+	}
+	if i+6 <= len(b) && b[i] == ' ' && (b[i+1] == '+' || b[i+1] == '-') {
+		v, j, ok := digits(b, i+2, 4, 4)
+		if !ok || v/100 > 23 || v%100 > 59 {
+			return stamp{}, 0
+		}
+		st.offset, st.hasZone = (v/100*60+v%100)*60, true
+		if b[i+1] == '-' {
+			st.offset = -st.offset
+		}
+		i = j
+	}
+	if i >= len(b) || b[i] != ']' {
+		return stamp{}, 0
+	}
+	return st, i + 1
 }
 
 // scanSyslog scans "Mmm dd hh:mm:ss[.frac]" with the day padded by a space or not.
@@ -141,14 +231,16 @@ func scanSyslog(b []byte) (st stamp, n int) {
 	return st, i
 }
 
-// scanISO scans "yyyy-mm-dd[T ]hh:mm:ss[.frac][Z|±hh:mm|±hhmm|±hh]".
+// scanISO scans "yyyy-mm-dd[T ]hh:mm:ss[.frac][Z|±hh:mm|±hhmm|±hh]", or the same with '/'
+// between the date's fields.
 func scanISO(b []byte) (st stamp, n int) {
 	y, i, ok := digits(b, 0, 4, 4)
-	if !ok || i >= len(b) || b[i] != '-' {
+	if !ok || i >= len(b) || b[i] != '-' && b[i] != '/' {
 		return st, 0
 	}
+	sep := b[i]
 	mo, i, ok := digits(b, i+1, 2, 2)
-	if !ok || mo < 1 || mo > 12 || i >= len(b) || b[i] != '-' {
+	if !ok || mo < 1 || mo > 12 || i >= len(b) || b[i] != sep {
 		return st, 0
 	}
 	d, i, ok := digits(b, i+1, 2, 2)
