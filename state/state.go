@@ -10,11 +10,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
-// Version is the schema version written to the state file. Load refuses other versions.
-const Version = 1
+// Version is the schema version written to the state file. Load reads it and the versions
+// before it (migrated in memory, written back as Version by the next Save), and refuses a
+// newer one, leaving the file as it is.
+//
+//	1  failures, bans and ban_history as JSON objects
+//	2  the same as compact strings (compact.go)
+const Version = 2
 
 // FilePos is where reading of one log file stopped. A file is known by device and inode and by
 // a fingerprint of its first bytes (uncompressed), so it is recognised after it was renamed,
@@ -58,12 +64,12 @@ type Jail struct {
 	// Cursor is the journal cursor of the last entry handled (journal backend).
 	Cursor string `json:"cursor,omitempty"`
 	// Failures maps an IP to the unix seconds of its counted failures, ascending.
-	Failures map[string][]int64 `json:"failures,omitempty"`
+	Failures Failures `json:"failures,omitempty"`
 	// Bans maps an IP to its active ban.
-	Bans map[string]Ban `json:"bans,omitempty"`
+	Bans Bans `json:"bans,omitempty"`
 	// BanHistory maps an IP to its past bans in this jail (the ban count of repeat offenders;
 	// not the history of report, which is History).
-	BanHistory map[string]BanRecord `json:"ban_history,omitempty"`
+	BanHistory BanHistory `json:"ban_history,omitempty"`
 	// TotalFailed counts failures counted since the state was created.
 	TotalFailed int64 `json:"total_failed"`
 	// TotalBanned counts bans ever applied.
@@ -129,13 +135,13 @@ func (j *Jail) init() {
 		j.Files = map[string][]FilePos{}
 	}
 	if j.Failures == nil {
-		j.Failures = map[string][]int64{}
+		j.Failures = Failures{}
 	}
 	if j.Bans == nil {
-		j.Bans = map[string]Ban{}
+		j.Bans = Bans{}
 	}
 	if j.BanHistory == nil {
-		j.BanHistory = map[string]BanRecord{}
+		j.BanHistory = BanHistory{}
 	}
 }
 
@@ -158,6 +164,16 @@ func Load(path string) (*State, error) {
 
 // Decode parses the JSON of a state file and checks it.
 func Decode(data []byte) (*State, error) {
+	v, err := peekVersion(data)
+	if err != nil {
+		return nil, err
+	}
+	if v > Version {
+		return nil, fmt.Errorf("written by a newer fail2ban-scan (schema %d); this one reads up to %d", v, Version)
+	}
+	if v < 1 {
+		return nil, fmt.Errorf("schema version %d, this program reads versions 1 to %d", v, Version)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var s State
@@ -167,9 +183,7 @@ func Decode(data []byte) (*State, error) {
 	if dec.More() {
 		return nil, errors.New("decode: trailing data after the JSON object")
 	}
-	if s.Version != Version {
-		return nil, fmt.Errorf("schema version %d, this program reads version %d", s.Version, Version)
-	}
+	s.Version = Version // migrated: the next Save writes the current schema
 	if s.Jails == nil {
 		s.Jails = map[string]*Jail{}
 	}
@@ -193,6 +207,27 @@ func Decode(data []byte) (*State, error) {
 		}
 	}
 	return &s, nil
+}
+
+// peekVersion returns the schema version of a state file before it is decoded, so that a file
+// of a newer schema is refused for what it is, not for a field this program does not know.
+// Encode writes the version first; other files are parsed for it.
+func peekVersion(data []byte) (int, error) {
+	const prefix = `{"version":`
+	if rest, ok := bytes.CutPrefix(data, []byte(prefix)); ok {
+		if i := bytes.IndexByte(rest, ','); i > 0 && i < 10 {
+			if v, err := strconv.Atoi(string(rest[:i])); err == nil {
+				return v, nil
+			}
+		}
+	}
+	var head struct {
+		Version int `json:"version"`
+	}
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&head); err != nil { // trailing data: Decode says
+		return 0, fmt.Errorf("decode: %w", err)
+	}
+	return head.Version, nil
 }
 
 // Encode returns the JSON of s, compact (the file is written every minute), with a final newline.
