@@ -113,6 +113,10 @@ type State struct {
 	LastSuccess int64 `json:"last_success,omitempty"`
 	// Outbox holds the notification events not yet delivered, by target id (outbox.go).
 	Outbox map[string][]Event `json:"outbox,omitempty"`
+
+	// onDisk is the file as Load read it or Save wrote it (nil: not known), so that Save does
+	// not rewrite a state that did not change.
+	onDisk []byte
 }
 
 // New returns an empty state.
@@ -159,6 +163,7 @@ func Load(path string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
+	s.onDisk = data
 	return s, nil
 }
 
@@ -245,10 +250,18 @@ func Encode(s *State) ([]byte, error) {
 // temporary files that runs killed before their rename left (see removeStale). When Save fails
 // before the rename, the previous state file is untouched and no temporary file is left; the
 // error says "not saved".
+//
+// A state that did not change since Load read it (or Save wrote it) is not written again: a
+// minute run with nothing new costs no write and no fsync. The history's last (the now of the
+// latest run) does not count as a change by itself: with nothing else changed, no ban ended and
+// nothing was recorded between the two runs, so a report reads the same from either.
 func Save(path string, s *State) error {
 	data, err := Encode(s)
 	if err != nil {
 		return err
+	}
+	if sameButLast(data, s.onDisk) {
+		return nil
 	}
 	notSaved := func(err error) error {
 		return fmt.Errorf("state %s not saved (the previous one is kept): %w", path, err)
@@ -282,6 +295,7 @@ func Save(path string, s *State) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return notSaved(err)
 	}
+	s.onDisk = data
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("state %s saved, but not made durable: fsync directory: %w", path, err)
@@ -291,6 +305,39 @@ func Save(path string, s *State) error {
 		return fmt.Errorf("state %s saved, but not made durable: fsync directory %s: %w", path, dir, err)
 	}
 	return nil
+}
+
+// sameButLast reports whether two encoded states are the same but for the value of the
+// history's "last". Encode writes the history's start and last first in it, and no other
+// place of the JSON holds `"history":{"start":` (quotes inside strings are escaped).
+func sameButLast(a, b []byte) bool {
+	if b == nil {
+		return false
+	}
+	ia, ib := lastValue(a), lastValue(b)
+	if ia[0] < 0 || ib[0] < 0 {
+		return bytes.Equal(a, b)
+	}
+	return bytes.Equal(a[:ia[0]], b[:ib[0]]) && bytes.Equal(a[ia[1]:], b[ib[1]:])
+}
+
+// lastValue returns where the digits of the history's last are in data ({-1, -1}: not found).
+func lastValue(data []byte) [2]int {
+	const key = `"history":{"start":`
+	i := bytes.Index(data, []byte(key))
+	if i < 0 {
+		return [2]int{-1, -1}
+	}
+	j := bytes.Index(data[i:], []byte(`,"last":`))
+	if j < 0 || j > len(key)+21 {
+		return [2]int{-1, -1}
+	}
+	start := i + j + len(`,"last":`)
+	end := start
+	for end < len(data) && (data[end] == '-' || data[end] >= '0' && data[end] <= '9') {
+		end++
+	}
+	return [2]int{start, end}
 }
 
 // tempPrefix is the name, without its random digits, of Save's temporary files of the state

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -256,4 +257,63 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Encode/Decode not stable")
 		}
 	})
+}
+
+// TestSaveUnchanged: a state that did not change since Load is not written again (the file
+// keeps its inode and its bytes), even though the run's now moved the history's last; a change
+// of a position, of the cursor or of a failure is written.
+func TestSaveUnchanged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s := New()
+	s.Jail("j").Failures["192.0.2.7"] = []int64{100, 160}
+	s.History.Last = 1000
+	if err := Save(path, s); err != nil {
+		t.Fatal(err)
+	}
+	ino := func() uint64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	changes := []struct {
+		name   string
+		change func(j *Jail)
+	}{
+		{"position", func(j *Jail) { j.Files["/var/log/mail.log"] = []FilePos{{Path: "/var/log/mail.log", Offset: 10}} }},
+		{"offset", func(j *Jail) { j.Files["/var/log/mail.log"][0].Offset = 20 }},
+		{"cursor", func(j *Jail) { j.Cursor = "s=1" }},
+		{"failure", func(j *Jail) { j.Failures["192.0.2.7"] = append(j.Failures["192.0.2.7"], 170) }},
+		{"ban", func(j *Jail) { j.Bans["192.0.2.8"] = Ban{Start: 5, End: -1, Count: 1} }},
+		{"counter", func(j *Jail) { j.TotalLines++ }},
+	}
+	for i, c := range changes {
+		s, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.History.Last += 60 // a run with nothing new
+		before := ino()
+		if err := Save(path, s); err != nil {
+			t.Fatal(err)
+		}
+		if ino() != before {
+			t.Fatalf("step %d: an unchanged state was written again", i)
+		}
+		c.change(s.Jail("j"))
+		if err := Save(path, s); err != nil {
+			t.Fatal(err)
+		}
+		if ino() == before {
+			t.Fatalf("%s: a changed state was not written", c.name)
+		}
+		got, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.History.Last != s.History.Last {
+			t.Errorf("%s: last %d, want %d", c.name, got.History.Last, s.History.Last)
+		}
+	}
 }
