@@ -196,3 +196,32 @@ func TestBanNowAndUnban(t *testing.T) {
 		})
 	}
 }
+
+// TestFailuresKeptOutOfOrder is why the state keeps every failure inside findtime, not only
+// the newest maxretry-1 of an address: a failure that arrives late (a rotated file read after
+// the current one, a journal entry) counts the window that ends at its own time, and that
+// window can hold older failures that newer ones would have pushed out of a capped list. Here
+// maxretry is 3, findtime 600, the run's now 800: lines of 800, 790, 210 and 250 arrive in
+// that order, and each counts at most 2 in the window that ends at it (a later time is not in
+// it); a last line of 260 counts 210, 250 and itself and bans. With only the newest 2 of the
+// 4 kept (790, 800) it would count 2 and not ban.
+func TestFailuresKeptOutOfOrder(t *testing.T) {
+	ip := netip.MustParseAddr("203.0.113.9")
+	for _, keepAll := range []bool{true, false} {
+		j := Jail{MaxRetry: 3, FindTime: 600, BanTime: 3600, Escalation: DefaultEscalation()}
+		js := state.New().Jail("j")
+		for _, ts := range []int64{800, 790, 210, 250} {
+			if a := j.Failure(js, nil, ip, ts, 800); a.Outcome != Counted {
+				t.Fatalf("failure at %d: %v, want counted", ts, a.Outcome)
+			}
+		}
+		if !keepAll { // what a cap of maxretry-1 newest failures per address would leave
+			f := js.Failures[ip.String()]
+			js.Failures[ip.String()] = f[len(f)-(j.MaxRetry-1):]
+		}
+		a := j.Failure(js, nil, ip, 260, 800)
+		if got, want := a.Outcome == Banned, keepAll; got != want {
+			t.Errorf("keep all %v: the late failure at 260 banned %v, want %v (%+v)", keepAll, got, want, a)
+		}
+	}
+}

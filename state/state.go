@@ -10,11 +10,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
-// Version is the schema version written to the state file. Load refuses other versions.
-const Version = 1
+// Version is the schema version written to the state file. Load reads it and the versions
+// before it (migrated in memory, written back as Version by the next Save), and refuses a
+// newer one, leaving the file as it is.
+//
+//	1  failures, bans and ban_history as JSON objects
+//	2  the same as compact strings (compact.go)
+const Version = 2
 
 // FilePos is where reading of one log file stopped. A file is known by device and inode and by
 // a fingerprint of its first bytes (uncompressed), so it is recognised after it was renamed,
@@ -58,12 +64,12 @@ type Jail struct {
 	// Cursor is the journal cursor of the last entry handled (journal backend).
 	Cursor string `json:"cursor,omitempty"`
 	// Failures maps an IP to the unix seconds of its counted failures, ascending.
-	Failures map[string][]int64 `json:"failures,omitempty"`
+	Failures Failures `json:"failures,omitempty"`
 	// Bans maps an IP to its active ban.
-	Bans map[string]Ban `json:"bans,omitempty"`
+	Bans Bans `json:"bans,omitempty"`
 	// BanHistory maps an IP to its past bans in this jail (the ban count of repeat offenders;
 	// not the history of report, which is History).
-	BanHistory map[string]BanRecord `json:"ban_history,omitempty"`
+	BanHistory BanHistory `json:"ban_history,omitempty"`
 	// TotalFailed counts failures counted since the state was created.
 	TotalFailed int64 `json:"total_failed"`
 	// TotalBanned counts bans ever applied.
@@ -107,6 +113,10 @@ type State struct {
 	LastSuccess int64 `json:"last_success,omitempty"`
 	// Outbox holds the notification events not yet delivered, by target id (outbox.go).
 	Outbox map[string][]Event `json:"outbox,omitempty"`
+
+	// onDisk is the file as Load read it or Save wrote it (nil: not known), so that Save does
+	// not rewrite a state that did not change.
+	onDisk []byte
 }
 
 // New returns an empty state.
@@ -129,13 +139,13 @@ func (j *Jail) init() {
 		j.Files = map[string][]FilePos{}
 	}
 	if j.Failures == nil {
-		j.Failures = map[string][]int64{}
+		j.Failures = Failures{}
 	}
 	if j.Bans == nil {
-		j.Bans = map[string]Ban{}
+		j.Bans = Bans{}
 	}
 	if j.BanHistory == nil {
-		j.BanHistory = map[string]BanRecord{}
+		j.BanHistory = BanHistory{}
 	}
 }
 
@@ -153,11 +163,22 @@ func Load(path string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
+	s.onDisk = data
 	return s, nil
 }
 
 // Decode parses the JSON of a state file and checks it.
 func Decode(data []byte) (*State, error) {
+	v, err := peekVersion(data)
+	if err != nil {
+		return nil, err
+	}
+	if v > Version {
+		return nil, fmt.Errorf("written by a newer fail2ban-scan (schema %d); this one reads up to %d", v, Version)
+	}
+	if v < 1 {
+		return nil, fmt.Errorf("schema version %d, this program reads versions 1 to %d", v, Version)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var s State
@@ -167,9 +188,7 @@ func Decode(data []byte) (*State, error) {
 	if dec.More() {
 		return nil, errors.New("decode: trailing data after the JSON object")
 	}
-	if s.Version != Version {
-		return nil, fmt.Errorf("schema version %d, this program reads version %d", s.Version, Version)
-	}
+	s.Version = Version // migrated: the next Save writes the current schema
 	if s.Jails == nil {
 		s.Jails = map[string]*Jail{}
 	}
@@ -195,6 +214,27 @@ func Decode(data []byte) (*State, error) {
 	return &s, nil
 }
 
+// peekVersion returns the schema version of a state file before it is decoded, so that a file
+// of a newer schema is refused for what it is, not for a field this program does not know.
+// Encode writes the version first; other files are parsed for it.
+func peekVersion(data []byte) (int, error) {
+	const prefix = `{"version":`
+	if rest, ok := bytes.CutPrefix(data, []byte(prefix)); ok {
+		if i := bytes.IndexByte(rest, ','); i > 0 && i < 10 {
+			if v, err := strconv.Atoi(string(rest[:i])); err == nil {
+				return v, nil
+			}
+		}
+	}
+	var head struct {
+		Version int `json:"version"`
+	}
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&head); err != nil { // trailing data: Decode says
+		return 0, fmt.Errorf("decode: %w", err)
+	}
+	return head.Version, nil
+}
+
 // Encode returns the JSON of s, compact (the file is written every minute), with a final newline.
 func Encode(s *State) ([]byte, error) {
 	data, err := json.Marshal(s)
@@ -210,10 +250,18 @@ func Encode(s *State) ([]byte, error) {
 // temporary files that runs killed before their rename left (see removeStale). When Save fails
 // before the rename, the previous state file is untouched and no temporary file is left; the
 // error says "not saved".
+//
+// A state that did not change since Load read it (or Save wrote it) is not written again: a
+// minute run with nothing new costs no write and no fsync. The history's last (the now of the
+// latest run) does not count as a change by itself: with nothing else changed, no ban ended and
+// nothing was recorded between the two runs, so a report reads the same from either.
 func Save(path string, s *State) error {
 	data, err := Encode(s)
 	if err != nil {
 		return err
+	}
+	if sameButLast(data, s.onDisk) {
+		return nil
 	}
 	notSaved := func(err error) error {
 		return fmt.Errorf("state %s not saved (the previous one is kept): %w", path, err)
@@ -247,6 +295,7 @@ func Save(path string, s *State) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return notSaved(err)
 	}
+	s.onDisk = data
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("state %s saved, but not made durable: fsync directory: %w", path, err)
@@ -256,6 +305,39 @@ func Save(path string, s *State) error {
 		return fmt.Errorf("state %s saved, but not made durable: fsync directory %s: %w", path, dir, err)
 	}
 	return nil
+}
+
+// sameButLast reports whether two encoded states are the same but for the value of the
+// history's "last". Encode writes the history's start and last first in it, and no other
+// place of the JSON holds `"history":{"start":` (quotes inside strings are escaped).
+func sameButLast(a, b []byte) bool {
+	if b == nil {
+		return false
+	}
+	ia, ib := lastValue(a), lastValue(b)
+	if ia[0] < 0 || ib[0] < 0 {
+		return bytes.Equal(a, b)
+	}
+	return bytes.Equal(a[:ia[0]], b[:ib[0]]) && bytes.Equal(a[ia[1]:], b[ib[1]:])
+}
+
+// lastValue returns where the digits of the history's last are in data ({-1, -1}: not found).
+func lastValue(data []byte) [2]int {
+	const key = `"history":{"start":`
+	i := bytes.Index(data, []byte(key))
+	if i < 0 {
+		return [2]int{-1, -1}
+	}
+	j := bytes.Index(data[i:], []byte(`,"last":`))
+	if j < 0 || j > len(key)+21 {
+		return [2]int{-1, -1}
+	}
+	start := i + j + len(`,"last":`)
+	end := start
+	for end < len(data) && (data[end] == '-' || data[end] >= '0' && data[end] <= '9') {
+		end++
+	}
+	return [2]int{start, end}
 }
 
 // tempPrefix is the name, without its random digits, of Save's temporary files of the state

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -129,7 +130,19 @@ func TestLoadBad(t *testing.T) {
 	}{
 		{"garbage", "\x00\x01binary", "decode"},
 		{"truncated", `{"version": 1, "jails": {`, "decode"},
-		{"wrong version", `{"version": 99, "jails": {}}`, "schema version 99"},
+		{"newer version", `{"version": 99, "jails": {}, "new_field": 1}`, "written by a newer fail2ban-scan (schema 99); this one reads up to 2"},
+		{"newer version, compact", `{"version":3,"jails":{"a":{"failures":{"x":{}}}}}`, "written by a newer fail2ban-scan (schema 3); this one reads up to 2"},
+		{"version 0", `{"version": 0, "jails": {}}`, "schema version 0"},
+		{"v2: failures not ascending", `{"version":2,"jails":{"a":{"failures":"192.0.2.1=5,-2"}}}`, `failures: "192.0.2.1": timestamps not ascending`},
+		{"v2: negative failure time", `{"version":2,"jails":{"a":{"failures":"192.0.2.1=-5,8"}}}`, `jails.a.failures."192.0.2.1": negative timestamp -5`},
+		{"v2: failure key not an address", `{"version":2,"jails":{"a":{"failures":"x=3"}}}`, `jails.a.failures."x": not an address`},
+		{"v2: failures not pairs", `{"version":2,"jails":{"a":{"failures":"192.0.2.1"}}}`, `failures: want key=value, got "192.0.2.1"`},
+		{"v2: failure time not a number", `{"version":2,"jails":{"a":{"failures":"192.0.2.1=5,x"}}}`, `failures: "192.0.2.1": bad number "x"`},
+		{"v2: ban fields", `{"version":2,"jails":{"a":{"bans":"192.0.2.1=5,6"}}}`, `bans: "192.0.2.1": want 3 comma-separated numbers`},
+		{"v2: ban length", `{"version":2,"jails":{"a":{"bans":"192.0.2.1=5,-6,1"}}}`, `bans: "192.0.2.1": length -6`},
+		{"v2: ban key not canonical", `{"version":2,"jails":{"a":{"bans":"2001:DB8::1=5,-1,1"}}}`, `jails.a.bans."2001:DB8::1": address not written as 2001:db8::1`},
+		{"v2: empty ban record", `{"version":2,"jails":{"a":{"ban_history":"192.0.2.1=0,5"}}}`, `jails.a.ban_history."192.0.2.1": count must be >= 1, got 0`},
+		{"v2: ban history not a string or object", `{"version":2,"jails":{"a":{"ban_history":[1]}}}`, `decode`},
 		{"unknown field", `{"version": 1, "jails": {}, "extra": 1}`, "unknown field"},
 		{"unsorted failures", `{"version": 1, "jails": {"a": {"failures": {"192.0.2.1": [5, 3]}}}}`, `jails.a.failures."192.0.2.1": timestamps not ascending`},
 		{"negative failure time", `{"version": 1, "jails": {"a": {"failures": {"192.0.2.1": [-5, 3]}}}}`, `jails.a.failures."192.0.2.1": negative timestamp -5`},
@@ -244,4 +257,63 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Encode/Decode not stable")
 		}
 	})
+}
+
+// TestSaveUnchanged: a state that did not change since Load is not written again (the file
+// keeps its inode and its bytes), even though the run's now moved the history's last; a change
+// of a position, of the cursor or of a failure is written.
+func TestSaveUnchanged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s := New()
+	s.Jail("j").Failures["192.0.2.7"] = []int64{100, 160}
+	s.History.Last = 1000
+	if err := Save(path, s); err != nil {
+		t.Fatal(err)
+	}
+	ino := func() uint64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	changes := []struct {
+		name   string
+		change func(j *Jail)
+	}{
+		{"position", func(j *Jail) { j.Files["/var/log/mail.log"] = []FilePos{{Path: "/var/log/mail.log", Offset: 10}} }},
+		{"offset", func(j *Jail) { j.Files["/var/log/mail.log"][0].Offset = 20 }},
+		{"cursor", func(j *Jail) { j.Cursor = "s=1" }},
+		{"failure", func(j *Jail) { j.Failures["192.0.2.7"] = append(j.Failures["192.0.2.7"], 170) }},
+		{"ban", func(j *Jail) { j.Bans["192.0.2.8"] = Ban{Start: 5, End: -1, Count: 1} }},
+		{"counter", func(j *Jail) { j.TotalLines++ }},
+	}
+	for i, c := range changes {
+		s, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.History.Last += 60 // a run with nothing new
+		before := ino()
+		if err := Save(path, s); err != nil {
+			t.Fatal(err)
+		}
+		if ino() != before {
+			t.Fatalf("step %d: an unchanged state was written again", i)
+		}
+		c.change(s.Jail("j"))
+		if err := Save(path, s); err != nil {
+			t.Fatal(err)
+		}
+		if ino() == before {
+			t.Fatalf("%s: a changed state was not written", c.name)
+		}
+		got, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.History.Last != s.History.Last {
+			t.Errorf("%s: last %d, want %d", c.name, got.History.Last, s.History.Last)
+		}
+	}
 }

@@ -1,0 +1,68 @@
+// Command genstate writes a synthetic state file for the benchmarks: one jail (postfix-sasl)
+// with N failing addresses of K failure times each, spread over the findtime before -now, and
+// B active bans of other addresses (with their ban history and the report history's ban spans),
+// as a busy botnet leaves it. The state is written by the state package, in its current schema.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+
+	"github.com/fail2ban-scan/fail2ban-scan/state"
+)
+
+func main() {
+	addrs := flag.Int("addrs", 100_000, "failing addresses")
+	fails := flag.Int("failures", 10, "failure times per address")
+	bans := flag.Int("bans", 0, "active bans (other addresses)")
+	now := flag.Int64("now", 1786838400, "the time of the run that wrote the state (unix seconds)")
+	findtime := flag.Int64("findtime", 86400, "the jail's findtime (seconds): failures are spread over it")
+	bantime := flag.Int64("bantime", 86400, "the jail's bantime (seconds)")
+	flag.Parse()
+	rng := rand.New(rand.NewPCG(1, 2))
+	s := state.New()
+	j := s.Jail("postfix-sasl")
+	for i := range *addrs {
+		ts := make([]int64, *fails)
+		for k := range ts {
+			ts[k] = *now - rng.Int64N(*findtime-60)
+		}
+		sortInts(ts)
+		j.Failures[addr(0, i)] = ts
+	}
+	h := s.History
+	h.Start, h.Last = *now-*findtime, *now
+	for i := range *bans {
+		key := addr(1, i)
+		start := *now - rng.Int64N(*bantime-60)
+		j.Bans[key] = state.Ban{Start: start, End: start + *bantime, Count: 1}
+		j.BanHistory[key] = state.BanRecord{Count: 1, Last: start}
+		rec := h.Recorder("postfix-sasl", start)
+		rec.Ban(key, start+*bantime, false)
+	}
+	j.TotalFailed = int64(*addrs**fails + *bans*5)
+	j.TotalBanned = int64(*bans)
+	data, err := state.Encode(s)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "genstate:", err)
+		os.Exit(1)
+	}
+	os.Stdout.Write(data)
+}
+
+// addr is the i-th address of range r: from 11.0.0.0 on for failures, from 21.0.0.0 on for
+// bans (public addresses, so no key is one that is never banned).
+func addr(r, i int) string {
+	return netip.AddrFrom4([4]byte{byte(11 + 10*r + i>>24), byte(i >> 16), byte(i >> 8), byte(i)}).String()
+}
+
+func sortInts(ts []int64) {
+	for i := 1; i < len(ts); i++ {
+		for k := i; k > 0 && ts[k] < ts[k-1]; k-- {
+			ts[k], ts[k-1] = ts[k-1], ts[k]
+		}
+	}
+}

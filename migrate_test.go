@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMigrateV1: state files written by the schema 1 binary (testdata/state-v1/*: the state,
+// the config it was made with, and that binary's `status --json` and `report --json` at the
+// time in "now"; @DIR@ stands for the directory) load and give the same status and report; a
+// scan writes them back in the current schema, and status and report stay the same.
+func TestMigrateV1(t *testing.T) {
+	cases, _ := filepath.Glob("testdata/state-v1/*")
+	if len(cases) == 0 {
+		t.Fatal("no testdata/state-v1 cases")
+	}
+	for _, c := range cases {
+		t.Run(filepath.Base(c), func(t *testing.T) {
+			dir := t.TempDir()
+			read := func(name string) string {
+				data, err := os.ReadFile(filepath.Join(c, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return strings.ReplaceAll(string(data), "@DIR@", dir)
+			}
+			write(t, filepath.Join(dir, "state.json"), read("state.json"))
+			write(t, filepath.Join(dir, "c.yaml"), read("config.yaml"))
+			write(t, filepath.Join(dir, "mail.log"), "")
+			now := strings.TrimSpace(read("now"))
+			check := func(when string) {
+				for _, cmd := range []string{"status", "report"} {
+					code, out, stderr := runCLI(t, "--config", filepath.Join(dir, "c.yaml"), "--now", now, cmd, "--json")
+					if code != 0 {
+						t.Fatalf("%s: %s exit %d: %s", when, cmd, code, stderr)
+					}
+					if want := read(cmd + ".json"); out != want {
+						t.Errorf("%s: %s --json differs from schema 1's:\n%s\nwant:\n%s", when, cmd, out, want)
+					}
+				}
+			}
+			check("loaded from schema 1")
+			if code, _, stderr := runCLI(t, "--config", filepath.Join(dir, "c.yaml"), "--now", now, "scan"); code != 0 {
+				t.Fatalf("scan exit %d: %s", code, stderr)
+			}
+			data, _ := os.ReadFile(filepath.Join(dir, "state.json"))
+			if !bytes.HasPrefix(data, []byte(`{"version":2,`)) {
+				t.Fatalf("not written back in schema 2: %.80s", data)
+			}
+			check("written back in schema 2")
+		})
+	}
+}

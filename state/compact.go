@@ -1,0 +1,281 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// The three per-address maps of a jail are written as one JSON string each, not as JSON
+// objects: a botnet leaves 100,000 addresses in them, and an object with a key, braces, field
+// names and one JSON number per failure time costs three times the bytes and a decoder that
+// allocates per value. Each string is a space-separated list of key=fields, sorted by key (so
+// that an unchanged state encodes to the same bytes):
+//
+//	failures     "192.0.2.7=1786752000,60,5"    the first time, then each next as the delta to
+//	                                            the one before (ascending, so never negative)
+//	bans         "192.0.2.7=1786752000,3600,2"  start, length (-1: permanent), count
+//	ban_history  "192.0.2.7=2,1786752000"       count, start of the last ban
+//
+// Schema 1 wrote them as JSON objects; UnmarshalJSON reads both forms.
+
+// Failures maps a key (an address or a prefix) to the unix seconds of its counted failures,
+// ascending.
+type Failures map[string][]int64
+
+// Bans maps a key to its active ban.
+type Bans map[string]Ban
+
+// BanHistory maps a key to its past bans.
+type BanHistory map[string]BanRecord
+
+// MarshalText writes the failures as "key=first,delta,delta ..." sorted by key.
+func (f Failures) MarshalText() ([]byte, error) {
+	return appendSorted(f, 12*len(f), func(b []byte, ts []int64) []byte {
+		prev := int64(0)
+		for i, t := range ts {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, t-prev, 10)
+			prev = t
+		}
+		return b
+	}), nil
+}
+
+// MarshalText writes the bans as "key=start,length,count" (length -1: permanent).
+func (m Bans) MarshalText() ([]byte, error) {
+	return appendSorted(m, 30*len(m), func(b []byte, v Ban) []byte {
+		b = strconv.AppendInt(b, v.Start, 10)
+		b = append(b, ',')
+		if v.End < 0 {
+			b = append(b, "-1"...)
+		} else {
+			b = strconv.AppendInt(b, v.End-v.Start, 10)
+		}
+		b = append(b, ',')
+		return strconv.AppendInt(b, int64(v.Count), 10)
+	}), nil
+}
+
+// MarshalText writes the ban history as "key=count,last".
+func (m BanHistory) MarshalText() ([]byte, error) {
+	return appendSorted(m, 30*len(m), func(b []byte, v BanRecord) []byte {
+		b = strconv.AppendInt(b, int64(v.Count), 10)
+		b = append(b, ',')
+		return strconv.AppendInt(b, v.Last, 10)
+	}), nil
+}
+
+// UnmarshalJSON reads the string MarshalText writes, or a schema 1 object of arrays.
+func (f *Failures) UnmarshalJSON(data []byte) error {
+	if data[0] != '"' {
+		var m map[string][]int64
+		if err := json.Unmarshal(data, &m); err != nil {
+			return err
+		}
+		*f = m
+		return nil
+	}
+	s, err := unquote(data)
+	if err != nil {
+		return err
+	}
+	n := strings.Count(s, ",") + strings.Count(s, "=")
+	all := make([]int64, 0, n) // one array for every time: no allocation per key
+	m := make(Failures, strings.Count(s, "="))
+	err = eachPair(s, func(key, val string) error {
+		start := len(all)
+		prev := int64(0)
+		for val != "" {
+			var num string
+			num, val, _ = strings.Cut(val, ",")
+			d, err := parseInt(num)
+			if err != nil {
+				return err
+			}
+			if d < 0 && len(all) > start {
+				return errors.New("timestamps not ascending")
+			}
+			prev += d
+			all = append(all, prev)
+		}
+		if len(all) == start {
+			return errors.New("no times")
+		}
+		m[key] = all[start:len(all):len(all)] // full: an append or insert copies, never overwrites the next key's
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("failures: %w", err)
+	}
+	*f = m
+	return nil
+}
+
+// UnmarshalJSON reads the string MarshalText writes, or a schema 1 object.
+func (m *Bans) UnmarshalJSON(data []byte) error {
+	if data[0] != '"' {
+		var v map[string]Ban
+		if err := json.Unmarshal(data, &v); err != nil {
+			return err
+		}
+		*m = v
+		return nil
+	}
+	s, err := unquote(data)
+	if err != nil {
+		return err
+	}
+	out := make(Bans, strings.Count(s, "="))
+	err = eachPair(s, func(key, val string) error {
+		var f [3]int64
+		if err := fields(val, f[:]); err != nil {
+			return err
+		}
+		b := Ban{Start: f[0], End: -1, Count: int(f[2])}
+		if f[1] >= 0 {
+			b.End = f[0] + f[1]
+		} else if f[1] != -1 {
+			return fmt.Errorf("length %d (want -1 for permanent, or >= 0)", f[1])
+		}
+		out[key] = b
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bans: %w", err)
+	}
+	*m = out
+	return nil
+}
+
+// UnmarshalJSON reads the string MarshalText writes, or a schema 1 object.
+func (m *BanHistory) UnmarshalJSON(data []byte) error {
+	if data[0] != '"' {
+		var v map[string]BanRecord
+		if err := json.Unmarshal(data, &v); err != nil {
+			return err
+		}
+		*m = v
+		return nil
+	}
+	s, err := unquote(data)
+	if err != nil {
+		return err
+	}
+	out := make(BanHistory, strings.Count(s, "="))
+	err = eachPair(s, func(key, val string) error {
+		var f [2]int64
+		if err := fields(val, f[:]); err != nil {
+			return err
+		}
+		out[key] = BanRecord{Count: int(f[0]), Last: f[1]}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ban_history: %w", err)
+	}
+	*m = out
+	return nil
+}
+
+// appendSorted writes m as "key=value ..." sorted by key, each value written by val.
+func appendSorted[V any](m map[string]V, size int, val func([]byte, V) []byte) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, size+16*len(m))
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, k...)
+		b = append(b, '=')
+		b = val(b, m[k])
+	}
+	return b
+}
+
+// unquote returns the JSON string data as a Go string. The strings MarshalText writes need no
+// escapes; one that has some (written by hand) is unquoted by encoding/json.
+func unquote(data []byte) (string, error) {
+	if len(data) < 2 || data[len(data)-1] != '"' {
+		return "", errors.New("not a JSON string")
+	}
+	inner := data[1 : len(data)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner), nil
+	}
+	var s string
+	err := json.Unmarshal(data, &s)
+	return s, err
+}
+
+// eachPair calls fn with the key and value of every "key=value" of s (space-separated); the
+// error names the pair.
+func eachPair(s string, fn func(key, val string) error) error {
+	for s != "" {
+		var pair string
+		pair, s, _ = strings.Cut(s, " ")
+		if pair == "" {
+			continue
+		}
+		key, val, ok := strings.Cut(pair, "=")
+		if !ok || key == "" || val == "" {
+			return fmt.Errorf("want key=value, got %q", pair)
+		}
+		if err := fn(key, val); err != nil {
+			return fmt.Errorf("%q: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// fields parses exactly len(out) comma-separated integers.
+func fields(s string, out []int64) error {
+	for i := range out {
+		var num string
+		var ok bool
+		num, s, ok = strings.Cut(s, ",")
+		if ok != (i < len(out)-1) {
+			return fmt.Errorf("want %d comma-separated numbers", len(out))
+		}
+		v, err := parseInt(num)
+		if err != nil {
+			return err
+		}
+		out[i] = v
+	}
+	return nil
+}
+
+// parseInt parses a decimal integer that may start with '-', faster than strconv for the
+// short numbers of the state (and without its allocation on error).
+func parseInt(s string) (int64, error) {
+	neg := false
+	if s != "" && s[0] == '-' {
+		neg, s = true, s[1:]
+	}
+	if s == "" || len(s) > 18 {
+		return 0, fmt.Errorf("bad number %q", s)
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("bad number %q", s)
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, nil
+}
