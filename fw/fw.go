@@ -110,7 +110,8 @@ type Firewall interface {
 }
 
 // Plan is what one Reconcile or Flush changes, per family, as
-// iptables-restore command lines; String renders it for --dry-run.
+// iptables-restore command lines, and then, when ipset is used or our sets
+// exist, as ipset restore lines; String renders it for --dry-run.
 type Plan struct {
 	Families []FamilyPlan // IPv4 then IPv6
 }
@@ -186,12 +187,19 @@ type Family int
 const (
 	IPv4 Family = iota
 	IPv6
+	// IPSet is not a family: its FamilyPlan holds the ipset restore lines
+	// of the ipset jails, both families' sets, after IPv4 and IPv6 in a
+	// Plan (but those that create and fill sets run first).
+	IPSet
 )
 
-// String returns the family's command name: "iptables" or "ip6tables".
+// String returns the family's command name: "iptables", "ip6tables" or "ipset".
 func (f Family) String() string {
-	if f == IPv6 {
+	switch f {
+	case IPv6:
 		return "ip6tables"
+	case IPSet:
+		return "ipset"
 	}
 	return "iptables"
 }
