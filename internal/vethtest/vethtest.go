@@ -216,7 +216,9 @@ func (n *Net) Expect(t testing.TB, what string, want map[netip.Addr]Outcome) {
 		err error
 	}
 	start := time.Now()
-	defer func() { t.Logf("%s: %d clients checked in %v", what, len(want), time.Since(start).Round(time.Millisecond)) }()
+	defer func() {
+		t.Logf("%s: %d clients checked in %v", what, len(want), time.Since(start).Round(time.Millisecond))
+	}()
 	results := make(chan result, len(want))
 	for src := range want {
 		go func() {
