@@ -27,7 +27,7 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 		if !j.Enabled {
 			continue
 		}
-		fj := fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType}
+		fj := fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType, Action: j.BanAction}
 		for _, key := range rules.ActiveKeys(st.Jail(j.Name), now) {
 			if p, err := rules.ParseKey(key); err == nil && !rules.ProtectedPrefix(p) {
 				fj.Bans = append(fj.Bans, p)

@@ -33,6 +33,7 @@ type Jail struct {
 	Ports     []string // as configured: names, numbers, "a:b"; nil or ["all"] = every port
 	Protocol  string   // tcp | udp | all; "" = tcp
 	BlockType string   // REJECT | DROP (any case); "" = REJECT
+	Action    string   // banaction: "iptables" (or "") default, "ipset", "nftables"
 	// Bans are the active bans, IPv4 and IPv6 mixed: an address is a /32 or /128, a banned
 	// subnet a shorter prefix (4in6 counts as IPv4; host bits are ignored). Duplicates are
 	// fine, and so is a ban inside another: only the widest rule is written, so the rules of
@@ -109,7 +110,8 @@ type Firewall interface {
 }
 
 // Plan is what one Reconcile or Flush changes, per family, as
-// iptables-restore command lines; String renders it for --dry-run.
+// iptables-restore command lines, and then, when ipset is used or our sets
+// exist, as ipset restore lines; String renders it for --dry-run.
 type Plan struct {
 	Families []FamilyPlan // IPv4 then IPv6
 }
@@ -185,12 +187,19 @@ type Family int
 const (
 	IPv4 Family = iota
 	IPv6
+	// IPSet is not a family: its FamilyPlan holds the ipset restore lines
+	// of the ipset jails, both families' sets, after IPv4 and IPv6 in a
+	// Plan (but those that create and fill sets run first).
+	IPSet
 )
 
-// String returns the family's command name: "iptables" or "ip6tables".
+// String returns the family's command name: "iptables", "ip6tables" or "ipset".
 func (f Family) String() string {
-	if f == IPv6 {
+	switch f {
+	case IPv6:
 		return "ip6tables"
+	case IPSet:
+		return "ipset"
 	}
 	return "iptables"
 }

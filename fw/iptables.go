@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -80,7 +81,29 @@ func (f *IPTables) Flush(ctx context.Context, jails []string) (*Plan, error) {
 // netnstest.Isolate). Where the other backend may hold our chains (see
 // binaries), its save runs beside the first one; if it holds any, the
 // family is not applied.
+//
+// With ipset (see ipset.go), ipset save runs beside the saves; the sets
+// are created and filled before the iptables-restore transactions and
+// destroyed after them. When a set had to change its type, apply runs once
+// more and the second plan's lines are appended to the first's.
 func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dryRun, needV6 bool) (*Plan, error) {
+	plan, again, err := f.applyOnce(ctx, jails, managed, dryRun, needV6)
+	if !again || dryRun || err != nil {
+		return plan, err
+	}
+	more, _, err := f.applyOnce(ctx, jails, managed, dryRun, needV6)
+	if more != nil {
+		for i := range more.Families {
+			if i < len(plan.Families) {
+				plan.Families[i].Ops = append(plan.Families[i].Ops, more.Families[i].Ops...)
+				plan.Families[i].Failed = more.Families[i].Failed
+			}
+		}
+	}
+	return plan, err
+}
+
+func (f *IPTables) applyOnce(ctx context.Context, jails []Jail, managed []string, dryRun, needV6 bool) (*Plan, bool, error) {
 	var (
 		plan     = &Plan{Families: []FamilyPlan{{Family: IPv4}, {Family: IPv6}}}
 		bins     [2]binaries
@@ -97,6 +120,12 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 	for _, n := range managed {
 		chains = append(chains, ChainName(n))
 	}
+	needSets := slices.ContainsFunc(jails, func(j Jail) bool { return j.Action == actionIPSet })
+	ipset, useSets, setErr := ipsetPath(needSets)
+	var setSave *proc
+	if useSets && setErr == nil {
+		setSave, setErr = start(ctx, ipset, []string{"save"}, "")
+	}
 	for fam := range plan.Families {
 		bins[fam], readErr[fam] = f.binaries(ctx, Family(fam))
 		if readErr[fam] == nil {
@@ -106,7 +135,40 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 			others[fam], _ = start(ctx, bins[fam].other, []string{"-t", "filter"}, "")
 		}
 	}
-	for fam := range plan.Families {
+
+	// The sets first: the iptables rules name them.
+	var sp setPlan
+	var sets *FamilyPlan
+	if useSets {
+		sets = &FamilyPlan{Family: IPSet}
+		var cur ipSets
+		if setErr == nil {
+			cur, setErr = readSets(setSave)
+		}
+		if setErr != nil {
+			// Leave the ipset jails' chains as they are rather than name
+			// sets that may not exist.
+			sets.Failed = setErr.Error()
+			errs = append(errs, setErr)
+			skip := map[string]bool{}
+			for _, j := range jails {
+				skip[j.Name] = j.Action == actionIPSet
+			}
+			jails = slices.DeleteFunc(slices.Clone(jails), func(j Jail) bool { return skip[j.Name] })
+			managed = slices.DeleteFunc(slices.Clone(managed), func(n string) bool { return skip[n] })
+		} else {
+			sp = planSets(cur, jails, managed)
+			sets.Ops = slices.Concat(sp.pre, sp.post)
+			if !dryRun && len(sp.pre) > 0 {
+				if err := runIPSet(ctx, ipset, sp.pre); err != nil {
+					sets.Failed = err.Error()
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+
+	for fam := range plan.Families[:2] {
 		fp := &plan.Families[fam]
 		var header string
 		if readErr[fam] == nil {
@@ -116,7 +178,7 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 				if bins[fam].backend == legacy {
 					cost = legacyCosts
 				}
-				fp.Ops = diff(fp.Family, cur, jails, managed, cost)
+				fp.Ops = diff(fp.Family, cur, jails, managed, cost, sp.names[fam])
 			}
 		}
 		var conflict error
@@ -143,6 +205,7 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 			}
 		}
 	}
+	tablesOK := true
 	for fam, p := range restores {
 		if p == nil {
 			continue
@@ -150,9 +213,50 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 		if err := p.wait(); err != nil {
 			plan.Families[fam].Failed = err.Error()
 			errs = append(errs, fmt.Errorf("apply %s to %s: %w", Changes(len(plan.Families[fam].Ops)), Family(fam), err))
+			tablesOK = false
 		}
 	}
-	return plan, errors.Join(errs...)
+	for fam := range plan.Families[:2] {
+		// A set is destroyed only once no rule of ours names it.
+		tablesOK = tablesOK && (plan.Families[fam].Failed == "" || plan.Families[fam].Skipped != "")
+	}
+	if sets != nil && !dryRun && len(sp.post) > 0 && sets.Failed == "" {
+		if !tablesOK {
+			sets.Failed = "sets not destroyed: the iptables changes failed"
+		} else if err := runIPSet(ctx, ipset, sp.post); err != nil {
+			sets.Failed = err.Error()
+			errs = append(errs, err)
+		}
+	}
+	if sets != nil && (needSets || len(sets.Ops) > 0 || sets.Failed != "") {
+		plan.Families = append(plan.Families, *sets)
+	}
+	return plan, sp.again && len(errs) == 0, errors.Join(errs...)
+}
+
+// readSets reads our sets from a started ipset save.
+func readSets(save *proc) (ipSets, error) {
+	cur, parseErr := parseIPSetSave(save.stdout)
+	if err := save.wait(); err != nil {
+		return nil, fmt.Errorf("read the ipset sets: %w", err)
+	}
+	if parseErr != nil {
+		return nil, fmt.Errorf("read the ipset sets: %s save output: %w", save.cmd.Path, parseErr)
+	}
+	return cur, nil
+}
+
+// runIPSet feeds ops to one ipset -exist restore (-exist: an add of a
+// member already there, or a del of one gone, is no error).
+func runIPSet(ctx context.Context, ipset string, ops []string) error {
+	p, err := start(ctx, ipset, []string{"-exist", "restore"}, restoreScript(ops))
+	if err == nil {
+		err = p.wait()
+	}
+	if err != nil {
+		return fmt.Errorf("apply %s to ipset: %w", Changes(len(ops)), err)
+	}
+	return nil
 }
 
 // read parses iptables-save's output as it comes, then waits for it. It

@@ -223,7 +223,10 @@ const returnRule = "-j RETURN"
 // Order of the lines: INPUT jumps removed, unwanted chains flushed and
 // deleted, wanted chains created or edited, INPUT jumps inserted, so that no
 // line refers to a chain that does not exist at that point.
-func diff(fam Family, cur table, jails []Jail, managed []string, cost costs) []string {
+//
+// sets names, for each ipset jail, the set its chain's rule matches in fam;
+// a jail missing from it gets SetName.
+func diff(fam Family, cur table, jails []Jail, managed []string, cost costs, sets map[string]string) []string {
 	ours := map[string]bool{}
 	for _, n := range managed {
 		ours[ChainName(n)] = true
@@ -306,9 +309,40 @@ func diff(fam Family, cur table, jails []Jail, managed []string, cost costs) []s
 	}
 
 	for _, j := range jails {
+		if j.Action == actionIPSet {
+			set := sets[j.Name]
+			if set == "" {
+				set = SetName(j.Name, fam)
+			}
+			chainOps = append(chainOps, setChainDiff(fam, cur, j, set)...)
+			continue
+		}
 		chainOps = append(chainOps, chainDiff(fam, cur, j, cost)...)
 	}
 	return slices.Concat(del, chainOps, ins)
+}
+
+// setChainDiff returns the lines that make the chain of j, an ipset jail,
+// hold exactly the rule that matches set, then RETURN: the chain is
+// rewritten if it holds anything else (the ban rules of the iptables
+// banaction, another set's rule).
+func setChainDiff(fam Family, cur table, j Jail, set string) []string {
+	c := ChainName(j.Name)
+	want := []string{setRule(set, banTarget(fam, j.BlockType)), returnRule}
+	rules, exists := cur[c]
+	if exists && slices.Equal(rules, want) {
+		return nil
+	}
+	var ops []string
+	if !exists {
+		ops = append(ops, "-N "+c)
+	} else if len(rules) > 0 {
+		ops = append(ops, "-F "+c)
+	}
+	for _, r := range want {
+		ops = append(ops, "-A "+c+" "+r)
+	}
+	return ops
 }
 
 // chainDiff returns the lines that make j's chain hold exactly its bans in
@@ -451,9 +485,17 @@ func validate(jails []Jail, managed []string) error {
 		default:
 			return fmt.Errorf("jail %s: blocktype %q: want REJECT or DROP", j.Name, j.BlockType)
 		}
+		switch j.Action {
+		case "", "iptables", actionIPSet:
+		default:
+			return fmt.Errorf("jail %s: banaction %q is not one of the iptables backend (iptables, ipset)", j.Name, j.Action)
+		}
 		for _, p := range j.Bans {
 			if !p.IsValid() {
 				return fmt.Errorf("jail %s: invalid (zero) ban prefix", j.Name)
+			}
+			if j.Action == actionIPSet && normalize(p).Bits() == 0 {
+				return fmt.Errorf("jail %s: ban %s: an ipset hash:net set cannot hold a /0", j.Name, p)
 			}
 		}
 	}

@@ -269,7 +269,7 @@ func TestDiff(t *testing.T) {
 			if tt.cost != nil {
 				cost = *tt.cost
 			}
-			got := diff(tt.fam, tt.cur, tt.jails, tt.managed, cost)
+			got := diff(tt.fam, tt.cur, tt.jails, tt.managed, cost, nil)
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Errorf("diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
@@ -322,7 +322,7 @@ func TestDiffCost(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			j := Jail{Name: "x", Ports: []string{"smtp"}, Bans: tt.wanted}
-			ops := diff(IPv4, chain(tt.n), []Jail{j}, nil, tt.cost)
+			ops := diff(IPv4, chain(tt.n), []Jail{j}, nil, tt.cost, nil)
 			if rebuilt := len(ops) > 0 && ops[0] == "-F f2b-x"; rebuilt != tt.wantRebuild || len(ops) != tt.wantOps {
 				t.Errorf("%d ops, rebuilt %v; want %d, rebuilt %v; first: %q", len(ops), rebuilt, tt.wantOps, tt.wantRebuild, ops[:min(3, len(ops))])
 			}
@@ -409,7 +409,7 @@ func TestPlanGolden(t *testing.T) {
 		"-A f2b-old -j RETURN")
 	managed := []string{"postfix-sasl", "dovecot", "old"}
 	p := &Plan{Families: []FamilyPlan{
-		{Family: IPv4, Ops: diff(IPv4, cur, jails, managed, nftCosts)},
+		{Family: IPv4, Ops: diff(IPv4, cur, jails, managed, nftCosts, nil)},
 		{Family: IPv6, Skipped: "ip6tables not found in $PATH nor in /usr/sbin, /sbin, /usr/local/sbin (is iptables installed?)"},
 	}}
 	got := p.String()
@@ -448,7 +448,7 @@ func BenchmarkDiff10k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if ops := diff(IPv4, cur, []Jail{j}, nil, nftCosts); len(ops) != 0 {
+		if ops := diff(IPv4, cur, []Jail{j}, nil, nftCosts, nil); len(ops) != 0 {
 			b.Fatal(ops)
 		}
 	}

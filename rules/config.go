@@ -70,6 +70,7 @@ type Jail struct {
 	MaxNewBans int
 	NewBans    int
 	BlockType  string   // REJECT or DROP
+	BanAction  string   // iptables, ipset or nftables (fw.Jail.Action)
 	Ports      []string // names, numbers or lo:hi ranges; nil for every port
 	Protocol   string   // tcp, udp or all
 	Subnet     Subnet   // prefix bans of many members (config_prefix.go); MinIPs 0: off
@@ -124,22 +125,22 @@ jails:
 
 // settings is what both `defaults:` and a jail may set; nil means not set.
 type settings struct {
-	enabled, ignoreself                       *bool
-	filter, backend, journalDir, block, proto *string
-	failregex, ignoreregex, logpath, jmatch   []string
-	maxretry, maxNewBans                      *int
-	findtime, bantime                         *int64
-	ignoreip                                  []netip.Prefix
-	ports                                     []string
-	subnet                                    *Subnet
-	ipv6prefix                                *int
-	incr                                      *increment // bantime_increment:
-	permanentAfter                            *int
-	forgetAfter                               *int64
-	notify                                    []NotifyTarget
-	set                                       map[string]bool
-	lines                                     map[string]int
-	bad                                       map[string]bool // keys in error
+	enabled, ignoreself                                  *bool
+	filter, backend, journalDir, block, proto, banaction *string
+	failregex, ignoreregex, logpath, jmatch              []string
+	maxretry, maxNewBans                                 *int
+	findtime, bantime                                    *int64
+	ignoreip                                             []netip.Prefix
+	ports                                                []string
+	subnet                                               *Subnet
+	ipv6prefix                                           *int
+	incr                                                 *increment // bantime_increment:
+	permanentAfter                                       *int
+	forgetAfter                                          *int64
+	notify                                               []NotifyTarget
+	set                                                  map[string]bool
+	lines                                                map[string]int
+	bad                                                  map[string]bool // keys in error
 }
 
 // Where returns the key path and line that set key for jail j: the jail's own setting, else
@@ -480,6 +481,13 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 			return l.errf(v, p, "must be REJECT or DROP, got %q", *s.block)
 		}
 		s.block = &up
+	case "banaction":
+		if err := l.strp(v, p, &s.banaction); err != nil {
+			return err
+		}
+		if *s.banaction != "iptables" && *s.banaction != "ipset" && *s.banaction != "nftables" {
+			return l.errf(v, p, "must be iptables, ipset or nftables, got %q", *s.banaction)
+		}
 	case "protocol":
 		if err := l.strp(v, p, &s.proto); err != nil {
 			return err
@@ -675,7 +683,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		Name: name, Enabled: true, IgnoreSelf: true, MaxNewBans: DefaultMaxNewBans, FilterSpec: name, Backend: "file",
 		JournalMatch: DefaultJournalMatch(),
 		MaxRetry:     5, FindTime: 600, BanTime: 600,
-		BlockType: "REJECT", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp",
+		BlockType: "REJECT", BanAction: "iptables", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp",
 		IgnoreIP:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		IPv6Prefix: DefaultIPv6Prefix,
 		Escalation: DefaultEscalation(),
@@ -687,6 +695,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		setIf(&j.Backend, x.backend)
 		setIf(&j.JournalDirectory, x.journalDir)
 		setIf(&j.BlockType, x.block)
+		setIf(&j.BanAction, x.banaction)
 		setIf(&j.Protocol, x.proto)
 		setIf(&j.MaxRetry, x.maxretry)
 		setIf(&j.MaxNewBans, x.maxNewBans)

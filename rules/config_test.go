@@ -28,6 +28,7 @@ defaults:
   bantime: permanent
   ignoreip: [10.0.0.0/8, "2001:db8::1"]
   blocktype: drop
+  banaction: ipset
 jails:
   postfix-sasl:
     logpath: /var/log/mail.log
@@ -38,6 +39,9 @@ jails:
 				j := c.Jail("postfix-sasl")
 				if c.State != "/tmp/s.json" || j == nil {
 					t.Fatalf("state %q, jail %v", c.State, j)
+				}
+				if j.BanAction != "ipset" {
+					t.Errorf("banaction %q, want ipset from defaults", j.BanAction)
 				}
 				if j.MaxRetry != 50 || j.FindTime != 3600 || j.BanTime != -1 || j.BlockType != "DROP" {
 					t.Errorf("maxretry %d findtime %d bantime %d blocktype %s", j.MaxRetry, j.FindTime, j.BanTime, j.BlockType)
@@ -229,12 +233,13 @@ func TestLoadConfigReportsEveryError(t *testing.T) {
 		},
 		{
 			name: "unknown top key, bad default, unknown jail key, bad filter",
-			yaml: "foo: 1\ndefaults:\n  blocktype: ACCEPT\njails:\n  postfix-sasl:\n    logpath: x\n    maxretries: 3\n  b:\n    logpath: y\n    filter: nope-nope\n",
+			yaml: "foo: 1\ndefaults:\n  blocktype: ACCEPT\njails:\n  postfix-sasl:\n    logpath: x\n    maxretries: 3\n  b:\n    logpath: y\n    filter: nope-nope\n    banaction: pf\n",
 			want: []string{
 				"cfg.yaml:1: foo: unknown key",
 				`cfg.yaml:3: defaults.blocktype: must be REJECT or DROP, got "ACCEPT"`,
 				"cfg.yaml:7: jails.postfix-sasl.maxretries: unknown key",
 				"cfg.yaml:10: jails.b.filter:",
+				`cfg.yaml:11: jails.b.banaction: must be iptables, ipset or nftables, got "pf"`,
 			},
 		},
 		{

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# bench/sets.sh: the ipset banaction at scale, inside unshare -n (the host's sets and tables are
+# never touched). Needs root, unshare, iptables and ipset.
+#   1. a raw `ipset restore` of N addresses into a fresh set (the floor);
+#   2. a first `fail2ban-scan scan` with `banaction: ipset` over a log with one SASL failure from
+#      each of N addresses (maxretry 1): log reading, N bans, state save, ipset restore, iptables;
+#   3. a rescan with nothing new;
+# each under /usr/bin/time -v (peak RSS). N=100000 by default.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH" TZ=UTC
+N=${N:-100000}
+ACTION=${ACTION:-ipset}
+out=bench/out/sets
+mkdir -p "$out"
+go build -o "$out/fail2ban-scan" .
+log="$out/mail-$N.log"
+awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "Aug 15 00:00:%02d mx1 postfix/smtpd[1234]: warning: unknown[10.%d.%d.%d]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n", i % 60, int(i / 65536) % 256, int(i / 256) % 256, i % 256 }' > "$log"
+awk -v n="$N" 'BEGIN { print "create raw hash:ip family inet hashsize 131072 maxelem 262144"; for (i = 0; i < n; i++) printf "add raw 10.%d.%d.%d\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256 }' > "$out/raw.ipset"
+cat > "$out/scan.yaml" <<YAML
+state: $PWD/$out/state.json
+defaults:
+  max_new_bans_per_run: 0
+jails:
+  postfix-sasl:
+    filter: postfix[mode=auth]
+    logpath: [$PWD/$log]
+    maxretry: 1
+    findtime: 1h
+    bantime: 1d
+    banaction: $ACTION
+YAML
+now=$(date -u -d "2026-08-15 00:05:00" +%s)
+cat "$log" > /dev/null
+cat > "$out/run.sh" <<SH
+set -eu
+t() { /usr/bin/time -f "%e s, %M KB peak RSS" "\$@" 2>&1 >$out/last.out | tail -1; }
+rm -f $out/state.json
+echo "raw ipset restore of $N addresses:   \$(t ipset restore -f $out/raw.ipset)"
+ipset destroy raw
+echo "scan, $N new bans ($ACTION):      \$(t $out/fail2ban-scan --config $out/scan.yaml --now $now --log-level notice scan)"
+echo "rescan, nothing new:                  \$(t $out/fail2ban-scan --config $out/scan.yaml --now $((now + 60)) --log-level notice scan)"
+if [ "$ACTION" = ipset ]; then echo "members in f2b-postfix-sasl: \$(ipset list -t f2b-postfix-sasl | sed -n 's/Number of entries: //p')"; fi
+if [ "$ACTION" = iptables ]; then echo "rules in f2b-postfix-sasl: \$(iptables -S f2b-postfix-sasl | wc -l)"; fi
+SH
+unshare -n bash "$out/run.sh"

@@ -1,0 +1,271 @@
+package fw
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fail2ban-scan/fail2ban-scan/internal/netnstest"
+	"github.com/fail2ban-scan/fail2ban-scan/internal/vethtest"
+)
+
+// envRequireIPSet set to 1 (as in CI) turns the skip of the ipset tests into a failure.
+const envRequireIPSet = "FAIL2BAN_SCAN_REQUIRE_IPSET"
+
+// isolateIPSet moves the test into a fresh network namespace (sets are per
+// namespace, like tables) and makes sure ipset is there.
+func isolateIPSet(t *testing.T) {
+	t.Helper()
+	if _, err := lookPath("ipset"); err != nil {
+		if os.Getenv(envRequireIPSet) == "1" {
+			t.Fatalf("needs ipset (%s=1): %v", envRequireIPSet, err)
+		}
+		t.Skipf("needs ipset: %v (apt-get install ipset; %s=1 makes this a failure)", err, envRequireIPSet)
+	}
+	netnstest.Isolate(t)
+}
+
+// ipsetCmd runs ipset with args and returns its output.
+func ipsetCmd(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ipset", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ipset %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// savedSets returns ipset save's lines without the per-set header details
+// that vary (initval, bucketsize), members sorted after each create line.
+func savedSets(t *testing.T) string {
+	t.Helper()
+	var out []string
+	var members []string
+	flush := func() { slices.Sort(members); out = append(out, members...); members = nil }
+	for _, l := range strings.Split(strings.TrimSpace(ipsetCmd(t, "save")), "\n") {
+		if l == "" {
+			continue
+		}
+		if strings.HasPrefix(l, "create ") {
+			flush()
+			f := strings.Fields(l)
+			var keep []string
+			for i := 0; i < len(f); i++ {
+				if f[i] == "bucketsize" || f[i] == "initval" {
+					i++
+					continue
+				}
+				keep = append(keep, f[i])
+			}
+			out = append(out, strings.Join(keep, " "))
+			continue
+		}
+		members = append(members, l)
+	}
+	flush()
+	return strings.Join(out, "\n")
+}
+
+func setJail(action string, bans ...string) Jail {
+	j := sasl(bans...)
+	j.Action = action
+	return j
+}
+
+const (
+	setRule4   = "-A f2b-sasl -m set --match-set f2b-sasl src -j REJECT --reject-with icmp-port-unreachable"
+	setRule6   = "-A f2b-sasl -m set --match-set f2b-sasl-v6 src -j REJECT --reject-with icmp6-port-unreachable"
+	setChain4  = builtins + "-N f2b-sasl\n" + saslJump + "\n" + setRule4 + "\n" + saslReturn
+	setChain6  = builtins + "-N f2b-sasl\n" + saslJump + "\n" + setRule6 + "\n" + saslReturn
+	emptySets6 = "create f2b-sasl-v6 hash:ip family inet6 hashsize 1024 maxelem 65536"
+)
+
+func TestReconcileIPSet(t *testing.T) {
+	tests := []struct {
+		name    string
+		before  []Jail   // reconciled first, when not nil
+		edit    []string // then these commands run: "ipset ..." or "iptables ..."
+		jails   []Jail
+		managed []string
+		want4   string // iptables -S, "" = not checked
+		sets    string // savedSets
+	}{
+		{
+			name:  "ban",
+			jails: []Jail{setJail("ipset", "192.0.2.2", "192.0.2.1", "2001:db8::1", "192.0.2.1")},
+			want4: setChain4,
+			sets: "create f2b-sasl hash:ip family inet hashsize 1024 maxelem 65536\nadd f2b-sasl 192.0.2.1\nadd f2b-sasl 192.0.2.2\n" +
+				"create f2b-sasl-v6 hash:ip family inet6 hashsize 1024 maxelem 65536\nadd f2b-sasl-v6 2001:db8::1",
+		},
+		{
+			name:   "unban and ban",
+			before: []Jail{setJail("ipset", "192.0.2.1", "192.0.2.2")},
+			jails:  []Jail{setJail("ipset", "192.0.2.1", "192.0.2.3")},
+			sets:   "create f2b-sasl hash:ip family inet hashsize 1024 maxelem 65536\nadd f2b-sasl 192.0.2.1\nadd f2b-sasl 192.0.2.3\n" + emptySets6,
+		},
+		{
+			name:   "heal a flushed set and chain",
+			before: []Jail{setJail("ipset", "192.0.2.1")},
+			edit:   []string{"ipset flush f2b-sasl", "iptables -F f2b-sasl"},
+			jails:  []Jail{setJail("ipset", "192.0.2.1")},
+			want4:  setChain4,
+			sets:   "create f2b-sasl hash:ip family inet hashsize 1024 maxelem 65536\nadd f2b-sasl 192.0.2.1\n" + emptySets6,
+		},
+		{
+			name:   "a prefix makes it hash:net, in one run",
+			before: []Jail{setJail("ipset", "192.0.2.1", "198.51.100.7")},
+			jails:  []Jail{setJail("ipset", "192.0.2.0/24", "192.0.2.1", "198.51.100.7")},
+			want4:  setChain4,
+			sets:   "create f2b-sasl hash:net family inet hashsize 1024 maxelem 65536\nadd f2b-sasl 192.0.2.0/24\nadd f2b-sasl 198.51.100.7\n" + emptySets6,
+		},
+		{
+			name:   "prefix lifted: back to hash:ip",
+			before: []Jail{setJail("ipset", "192.0.2.0/24")},
+			jails:  []Jail{setJail("ipset", "192.0.2.1")},
+			want4:  setChain4,
+			sets:   "create f2b-sasl hash:ip family inet hashsize 1024 maxelem 65536\nadd f2b-sasl 192.0.2.1\n" + emptySets6,
+		},
+		{
+			name:  "a set too small or with a timeout is rebuilt",
+			edit:  []string{"ipset create f2b-sasl hash:ip family inet maxelem 2", "ipset add f2b-sasl 192.0.2.9", "ipset create f2b-sasl-v6 hash:ip family inet6 timeout 600"},
+			jails: []Jail{setJail("ipset", "192.0.2.1", "192.0.2.2", "192.0.2.3")},
+			want4: setChain4,
+			sets:  "create f2b-sasl hash:ip family inet hashsize 1024 maxelem 65536\nadd f2b-sasl 192.0.2.1\nadd f2b-sasl 192.0.2.2\nadd f2b-sasl 192.0.2.3\n" + emptySets6,
+		},
+		{
+			name:   "iptables to ipset",
+			before: []Jail{setJail("", "192.0.2.1", "192.0.2.2")},
+			jails:  []Jail{setJail("ipset", "192.0.2.1")},
+			want4:  setChain4,
+			sets:   "create f2b-sasl hash:ip family inet hashsize 1024 maxelem 65536\nadd f2b-sasl 192.0.2.1\n" + emptySets6,
+		},
+		{
+			name:   "ipset to iptables: the sets go",
+			before: []Jail{setJail("ipset", "192.0.2.1")},
+			edit:   []string{"ipset create mine hash:ip", "ipset create f2b-other hash:ip"},
+			jails:  []Jail{setJail("iptables", "192.0.2.1")},
+			want4:  builtins + "-N f2b-sasl\n" + saslJump + "\n" + reject1 + "\n" + saslReturn,
+			sets:   "create mine hash:ip family inet hashsize 1024 maxelem 65536\ncreate f2b-other hash:ip family inet hashsize 1024 maxelem 65536",
+		},
+		{
+			name:    "disabled jail: chain and sets go",
+			before:  []Jail{setJail("ipset", "192.0.2.1", "2001:db8::1")},
+			managed: []string{"sasl"},
+			want4:   builtins,
+			sets:    "",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolateIPSet(t)
+			ctx := context.Background()
+			fw := New(Options{})
+			b := backends()[0]
+			if tt.before != nil {
+				if _, err := fw.Reconcile(ctx, tt.before, nil, false); err != nil {
+					t.Fatalf("before: %v", err)
+				}
+			}
+			for _, e := range tt.edit {
+				args := strings.Fields(e)
+				if args[0] == "ipset" {
+					ipsetCmd(t, args[1:]...)
+				} else {
+					b.ipt(t, e)
+				}
+			}
+			plan, err := fw.Reconcile(ctx, tt.jails, tt.managed, false)
+			if err != nil {
+				t.Fatalf("Reconcile: %v\nplan:\n%s", err, plan)
+			}
+			if tt.want4 != "" {
+				if got := b.dump(t, "iptables"); got != strings.TrimSpace(tt.want4) {
+					t.Errorf("iptables:\n%s\nwant:\n%s\nplan:\n%s", got, tt.want4, plan)
+				}
+			}
+			if got := savedSets(t); got != tt.sets {
+				t.Errorf("sets:\n%s\nwant:\n%s\nplan:\n%s", got, tt.sets, plan)
+			}
+			again, err := fw.Reconcile(ctx, tt.jails, tt.managed, false)
+			if err != nil || !again.Empty() {
+				t.Errorf("second run: %v, not empty:\n%s", err, again)
+			}
+		})
+	}
+}
+
+func TestIPSetDryRunAndFlush(t *testing.T) {
+	isolateIPSet(t)
+	ctx := context.Background()
+	fw := New(Options{})
+	jails := []Jail{setJail("ipset", "192.0.2.1", "2001:db8::/64")}
+	plan, err := fw.Reconcile(ctx, jails, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"ipset: 4 changes\n",
+		"  create f2b-sasl hash:ip family inet hashsize 1024 maxelem 65536\n  add f2b-sasl 192.0.2.1\n",
+		"  create f2b-sasl-v6 hash:net family inet6 hashsize 1024 maxelem 65536\n  add f2b-sasl-v6 2001:db8::/64\n",
+	} {
+		if !strings.Contains(plan.String(), want) {
+			t.Errorf("dry-run plan lacks %q:\n%s", want, plan)
+		}
+	}
+	if got := savedSets(t); got != "" {
+		t.Fatalf("dry run changed the sets:\n%s", got)
+	}
+	if _, err := fw.Reconcile(ctx, jails, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	ipsetCmd(t, "create", "mine", "hash:ip")
+	if _, err := fw.Flush(ctx, []string{"sasl"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := savedSets(t); got != "create mine hash:ip family inet hashsize 1024 maxelem 65536" {
+		t.Errorf("after Flush:\n%s", got)
+	}
+}
+
+// TestBansEnforced proves the bans with real TCP connections through a veth
+// pair: for each banaction and blocktype, the banned client of each family
+// is refused or gets no answer, the other connects, and a chain or set
+// flushed by hand is healed by the next Reconcile.
+func TestBansEnforced(t *testing.T) {
+	for _, action := range []string{"iptables", "ipset"} {
+		for _, block := range []string{"REJECT", "DROP"} {
+			t.Run(action+"/"+block, func(t *testing.T) {
+				if action == "ipset" {
+					isolateIPSet(t)
+				} else {
+					netnstest.Isolate(t)
+				}
+				n := vethtest.Setup(t)
+				fw := New(Options{})
+				jail := Jail{Name: "sasl", Ports: []string{"smtp"}, Protocol: "tcp", BlockType: block, Action: action,
+					Bans: []netip.Prefix{netip.PrefixFrom(vethtest.Banned4, 32), netip.PrefixFrom(vethtest.Banned6, 128)}}
+				ban := func() error {
+					_, err := fw.Reconcile(context.Background(), []Jail{jail}, nil, false)
+					return err
+				}
+				flush := func() error {
+					cmds := [][]string{{"iptables", "-w", "-F", "f2b-sasl"}, {"ip6tables", "-w", "-F", "f2b-sasl"}}
+					if action == "ipset" {
+						cmds = [][]string{{"ipset", "flush", "f2b-sasl"}, {"ipset", "flush", "f2b-sasl-v6"}}
+					}
+					for _, c := range cmds {
+						if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+							t.Fatalf("%v: %v: %s", c, err, out)
+						}
+					}
+					return nil
+				}
+				n.Enforced(t, block, ban, flush)
+			})
+		}
+	}
+}
