@@ -33,6 +33,7 @@ type Jail struct {
 	Ports     []string // as configured: names, numbers, "a:b"; nil or ["all"] = every port
 	Protocol  string   // tcp | udp | all; "" = tcp
 	BlockType string   // REJECT | DROP (any case); "" = REJECT
+	Action    string   // the backend: "iptables" (or ""), "ipset", "nftables"
 	// Bans are the active bans, IPv4 and IPv6 mixed: an address is a /32 or /128, a banned
 	// subnet a shorter prefix (4in6 counts as IPv4; host bits are ignored). Duplicates are
 	// fine, and so is a ban inside another: only the widest rule is written, so the rules of
