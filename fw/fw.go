@@ -180,18 +180,23 @@ func Changes(n int) string {
 	return fmt.Sprintf("%d changes", n)
 }
 
-// Family is an address family: IPv4 (iptables) or IPv6 (ip6tables).
+// Family is what one FamilyPlan changes: an address family of iptables, IPv4
+// (iptables) or IPv6 (ip6tables), or the nftables table of both (NFT).
 type Family int
 
 const (
 	IPv4 Family = iota
 	IPv6
+	NFT // the table inet fail2ban-scan: see NFTables
 )
 
-// String returns the family's command name: "iptables" or "ip6tables".
+// String returns the family's command name: "iptables", "ip6tables" or "nftables".
 func (f Family) String() string {
-	if f == IPv6 {
+	switch f {
+	case IPv6:
 		return "ip6tables"
+	case NFT:
+		return "nftables"
 	}
 	return "iptables"
 }

@@ -49,29 +49,34 @@ func New(opts Options) *IPTables {
 
 var _ Firewall = (*IPTables)(nil)
 
-// Reconcile implements Firewall. When ip6tables cannot be found or read and
-// no jail has an IPv6 ban, the IPv6 family is skipped (the plan says why)
-// without an error; with IPv6 bans it is an error, and IPv4 is still applied.
+// Reconcile implements Firewall for the jails whose Action is iptables (or
+// ""); the chains and jumps of the others are managed but not wanted, so a
+// jail switched to nftables loses them in the same run. When ip6tables
+// cannot be found or read and no jail has an IPv6 ban, the IPv6 family is
+// skipped (the plan says why) without an error; with IPv6 bans it is an
+// error, and IPv4 is still applied. Likewise for iptables when it is not
+// installed and no jail is its own: there is nothing of ours to remove.
 func (f *IPTables) Reconcile(ctx context.Context, jails []Jail, managed []string, dryRun bool) (*Plan, error) {
 	if err := validate(jails, managed); err != nil {
 		return nil, err
 	}
+	jails, managed = OwnJails(jails, managed, ActionIPTables)
 	needV6 := false
 	for _, j := range jails {
 		for _, p := range j.Bans {
 			needV6 = needV6 || normalize(p).Addr().Is6()
 		}
 	}
-	return f.apply(ctx, jails, managed, dryRun, needV6)
+	return f.apply(ctx, jails, managed, dryRun, needV6, len(jails) > 0)
 }
 
 // Flush implements Firewall. An unusable ip6tables is skipped, as there can
-// be nothing of ours in it.
+// be nothing of ours in it; an iptables not installed is an error.
 func (f *IPTables) Flush(ctx context.Context, jails []string) (*Plan, error) {
 	if err := validate(nil, jails); err != nil {
 		return nil, err
 	}
-	return f.apply(ctx, nil, jails, false, false)
+	return f.apply(ctx, nil, jails, false, false, true)
 }
 
 // apply reads both families, diffs and, unless dryRun, applies. The two
@@ -80,7 +85,7 @@ func (f *IPTables) Flush(ctx context.Context, jails []string) (*Plan, error) {
 // netnstest.Isolate). Where the other backend may hold our chains (see
 // binaries), its save runs beside the first one; if it holds any, the
 // family is not applied.
-func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dryRun, needV6 bool) (*Plan, error) {
+func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dryRun, needV6, required bool) (*Plan, error) {
 	var (
 		plan     = &Plan{Families: []FamilyPlan{{Family: IPv4}, {Family: IPv6}}}
 		bins     [2]binaries
@@ -88,6 +93,7 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 		others   [2]*proc
 		readErr  [2]error
 		restores [2]*proc
+		missing  [2]bool // the binaries are not there
 		errs     []error
 	)
 	chains := make([]string, 0, len(jails)+len(managed))
@@ -99,6 +105,7 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 	}
 	for fam := range plan.Families {
 		bins[fam], readErr[fam] = f.binaries(ctx, Family(fam))
+		missing[fam] = readErr[fam] != nil
 		if readErr[fam] == nil {
 			saves[fam], readErr[fam] = start(ctx, bins[fam].save, []string{"-t", "filter"}, "")
 		}
@@ -127,7 +134,7 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 			}
 		}
 		switch {
-		case readErr[fam] != nil && fp.Family == IPv6 && !needV6:
+		case readErr[fam] != nil && (fp.Family == IPv6 && !needV6 || missing[fam] && !required):
 			fp.Skipped = readErr[fam].Error()
 		case readErr[fam] != nil:
 			fp.Failed = readErr[fam].Error()

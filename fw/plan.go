@@ -446,6 +446,11 @@ func validate(jails []Jail, managed []string) error {
 		if _, err := jumpSpecs(j); err != nil {
 			return fmt.Errorf("jail %s: %w", j.Name, err)
 		}
+		switch j.Action {
+		case "", ActionIPTables, ActionIPSet, ActionNFTables:
+		default:
+			return fmt.Errorf("jail %s: action %q: want %s, %s or %s", j.Name, j.Action, ActionIPTables, ActionIPSet, ActionNFTables)
+		}
 		switch strings.ToUpper(j.BlockType) {
 		case "", "REJECT", "DROP":
 		default:
