@@ -68,6 +68,7 @@ type Jail struct {
 	MaxNewBans int
 	NewBans    int
 	BlockType  string   // REJECT or DROP
+	BanAction  string   // the firewall backend: one of BanActions
 	Ports      []string // names, numbers or lo:hi ranges; nil for every port
 	Protocol   string   // tcp, udp or all
 	Subnet     Subnet   // prefix bans of many members (config_prefix.go); MinIPs 0: off
@@ -85,6 +86,9 @@ func (c *Config) Jail(name string) *Jail {
 	}
 	return nil
 }
+
+// BanActions are the values of banaction: the firewall backends (fw.Jail's Action).
+var BanActions = []string{"iptables", "ipset", "nftables"}
 
 // DefaultMaxNewBans is max_new_bans_per_run when the config does not say.
 const DefaultMaxNewBans = 5000
@@ -124,6 +128,7 @@ jails:
 type settings struct {
 	enabled, ignoreself                       *bool
 	filter, backend, journalDir, block, proto *string
+	banaction                                 *string
 	failregex, ignoreregex, logpath, jmatch   []string
 	maxretry, maxNewBans                      *int
 	findtime, bantime                         *int64
@@ -474,6 +479,13 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 			return l.errf(v, p, "must be REJECT or DROP, got %q", *s.block)
 		}
 		s.block = &up
+	case "banaction":
+		if err := l.strp(v, p, &s.banaction); err != nil {
+			return err
+		}
+		if !slices.Contains(BanActions, *s.banaction) {
+			return l.errf(v, p, "must be %s, got %q", strings.Join(BanActions, ", "), *s.banaction)
+		}
 	case "protocol":
 		if err := l.strp(v, p, &s.proto); err != nil {
 			return err
@@ -669,7 +681,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		Name: name, Enabled: true, IgnoreSelf: true, MaxNewBans: DefaultMaxNewBans, FilterSpec: name, Backend: "file",
 		JournalMatch: DefaultJournalMatch(),
 		MaxRetry:     5, FindTime: 600, BanTime: 600,
-		BlockType: "REJECT", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp",
+		BlockType: "REJECT", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp", BanAction: "iptables",
 		IgnoreIP:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		IPv6Prefix: DefaultIPv6Prefix,
 		Escalation: DefaultEscalation(),
@@ -682,6 +694,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		setIf(&j.JournalDirectory, x.journalDir)
 		setIf(&j.BlockType, x.block)
 		setIf(&j.Protocol, x.proto)
+		setIf(&j.BanAction, x.banaction)
 		setIf(&j.MaxRetry, x.maxretry)
 		setIf(&j.MaxNewBans, x.maxNewBans)
 		setIf(&j.FindTime, x.findtime)
