@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fail2ban-scan/fail2ban-scan/internal/netnstest"
 )
@@ -346,4 +348,30 @@ func TestNFTPacket(t *testing.T) {
 	if err := dial("127.0.0.2"); err != nil {
 		t.Errorf("127.0.0.2 unbanned: %v", err)
 	}
+}
+
+// BenchmarkNFT100k: 100,000 new IPv4 bans in one Reconcile, then a Reconcile with nothing new
+// (reported as rescan-s).
+func BenchmarkNFT100k(b *testing.B) {
+	isolateNFT(b)
+	ctx := context.Background()
+	j := nftJail(sasl())
+	for i := range 100000 {
+		j.Bans = append(j.Bans, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 15), byte(i >> 7), byte(i << 1)}), 32))
+	}
+	for b.Loop() {
+		fw := NewNFTables("")
+		if _, err := fw.Flush(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := fw.Reconcile(ctx, []Jail{j}, nil, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := time.Now()
+	plan, err := NewNFTables("").Reconcile(ctx, []Jail{j}, nil, false)
+	if err != nil || !plan.Empty() {
+		b.Fatalf("rescan: %v, %d changes", err, len(plan.Families[0].Ops))
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "rescan-s")
 }
