@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -36,6 +37,42 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 		jails = append(jails, fj)
 	}
 	return jails, managed
+}
+
+// firewalls is the Firewall of every backend: each is given all the jails, takes those whose
+// Action is its own and removes its objects of the others (fw.OwnJails), so that a jail whose
+// banaction changed loses the old backend's objects in the same run. Their plans are joined,
+// and so are their errors; one failing does not stop the next.
+type firewalls []fw.Firewall
+
+func (fs firewalls) Reconcile(ctx context.Context, jails []fw.Jail, managed []string, dryRun bool) (*fw.Plan, error) {
+	return fs.each(func(f fw.Firewall) (*fw.Plan, error) { return f.Reconcile(ctx, jails, managed, dryRun) })
+}
+
+func (fs firewalls) Flush(ctx context.Context, jails []string) (*fw.Plan, error) {
+	return fs.each(func(f fw.Firewall) (*fw.Plan, error) { return f.Flush(ctx, jails) })
+}
+
+func (fs firewalls) each(call func(fw.Firewall) (*fw.Plan, error)) (*fw.Plan, error) {
+	var (
+		plan    fw.Plan
+		errs    []error
+		invalid = true // every backend refused the jails before reading: no plan
+	)
+	for _, f := range fs {
+		p, err := call(f)
+		if p != nil {
+			invalid = false
+			plan.Families = append(plan.Families, p.Families...)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if invalid && len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return &plan, errors.Join(errs...)
 }
 
 // reconcile makes the firewall match the state. With dry it prints the plan instead; a

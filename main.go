@@ -211,7 +211,7 @@ func setup(c *cli.Context) (*env, error) {
 		j.Self = self
 	}
 	e := &env{held: map[string]int{}, cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: func() {},
-		firewall: fw.New(fw.Options{})}
+		firewall: firewalls{fw.New(fw.Options{}), fw.NewNFTables("")}}
 	if s := c.String("state"); s != "" {
 		e.statePath = s
 	}

@@ -33,7 +33,7 @@ type Jail struct {
 	Ports     []string // as configured: names, numbers, "a:b"; nil or ["all"] = every port
 	Protocol  string   // tcp | udp | all; "" = tcp
 	BlockType string   // REJECT | DROP (any case); "" = REJECT
-	Action    string   // banaction: "iptables" (or "") default, "ipset", "nftables"
+	Action    string   // the backend: "iptables" (or ""), "ipset", "nftables"
 	// Bans are the active bans, IPv4 and IPv6 mixed: an address is a /32 or /128, a banned
 	// subnet a shorter prefix (4in6 counts as IPv4; host bits are ignored). Duplicates are
 	// fine, and so is a ban inside another: only the widest rule is written, so the rules of
@@ -181,7 +181,8 @@ func Changes(n int) string {
 	return fmt.Sprintf("%d changes", n)
 }
 
-// Family is an address family: IPv4 (iptables) or IPv6 (ip6tables).
+// Family is what one FamilyPlan changes: an address family of iptables, IPv4
+// (iptables) or IPv6 (ip6tables), or the nftables table of both (NFT).
 type Family int
 
 const (
@@ -191,15 +192,18 @@ const (
 	// of the ipset jails, both families' sets, after IPv4 and IPv6 in a
 	// Plan (but those that create and fill sets run first).
 	IPSet
+	NFT // the table inet fail2ban-scan: see NFTables
 )
 
-// String returns the family's command name: "iptables", "ip6tables" or "ipset".
+// String returns the family's command name: "iptables", "ip6tables", "ipset" or "nftables".
 func (f Family) String() string {
 	switch f {
 	case IPv6:
 		return "ip6tables"
 	case IPSet:
 		return "ipset"
+	case NFT:
+		return "nftables"
 	}
 	return "iptables"
 }

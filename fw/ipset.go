@@ -39,8 +39,6 @@ import (
 // needs none and no ban length meets ipset's 2,147,483 s limit.
 
 const (
-	actionIPSet = "ipset"
-
 	// altPrefix names the set a set is rebuilt in before a swap, or moved to
 	// when its type must change: no jail's chain can be named so.
 	altPrefix = "f2b+"
@@ -198,7 +196,7 @@ func planSets(cur ipSets, jails []Jail, managed []string) setPlan {
 	keep := map[string]bool{}
 	var gone []string
 	for _, j := range jails {
-		if j.Action != actionIPSet {
+		if j.Action != ActionIPSet {
 			continue
 		}
 		for fam := range []Family{IPv4, IPv6} {

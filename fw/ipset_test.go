@@ -236,16 +236,22 @@ func TestIPSetDryRunAndFlush(t *testing.T) {
 // is refused or gets no answer, the other connects, and a chain or set
 // flushed by hand is healed by the next Reconcile.
 func TestBansEnforced(t *testing.T) {
-	for _, action := range []string{"iptables", "ipset"} {
+	for _, action := range []string{"iptables", "ipset", "nftables"} {
 		for _, block := range []string{"REJECT", "DROP"} {
 			t.Run(action+"/"+block, func(t *testing.T) {
-				if action == "ipset" {
+				switch action {
+				case "ipset":
 					isolateIPSet(t)
-				} else {
+				case "nftables":
+					isolateNFT(t)
+				default:
 					netnstest.Isolate(t)
 				}
 				n := vethtest.Setup(t)
-				fw := New(Options{})
+				var fw Firewall = New(Options{})
+				if action == "nftables" {
+					fw = NewNFTables("")
+				}
 				jail := Jail{Name: "sasl", Ports: []string{"smtp"}, Protocol: "tcp", BlockType: block, Action: action,
 					Bans: []netip.Prefix{netip.PrefixFrom(vethtest.Banned4, 32), netip.PrefixFrom(vethtest.Banned6, 128)}}
 				ban := func() error {
@@ -254,8 +260,11 @@ func TestBansEnforced(t *testing.T) {
 				}
 				flush := func() error {
 					cmds := [][]string{{"iptables", "-w", "-F", "f2b-sasl"}, {"ip6tables", "-w", "-F", "f2b-sasl"}}
-					if action == "ipset" {
+					switch action {
+					case "ipset":
 						cmds = [][]string{{"ipset", "flush", "f2b-sasl"}, {"ipset", "flush", "f2b-sasl-v6"}}
+					case "nftables":
+						cmds = [][]string{{"nft", "flush", "set", "inet", "fail2ban-scan", "f2b-sasl-v4"}, {"nft", "flush", "set", "inet", "fail2ban-scan", "f2b-sasl-v6"}}
 					}
 					for _, c := range cmds {
 						if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {

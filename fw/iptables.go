@@ -50,29 +50,34 @@ func New(opts Options) *IPTables {
 
 var _ Firewall = (*IPTables)(nil)
 
-// Reconcile implements Firewall. When ip6tables cannot be found or read and
-// no jail has an IPv6 ban, the IPv6 family is skipped (the plan says why)
-// without an error; with IPv6 bans it is an error, and IPv4 is still applied.
+// Reconcile implements Firewall for the jails whose Action is iptables (or
+// "") or ipset; the chains, jumps and sets of the others are managed but not
+// wanted, so a jail switched to nftables loses them in the same run. When
+// ip6tables cannot be found or read and no jail has an IPv6 ban, the IPv6
+// family is skipped (the plan says why) without an error; with IPv6 bans it
+// is an error, and IPv4 is still applied. Likewise for iptables when it is
+// not installed and no jail is its own: there is nothing of ours to remove.
 func (f *IPTables) Reconcile(ctx context.Context, jails []Jail, managed []string, dryRun bool) (*Plan, error) {
 	if err := validate(jails, managed); err != nil {
 		return nil, err
 	}
+	jails, managed = OwnJails(jails, managed, ActionIPTables, ActionIPSet)
 	needV6 := false
 	for _, j := range jails {
 		for _, p := range j.Bans {
 			needV6 = needV6 || normalize(p).Addr().Is6()
 		}
 	}
-	return f.apply(ctx, jails, managed, dryRun, needV6)
+	return f.apply(ctx, jails, managed, dryRun, needV6, len(jails) > 0)
 }
 
 // Flush implements Firewall. An unusable ip6tables is skipped, as there can
-// be nothing of ours in it.
+// be nothing of ours in it; an iptables not installed is an error.
 func (f *IPTables) Flush(ctx context.Context, jails []string) (*Plan, error) {
 	if err := validate(nil, jails); err != nil {
 		return nil, err
 	}
-	return f.apply(ctx, nil, jails, false, false)
+	return f.apply(ctx, nil, jails, false, false, true)
 }
 
 // apply reads both families, diffs and, unless dryRun, applies. The two
@@ -86,12 +91,15 @@ func (f *IPTables) Flush(ctx context.Context, jails []string) (*Plan, error) {
 // are created and filled before the iptables-restore transactions and
 // destroyed after them. When a set had to change its type, apply runs once
 // more and the second plan's lines are appended to the first's.
-func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dryRun, needV6 bool) (*Plan, error) {
-	plan, again, err := f.applyOnce(ctx, jails, managed, dryRun, needV6)
+//
+// required says whether missing iptables binaries are an error (when a jail
+// is the backend's own, or for flush) or only skip the family.
+func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dryRun, needV6, required bool) (*Plan, error) {
+	plan, again, err := f.applyOnce(ctx, jails, managed, dryRun, needV6, required)
 	if !again || dryRun || err != nil {
 		return plan, err
 	}
-	more, _, err := f.applyOnce(ctx, jails, managed, dryRun, needV6)
+	more, _, err := f.applyOnce(ctx, jails, managed, dryRun, needV6, required)
 	if more != nil {
 		for i := range more.Families {
 			if i < len(plan.Families) {
@@ -103,13 +111,14 @@ func (f *IPTables) apply(ctx context.Context, jails []Jail, managed []string, dr
 	return plan, err
 }
 
-func (f *IPTables) applyOnce(ctx context.Context, jails []Jail, managed []string, dryRun, needV6 bool) (*Plan, bool, error) {
+func (f *IPTables) applyOnce(ctx context.Context, jails []Jail, managed []string, dryRun, needV6, required bool) (*Plan, bool, error) {
 	var (
 		plan     = &Plan{Families: []FamilyPlan{{Family: IPv4}, {Family: IPv6}}}
 		bins     [2]binaries
 		saves    [2]*proc
 		others   [2]*proc
 		readErr  [2]error
+		missing  [2]bool // the binaries are not there
 		restores [2]*proc
 		errs     []error
 	)
@@ -120,7 +129,7 @@ func (f *IPTables) applyOnce(ctx context.Context, jails []Jail, managed []string
 	for _, n := range managed {
 		chains = append(chains, ChainName(n))
 	}
-	needSets := slices.ContainsFunc(jails, func(j Jail) bool { return j.Action == actionIPSet })
+	needSets := slices.ContainsFunc(jails, func(j Jail) bool { return j.Action == ActionIPSet })
 	ipset, useSets, setErr := ipsetPath(needSets)
 	var setSave *proc
 	if useSets && setErr == nil {
@@ -128,6 +137,7 @@ func (f *IPTables) applyOnce(ctx context.Context, jails []Jail, managed []string
 	}
 	for fam := range plan.Families {
 		bins[fam], readErr[fam] = f.binaries(ctx, Family(fam))
+		missing[fam] = readErr[fam] != nil
 		if readErr[fam] == nil {
 			saves[fam], readErr[fam] = start(ctx, bins[fam].save, []string{"-t", "filter"}, "")
 		}
@@ -152,7 +162,7 @@ func (f *IPTables) applyOnce(ctx context.Context, jails []Jail, managed []string
 			errs = append(errs, setErr)
 			skip := map[string]bool{}
 			for _, j := range jails {
-				skip[j.Name] = j.Action == actionIPSet
+				skip[j.Name] = j.Action == ActionIPSet
 			}
 			jails = slices.DeleteFunc(slices.Clone(jails), func(j Jail) bool { return skip[j.Name] })
 			managed = slices.DeleteFunc(slices.Clone(managed), func(n string) bool { return skip[n] })
@@ -189,7 +199,7 @@ func (f *IPTables) applyOnce(ctx context.Context, jails []Jail, managed []string
 			}
 		}
 		switch {
-		case readErr[fam] != nil && fp.Family == IPv6 && !needV6:
+		case readErr[fam] != nil && (fp.Family == IPv6 && !needV6 || missing[fam] && !required):
 			fp.Skipped = readErr[fam].Error()
 		case readErr[fam] != nil:
 			fp.Failed = readErr[fam].Error()

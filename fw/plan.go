@@ -309,7 +309,7 @@ func diff(fam Family, cur table, jails []Jail, managed []string, cost costs, set
 	}
 
 	for _, j := range jails {
-		if j.Action == actionIPSet {
+		if j.Action == ActionIPSet {
 			set := sets[j.Name]
 			if set == "" {
 				set = SetName(j.Name, fam)
@@ -480,21 +480,21 @@ func validate(jails []Jail, managed []string) error {
 		if _, err := jumpSpecs(j); err != nil {
 			return fmt.Errorf("jail %s: %w", j.Name, err)
 		}
+		switch j.Action {
+		case "", ActionIPTables, ActionIPSet, ActionNFTables:
+		default:
+			return fmt.Errorf("jail %s: action %q: want %s, %s or %s", j.Name, j.Action, ActionIPTables, ActionIPSet, ActionNFTables)
+		}
 		switch strings.ToUpper(j.BlockType) {
 		case "", "REJECT", "DROP":
 		default:
 			return fmt.Errorf("jail %s: blocktype %q: want REJECT or DROP", j.Name, j.BlockType)
 		}
-		switch j.Action {
-		case "", "iptables", actionIPSet:
-		default:
-			return fmt.Errorf("jail %s: banaction %q is not one of the iptables backend (iptables, ipset)", j.Name, j.Action)
-		}
 		for _, p := range j.Bans {
 			if !p.IsValid() {
 				return fmt.Errorf("jail %s: invalid (zero) ban prefix", j.Name)
 			}
-			if j.Action == actionIPSet && normalize(p).Bits() == 0 {
+			if j.Action == ActionIPSet && normalize(p).Bits() == 0 {
 				return fmt.Errorf("jail %s: ban %s: an ipset hash:net set cannot hold a /0", j.Name, p)
 			}
 		}

@@ -70,7 +70,7 @@ type Jail struct {
 	MaxNewBans int
 	NewBans    int
 	BlockType  string   // REJECT or DROP
-	BanAction  string   // iptables, ipset or nftables (fw.Jail.Action)
+	BanAction  string   // the firewall backend: one of BanActions
 	Ports      []string // names, numbers or lo:hi ranges; nil for every port
 	Protocol   string   // tcp, udp or all
 	Subnet     Subnet   // prefix bans of many members (config_prefix.go); MinIPs 0: off
@@ -88,6 +88,9 @@ func (c *Config) Jail(name string) *Jail {
 	}
 	return nil
 }
+
+// BanActions are the values of banaction: the firewall backends (fw.Jail's Action).
+var BanActions = []string{"iptables", "ipset", "nftables"}
 
 // DefaultMaxNewBans is max_new_bans_per_run when the config does not say.
 const DefaultMaxNewBans = 5000
@@ -125,22 +128,23 @@ jails:
 
 // settings is what both `defaults:` and a jail may set; nil means not set.
 type settings struct {
-	enabled, ignoreself                                  *bool
-	filter, backend, journalDir, block, proto, banaction *string
-	failregex, ignoreregex, logpath, jmatch              []string
-	maxretry, maxNewBans                                 *int
-	findtime, bantime                                    *int64
-	ignoreip                                             []netip.Prefix
-	ports                                                []string
-	subnet                                               *Subnet
-	ipv6prefix                                           *int
-	incr                                                 *increment // bantime_increment:
-	permanentAfter                                       *int
-	forgetAfter                                          *int64
-	notify                                               []NotifyTarget
-	set                                                  map[string]bool
-	lines                                                map[string]int
-	bad                                                  map[string]bool // keys in error
+	enabled, ignoreself                       *bool
+	filter, backend, journalDir, block, proto *string
+	banaction                                 *string
+	failregex, ignoreregex, logpath, jmatch   []string
+	maxretry, maxNewBans                      *int
+	findtime, bantime                         *int64
+	ignoreip                                  []netip.Prefix
+	ports                                     []string
+	subnet                                    *Subnet
+	ipv6prefix                                *int
+	incr                                      *increment // bantime_increment:
+	permanentAfter                            *int
+	forgetAfter                               *int64
+	notify                                    []NotifyTarget
+	set                                       map[string]bool
+	lines                                     map[string]int
+	bad                                       map[string]bool // keys in error
 }
 
 // Where returns the key path and line that set key for jail j: the jail's own setting, else
@@ -485,8 +489,8 @@ func (l *loader) setting(s *settings, path, key string, k, v *yaml.Node) error {
 		if err := l.strp(v, p, &s.banaction); err != nil {
 			return err
 		}
-		if *s.banaction != "iptables" && *s.banaction != "ipset" && *s.banaction != "nftables" {
-			return l.errf(v, p, "must be iptables, ipset or nftables, got %q", *s.banaction)
+		if !slices.Contains(BanActions, *s.banaction) {
+			return l.errf(v, p, "must be %s or %s, got %q", strings.Join(BanActions[:len(BanActions)-1], ", "), BanActions[len(BanActions)-1], *s.banaction)
 		}
 	case "protocol":
 		if err := l.strp(v, p, &s.proto); err != nil {
@@ -683,7 +687,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		Name: name, Enabled: true, IgnoreSelf: true, MaxNewBans: DefaultMaxNewBans, FilterSpec: name, Backend: "file",
 		JournalMatch: DefaultJournalMatch(),
 		MaxRetry:     5, FindTime: 600, BanTime: 600,
-		BlockType: "REJECT", BanAction: "iptables", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp",
+		BlockType: "REJECT", Ports: []string{"smtp", "465", "submission"}, Protocol: "tcp", BanAction: "iptables",
 		IgnoreIP:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		IPv6Prefix: DefaultIPv6Prefix,
 		Escalation: DefaultEscalation(),
@@ -697,6 +701,7 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 		setIf(&j.BlockType, x.block)
 		setIf(&j.BanAction, x.banaction)
 		setIf(&j.Protocol, x.proto)
+		setIf(&j.BanAction, x.banaction)
 		setIf(&j.MaxRetry, x.maxretry)
 		setIf(&j.MaxNewBans, x.maxNewBans)
 		setIf(&j.FindTime, x.findtime)

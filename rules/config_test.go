@@ -346,3 +346,38 @@ func TestLoadConfigPartial(t *testing.T) {
 		t.Fatalf("partial config %+v", c)
 	}
 }
+
+func TestBanAction(t *testing.T) {
+	const jail = "jails:\n  a:\n    filter: postfix-sasl\n    logpath: x\n"
+	tests := []struct {
+		name    string
+		yaml    string
+		want    map[string]string // jail → banaction
+		wantErr string
+	}{
+		{name: "default iptables", yaml: jail, want: map[string]string{"a": "iptables"}},
+		{name: "defaults and jail", yaml: "defaults:\n  banaction: nftables\n" + jail + "  b:\n    filter: postfix-sasl\n    logpath: x\n    banaction: ipset\n",
+			want: map[string]string{"a": "nftables", "b": "ipset"}},
+		{name: "unknown", yaml: jail + "    banaction: pf\n",
+			wantErr: `cfg.yaml:5: jails.a.banaction: must be iptables, ipset or nftables, got "pf"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadConfig(strings.NewReader(tt.yaml), "cfg.yaml", Env{ReadFile: noFiles})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range tt.want {
+				if got := cfg.Jail(name).BanAction; got != want {
+					t.Errorf("jail %s: banaction %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+}

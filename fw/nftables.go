@@ -1,0 +1,582 @@
+package fw
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// The backends a Jail's Action names.
+const (
+	ActionIPTables = "iptables" // the default: chains in iptables' filter table (IPTables)
+	ActionIPSet    = "ipset"
+	ActionNFTables = "nftables" // sets and chains in the table inet fail2ban-scan (NFTables)
+)
+
+// NFTTable is the nftables table, of family inet, that holds the objects of
+// the jails whose Action is "nftables". It is ours entirely: anything else in
+// it is removed.
+const NFTTable = "fail2ban-scan"
+
+// NFTables is the Firewall of the jails whose Action is ActionNFTables: one
+// table of its own, inet fail2ban-scan, with per jail J
+//
+//	set f2b-J-v4 { type ipv4_addr; flags interval; elements = { 192.0.2.7, 203.0.113.0/24 } }
+//	set f2b-J-v6 { type ipv6_addr; flags interval; }
+//	chain f2b-J {
+//		type filter hook input priority filter - 1; policy accept;
+//		tcp dport { 25, 465, 587 } ip saddr @f2b-J-v4 reject with icmp port-unreachable
+//		tcp dport { 25, 465, 587 } ip6 saddr @f2b-J-v6 reject with icmpv6 port-unreachable
+//	}
+//
+// (drop for BlockType DROP; "meta l4proto { tcp, udp } th dport ..." for
+// protocol all; no port match for every port, and then "meta l4proto tcp" or
+// udp, or no match at all for protocol all, as the iptables jumps do).
+//
+// The sets have no size: interval sets (rbtree) take any number of elements
+// without one. Bans have no kernel timeout: the state lifts them.
+//
+// Reconcile reads the table once ("nft list table"), diffs it against the
+// jails, and applies the difference as one "nft -f -" transaction. Jails of
+// other backends are not its own: their sets and chains, if any, go. With no
+// jail of its own, the table is deleted.
+type NFTables struct {
+	cmd string
+}
+
+// NewNFTables returns the nftables Firewall running cmd ("" = "nft", looked
+// up in $PATH then in the sbin directories). It runs nothing until Reconcile
+// or Flush.
+func NewNFTables(cmd string) *NFTables {
+	if cmd == "" {
+		cmd = "nft"
+	}
+	return &NFTables{cmd: cmd}
+}
+
+var _ Firewall = (*NFTables)(nil)
+
+// Reconcile implements Firewall for the jails whose Action is "nftables";
+// the others and managed are not wanted in the table. When nft is not
+// installed and no jail is its own, the plan is empty and there is no error;
+// when the table does not exist and no jail is its own, likewise (so that
+// hosts without nftables jails see no nftables lines).
+func (f *NFTables) Reconcile(ctx context.Context, jails []Jail, managed []string, dryRun bool) (*Plan, error) {
+	if err := validate(jails, managed); err != nil {
+		return nil, err
+	}
+	own, managed := OwnJails(jails, managed, ActionNFTables)
+	return f.apply(ctx, own, dryRun)
+}
+
+// Flush implements Firewall: it deletes the table, whichever jails are named.
+func (f *NFTables) Flush(ctx context.Context, jails []string) (*Plan, error) {
+	if err := validate(nil, jails); err != nil {
+		return nil, err
+	}
+	return f.apply(ctx, nil, false)
+}
+
+func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan, error) {
+	plan := &Plan{Families: []FamilyPlan{{Family: NFT}}}
+	fp := &plan.Families[0]
+	path, err := nftPath(f.cmd)
+	if err != nil {
+		if len(jails) == 0 {
+			return &Plan{}, nil
+		}
+		fp.Failed = err.Error()
+		return plan, err
+	}
+	cur, err := readNFT(ctx, path)
+	if err != nil {
+		fp.Failed = err.Error()
+		return plan, err
+	}
+	if !cur.exists && len(jails) == 0 {
+		return &Plan{}, nil
+	}
+	fp.Ops = nftDiff(cur, jails)
+	if dryRun || len(fp.Ops) == 0 {
+		return plan, nil
+	}
+	if err := runNFT(ctx, path, nftScript(fp.Ops)); err != nil {
+		fp.Failed = err.Error()
+		return plan, fmt.Errorf("apply %s to nftables: %w", Changes(len(fp.Ops)), err)
+	}
+	return plan, nil
+}
+
+// OwnJails splits jails into those whose Action is one of actions ("" is
+// ActionIPTables) and the others, whose names are appended to (a copy of)
+// managed: a backend removes its objects of the jails that are not its own.
+func OwnJails(jails []Jail, managed []string, actions ...string) ([]Jail, []string) {
+	var own []Jail
+	others := slices.Clone(managed)
+	for _, j := range jails {
+		a := j.Action
+		if a == "" {
+			a = ActionIPTables
+		}
+		if slices.Contains(actions, a) {
+			own = append(own, j)
+		} else if !slices.Contains(others, j.Name) {
+			others = append(others, j.Name)
+		}
+	}
+	return own, others
+}
+
+// nftPath resolves the nft command like lookPath.
+func nftPath(cmd string) (string, error) {
+	if p, err := exec.LookPath(cmd); err == nil {
+		return p, nil
+	}
+	if !strings.Contains(cmd, "/") {
+		for _, d := range sbinDirs {
+			if p, err := exec.LookPath(filepath.Join(d, cmd)); err == nil {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s not found in $PATH nor in %s (is nftables installed?)", cmd, strings.Join(sbinDirs, ", "))
+}
+
+const nftTableRef = "inet " + NFTTable
+
+// nftHook is a jail chain's declaration, as nft 1.0.6 lists it: before
+// iptables' INPUT (priority filter).
+const nftHook = "type filter hook input priority filter - 1; policy accept;"
+
+func setNames(jail string) [2]string {
+	return [2]string{ChainName(jail) + "-v4", ChainName(jail) + "-v6"}
+}
+
+// setDecl is the declaration of a set of fam (IPv4 or IPv6), as nft lists it
+// line by line.
+func setDecl(fam Family) []string {
+	if fam == IPv6 {
+		return []string{"type ipv6_addr", "flags interval"}
+	}
+	return []string{"type ipv4_addr", "flags interval"}
+}
+
+// nftRules returns the rules of j's chain, as nft 1.0.6 lists them (and as
+// they are written). j must be valid.
+func nftRules(j Jail) []string {
+	proto := strings.ToLower(j.Protocol)
+	if proto == "" {
+		proto = "tcp"
+	}
+	var match string
+	if allPorts(j.Ports) {
+		if proto != "all" {
+			match = "meta l4proto " + proto + " "
+		}
+	} else {
+		p := proto
+		if p == "all" {
+			p = "tcp"
+		}
+		list, _ := portList(j.Ports, p) // validated
+		ports := strings.Split(strings.ReplaceAll(list, ":", "-"), ",")
+		set := ports[0]
+		if len(ports) > 1 {
+			set = "{ " + strings.Join(ports, ", ") + " }"
+		}
+		if proto == "all" {
+			match = "meta l4proto { tcp, udp } th dport " + set + " "
+		} else {
+			match = proto + " dport " + set + " "
+		}
+	}
+	v4, v6 := "reject with icmp port-unreachable", "reject with icmpv6 port-unreachable"
+	if strings.EqualFold(j.BlockType, "DROP") {
+		v4, v6 = "drop", "drop"
+	}
+	sets := setNames(j.Name)
+	return []string{
+		match + "ip saddr @" + sets[0] + " " + v4,
+		match + "ip6 saddr @" + sets[1] + " " + v6,
+	}
+}
+
+// nftLive is the table as "nft list table" printed it.
+type nftLive struct {
+	exists bool
+	sets   map[string]*liveSet
+	chains map[string]*liveChain
+}
+
+type liveSet struct {
+	decl  []string // "type ipv4_addr", "flags interval", ...
+	elems []string // as listed: "192.0.2.7", "203.0.113.0/24", "192.0.2.1-192.0.2.5", "192.0.2.9 comment \"x\""
+}
+
+type liveChain struct {
+	hook  string // "type filter hook input priority filter - 1; policy accept;", or "" for a regular chain
+	rules []string
+}
+
+// readNFT lists the table. A table that does not exist is an empty nftLive.
+func readNFT(ctx context.Context, path string) (*nftLive, error) {
+	cmd := exec.CommandContext(ctx, path, "list", "table", "inet", NFTTable)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		// nft 1.0.6: "Error: No such file or directory" and the command, underlined.
+		if strings.HasPrefix(msg, "Error: No such file or directory") {
+			return &nftLive{}, nil
+		}
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", err, ctx.Err())
+		}
+		return nil, fmt.Errorf("read nftables table %s: %w", nftTableRef, &cmdError{Argv: cmd.Args, Err: err, Stderr: firstLine(msg)})
+	}
+	live, err := parseNFT(out)
+	if err != nil {
+		return nil, fmt.Errorf("read nftables table %s: %s output: %w", nftTableRef, path, err)
+	}
+	return live, nil
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// parseNFT parses "nft list table inet fail2ban-scan" (nft 1.0.6's layout:
+// one object per block, one declaration or rule per line, elements wrapped
+// over lines between "elements = {" and "}"). Blocks of other kinds (map,
+// flowtable, counter, ...) are skipped: they are never ours to write.
+func parseNFT(out []byte) (*nftLive, error) {
+	live := &nftLive{exists: true, sets: map[string]*liveSet{}, chains: map[string]*liveChain{}}
+	var (
+		set    *liveSet
+		chain  *liveChain
+		depth  int  // 1 inside the table, 2 inside an object
+		inElem bool // inside "elements = { ... }"
+		skip   bool // inside an object of another kind
+	)
+	addElems := func(s string) {
+		for e := range strings.SplitSeq(s, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				set.elems = append(set.elems, e)
+			}
+		}
+	}
+	for i, line := range bytes.Split(out, []byte("\n")) {
+		l := strings.TrimSpace(string(line))
+		switch {
+		case l == "":
+		case inElem:
+			body, end := strings.CutSuffix(l, "}")
+			addElems(body)
+			inElem = !end
+		case depth == 0 && l == "table "+nftTableRef+" {":
+			depth = 1
+		case depth == 1 && strings.HasSuffix(l, " {"):
+			depth = 2
+			kind, name, _ := strings.Cut(strings.TrimSuffix(l, " {"), " ")
+			switch kind {
+			case "set":
+				set = &liveSet{}
+				live.sets[name] = set
+			case "chain":
+				chain = &liveChain{}
+				live.chains[name] = chain
+			default:
+				skip = true
+			}
+		case depth == 1 && l == "}":
+			depth = 0
+		case depth == 2 && l == "}":
+			depth, set, chain, skip = 1, nil, nil, false
+		case depth == 2 && skip:
+		case depth == 2 && set != nil && strings.HasPrefix(l, "elements = {"):
+			body, end := strings.CutSuffix(strings.TrimPrefix(l, "elements = {"), "}")
+			addElems(body)
+			inElem = !end
+		case depth == 2 && set != nil:
+			set.decl = append(set.decl, l)
+		case depth == 2 && chain != nil && strings.HasPrefix(l, "type ") && chain.hook == "" && len(chain.rules) == 0:
+			chain.hook = l
+		case depth == 2 && chain != nil:
+			chain.rules = append(chain.rules, l)
+		default:
+			return nil, fmt.Errorf("line %d: unexpected %q", i+1, l)
+		}
+	}
+	if depth != 0 {
+		return nil, errors.New("unexpected end of output")
+	}
+	return live, nil
+}
+
+// parseElem returns the prefix a set element stands for: an address, a
+// prefix, or a range that is exactly a prefix. Anything else (a range, an
+// element with a comment or a timeout) is not one of ours.
+func parseElem(e string) (netip.Prefix, bool) {
+	if strings.Contains(e, " ") {
+		return netip.Prefix{}, false
+	}
+	if lo, hi, ok := strings.Cut(e, "-"); ok {
+		a, err1 := netip.ParseAddr(lo)
+		b, err2 := netip.ParseAddr(hi)
+		if err1 != nil || err2 != nil || a.Is4() != b.Is4() {
+			return netip.Prefix{}, false
+		}
+		for bits := 0; bits <= a.BitLen(); bits++ {
+			p := netip.PrefixFrom(a, bits).Masked()
+			if p.Addr() == a && lastAddr(p) == b {
+				return p, true
+			}
+		}
+		return netip.Prefix{}, false
+	}
+	if !strings.Contains(e, "/") {
+		a, err := netip.ParseAddr(e)
+		if err != nil {
+			return netip.Prefix{}, false
+		}
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	p, err := netip.ParsePrefix(e)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	return p.Masked(), true
+}
+
+// lastAddr is the last address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// elemText renders p as an element: an address without its /32 or /128.
+func elemText(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+// deleteKey is the text that deletes the listed element e: its key, without
+// a comment or a timeout.
+func deleteKey(e string) string {
+	k, _, _ := strings.Cut(e, " ")
+	return k
+}
+
+// nftDiff returns the nft commands that turn cur into the table of jails,
+// one per line, one element per "add element" or "delete element" (nftScript
+// joins them). The order keeps every command valid where it runs: chains
+// that go or change are flushed, then deleted; sets that go or change are
+// deleted; elements deleted, then added (so a prefix can replace its
+// members); chains and their rules added last. jails must be valid.
+func nftDiff(cur *nftLive, jails []Jail) []string {
+	tref := nftTableRef
+	if len(jails) == 0 {
+		if cur.exists {
+			return []string{"delete table " + tref}
+		}
+		return nil
+	}
+	var ops []string
+	if !cur.exists {
+		ops = append(ops, "add table "+tref)
+	}
+	type wantSet struct {
+		fam  Family
+		bans []netip.Prefix
+		keys map[banKey]bool
+	}
+	wantSets := map[string]wantSet{}
+	wantChains := map[string]Jail{}
+	for _, j := range jails {
+		names := setNames(j.Name)
+		for fam, name := range names {
+			bans, keys := familyBans(Family(fam), j.Bans)
+			slices.SortFunc(bans, comparePrefix)
+			wantSets[name] = wantSet{Family(fam), bans, keys}
+		}
+		wantChains[ChainName(j.Name)] = j
+	}
+
+	// Sets that go or are redeclared; the chains that use them are rebuilt.
+	var goneSets, newSets []string
+	rebuild := map[string]bool{} // chains to flush, delete and add again
+	for name, s := range cur.sets {
+		w, ok := wantSets[name]
+		if !ok {
+			goneSets = append(goneSets, name)
+		} else if !slices.Equal(s.decl, setDecl(w.fam)) {
+			goneSets = append(goneSets, name)
+			newSets = append(newSets, name)
+		}
+	}
+	for _, j := range jails {
+		for _, name := range setNames(j.Name) {
+			if _, ok := cur.sets[name]; !ok {
+				newSets = append(newSets, name)
+			}
+			if slices.Contains(goneSets, name) {
+				rebuild[ChainName(j.Name)] = true
+			}
+		}
+	}
+	// Chains: those that go, and those whose hook or rules differ.
+	var goneChains, flushChains, addChains []string
+	for name, c := range cur.chains {
+		j, ok := wantChains[name]
+		switch {
+		case !ok || c.hook != nftHook:
+			goneChains = append(goneChains, name)
+			if ok {
+				addChains = append(addChains, name)
+			}
+		case rebuild[name] || !slices.Equal(c.rules, nftRules(j)):
+			flushChains = append(flushChains, name)
+		}
+	}
+	for _, j := range jails {
+		if _, ok := cur.chains[ChainName(j.Name)]; !ok {
+			addChains = append(addChains, ChainName(j.Name))
+		}
+	}
+	slices.Sort(goneSets)
+	slices.Sort(newSets)
+	slices.Sort(goneChains)
+	slices.Sort(flushChains)
+	slices.Sort(addChains)
+
+	// Every chain that goes is flushed first, so none still jumps to another.
+	for _, c := range slices.Concat(goneChains, flushChains) {
+		if len(cur.chains[c].rules) > 0 {
+			ops = append(ops, "flush chain "+tref+" "+c)
+		}
+	}
+	for _, c := range goneChains {
+		ops = append(ops, "delete chain "+tref+" "+c)
+	}
+	for _, s := range goneSets {
+		ops = append(ops, "delete set "+tref+" "+s)
+	}
+	for _, s := range newSets {
+		ops = append(ops, "add set "+tref+" "+s+" { "+strings.Join(setDecl(wantSets[s].fam), "; ")+"; }")
+	}
+	// Elements of the sets that stay: delete what is not wanted, then add
+	// what is missing; a new set gets all of its bans.
+	names := make([]string, 0, len(wantSets))
+	for n := range wantSets {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		w := wantSets[name]
+		prefix := " element " + tref + " " + name + " { "
+		have := map[banKey]bool{}
+		if s, ok := cur.sets[name]; ok && !slices.Contains(goneSets, name) {
+			for _, e := range s.elems {
+				p, ok := parseElem(e)
+				if ok && p.Addr().Is4() == (w.fam == IPv4) {
+					k := keyOf(p)
+					if _, wanted := w.keys[k]; wanted && !have[k] {
+						have[k] = true
+						continue
+					}
+				}
+				ops = append(ops, "delete"+prefix+deleteKey(e)+" }")
+			}
+		}
+		for _, p := range w.bans {
+			if !have[keyOf(p)] {
+				ops = append(ops, "add"+prefix+elemText(p)+" }")
+			}
+		}
+	}
+	for _, c := range flushChains {
+		for _, r := range nftRules(wantChains[c]) {
+			ops = append(ops, "add rule "+tref+" "+c+" "+r)
+		}
+	}
+	for _, c := range addChains {
+		ops = append(ops, "add chain "+tref+" "+c+" { "+nftHook+" }")
+		for _, r := range nftRules(wantChains[c]) {
+			ops = append(ops, "add rule "+tref+" "+c+" "+r)
+		}
+	}
+	return ops
+}
+
+// nftScript is the "nft -f" input for ops: consecutive element commands on
+// the same set are joined into one ("add element T S { a, b, c }"), which
+// nft parses many times faster than one command per element.
+func nftScript(ops []string) string {
+	n := 0
+	for _, op := range ops {
+		n += len(op) + 1
+	}
+	var b strings.Builder
+	b.Grow(n)
+	var open string // the "add element T S { " of the command being joined
+	for _, op := range ops {
+		head, elem, isElem := strings.Cut(op, " { ")
+		isElem = isElem && (strings.HasPrefix(op, "add element ") || strings.HasPrefix(op, "delete element "))
+		if isElem && head == open {
+			b.WriteString(", ")
+			b.WriteString(strings.TrimSuffix(elem, " }"))
+			continue
+		}
+		if open != "" {
+			b.WriteString(" }\n")
+			open = ""
+		}
+		if isElem {
+			open = head
+			b.WriteString(strings.TrimSuffix(op, " }"))
+			continue
+		}
+		b.WriteString(op)
+		b.WriteByte('\n')
+	}
+	if open != "" {
+		b.WriteString(" }\n")
+	}
+	return b.String()
+}
+
+// runNFT runs "nft -f -" on script: one transaction.
+func runNFT(ctx context.Context, path, script string) error {
+	cmd := exec.CommandContext(ctx, path, "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", err, ctx.Err())
+		}
+		msg := strings.TrimSpace(stderr.String())
+		// nft 1.0.6 prints "/dev/stdin:LINE:COL-COL: Error: ...", then the line and a marker
+		// line; the line may hold 100,000 elements: keep the first line, cut.
+		msg = firstLine(msg)
+		if len(msg) > 500 {
+			msg = msg[:500] + "..."
+		}
+		return &cmdError{Argv: cmd.Args, Err: err, Stderr: msg}
+	}
+	return nil
+}
