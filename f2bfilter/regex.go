@@ -98,6 +98,9 @@ type compiled struct {
 	re     *regexp.Regexp
 	re2    *regexp2.Regexp
 	names  []string // group names, by group number (re) or as listed (re2)
+	// head, when not nil, is a regexp2 regex ending in a lookahead split in two RE2 regexes
+	// (see splitLookahead): tried first, on lines where the two engines agree.
+	head *lookaheadSplit
 }
 
 // match is one regex match: the span and the named groups that took part.
@@ -123,6 +126,7 @@ func compileRegex(src string) (*compiled, error) {
 	}
 	re2.MatchTimeout = MatchTimeout
 	c.engine, c.re2 = EngineBacktrack, re2
+	c.head = splitLookahead(src)
 	for _, n := range re2.GetGroupNames() {
 		if n != "" && (n[0] < '0' || n[0] > '9') {
 			c.names = append(c.names, n)
@@ -150,6 +154,11 @@ func (c *compiled) find(s string) (*match, error) {
 			m.spans[n] = [2]int{loc[2*i], loc[2*i+1]}
 		}
 		return m, nil
+	}
+	if c.head != nil {
+		if m, decided := c.head.find(s); decided {
+			return m, nil
+		}
 	}
 	rm, err := c.re2.FindStringMatch(s)
 	if err != nil || rm == nil {
@@ -189,6 +198,11 @@ func (c *compiled) find(s string) (*match, error) {
 func (c *compiled) matches(s string) (bool, error) {
 	if c.re != nil {
 		return c.re.MatchString(s), nil
+	}
+	if c.head != nil {
+		if m, decided := c.head.find(s); decided {
+			return m != nil, nil
+		}
 	}
 	return c.re2.MatchString(s)
 }
