@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -73,7 +74,7 @@ func LoadFilterIn(spec string, dirs []string, extraFail, extraIgnore []string, r
 	f.ext = &fail2banFilter{f: ff, m: ff.NewMatcher(false)}
 	f.ext.m.SkipTime() // Filter.Time reads the time of the lines that match
 	if pre := fail2banPrefilter(ff); pre != nil {
-		f.ext.m.SetPrefilter(func(s string) bool { return pre.match([]byte(s)) })
+		f.ext.m.SetPrefilter(pre.match)
 	}
 	return f, nil
 }
@@ -127,10 +128,10 @@ func (x *fail2banFilter) match(line []byte) (MatchResult, netip.Addr, int) {
 }
 
 func (x *fail2banFilter) matchHost(line []byte) (MatchResult, string, int) {
-	s := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
+	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
 	x.mu.Lock()
 	// The time is not Match's business (see Filter.Time): any now reads the date's span.
-	r := x.m.Line(s, time.Time{}, time.UTC)
+	r := x.m.LineBytes(line, time.Time{}, time.UTC)
 	x.mu.Unlock()
 	if len(r.Failures) > 0 {
 		return Match, r.Failures[0].Host, r.Failures[0].Pattern
