@@ -344,7 +344,7 @@ func (t *dateTemplate) find(line string) (start, end int, groups []kv, ok bool) 
 				for k, v := range m.groups {
 					groups = append(groups, kv{k, v})
 				}
-				sp := m.spans["_date"]
+				sp := m.date
 				return pos + sp[0], pos + sp[1], groups, true
 			}
 		}

@@ -21,15 +21,18 @@ const fastISO = 0
 func (d *dateDetector) fastDate(line string, now time.Time, loc *time.Location, noTime bool) (r date, idx int, ok bool) {
 	var (
 		groups [8]kv
-		g      []kv
+		g      []kv // nil with noTime: no groups are kept
 		end    int
 	)
+	if !noTime {
+		g = groups[:0]
+	}
 	switch c := firstByte(line); {
 	case c >= 'A' && c <= 'Z':
-		end, g, ok = fastSyslog(line, groups[:0])
+		end, g, ok = fastSyslog(line, g)
 		idx = fastISO + 1
 	case c == '2':
-		end, g, ok = fastISOStamp(line, groups[:0])
+		end, g, ok = fastISOStamp(line, g)
 		idx = fastISO
 	}
 	if !ok {
@@ -53,7 +56,16 @@ func firstByte(s string) byte {
 	return s[0]
 }
 
-var monthAbbr = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+// isMonthAbbr reports whether s[:3] is a month as syslog writes it ("Jan" ... "Dec").
+func isMonthAbbr(s string) bool {
+	switch uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]) {
+	case 'J'<<16 | 'a'<<8 | 'n', 'F'<<16 | 'e'<<8 | 'b', 'M'<<16 | 'a'<<8 | 'r', 'A'<<16 | 'p'<<8 | 'r',
+		'M'<<16 | 'a'<<8 | 'y', 'J'<<16 | 'u'<<8 | 'n', 'J'<<16 | 'u'<<8 | 'l', 'A'<<16 | 'u'<<8 | 'g',
+		'S'<<16 | 'e'<<8 | 'p', 'O'<<16 | 'c'<<8 | 't', 'N'<<16 | 'o'<<8 | 'v', 'D'<<16 | 'e'<<8 | 'c':
+		return true
+	}
+	return false
+}
 
 // fastSyslog reads "Mmm dd HH:MM:SS" or "Mmm  d HH:MM:SS" (month as written by syslog, hour
 // 00-23, minute and second 00-59), not followed by ".digit" or " 2" (a fraction or a year,
@@ -62,15 +74,7 @@ func fastSyslog(s string, g []kv) (int, []kv, bool) {
 	if len(s) < 15 || s[3] != ' ' || s[6] != ' ' {
 		return 0, nil, false
 	}
-	mon := s[:3]
-	known := false
-	for _, m := range monthAbbr {
-		if m == mon {
-			known = true
-			break
-		}
-	}
-	if !known {
+	if !isMonthAbbr(s) {
 		return 0, nil, false
 	}
 	// %d is [1-2]\d|[0 ]?[1-9]|3[0-1]: " 5", "05", "15", "31"
@@ -94,8 +98,10 @@ func fastSyslog(s string, g []kv) (int, []kv, bool) {
 			return 0, nil, false
 		}
 	}
-	g = append(g, kv{"_date", s[:end]}, kv{"b", mon}, kv{"d", s[4:6]},
-		kv{"H", s[7:9]}, kv{"M", s[10:12]}, kv{"S", s[13:15]})
+	if g != nil {
+		g = append(g, kv{"_date", s[:end]}, kv{"b", s[:3]}, kv{"d", s[4:6]},
+			kv{"H", s[7:9]}, kv{"M", s[10:12]}, kv{"S", s[13:15]})
+	}
 	return end, g, true
 }
 
@@ -109,12 +115,7 @@ func fastClock(s string) bool {
 	if !isDigitByte(h1) || !(h0 == '0' || h0 == '1' || h0 == '2' && h1 <= '3') {
 		return false
 	}
-	for _, i := range []int{3, 6} {
-		if s[i] < '0' || s[i] > '5' || !isDigitByte(s[i+1]) {
-			return false
-		}
-	}
-	return true
+	return s[3] >= '0' && s[3] <= '5' && isDigitByte(s[4]) && s[6] >= '0' && s[6] <= '5' && isDigitByte(s[7])
 }
 
 // fastISOStamp reads "20YY-MM-DD" then "T" or one space, "HH:MM:SS", an optional "." or ","
@@ -143,8 +144,11 @@ func fastISOStamp(s string, g []kv) (int, []kv, bool) {
 		return 0, nil, false
 	}
 	end := 19
-	g = append(g, kv{"Y", s[:4]}, kv{"m", s[5:7]}, kv{"d", s[8:10]},
-		kv{"H", s[11:13]}, kv{"M", s[14:16]}, kv{"S", s[17:19]})
+	keep := g != nil
+	if keep {
+		g = append(g, kv{"Y", s[:4]}, kv{"m", s[5:7]}, kv{"d", s[8:10]},
+			kv{"H", s[11:13]}, kv{"M", s[14:16]}, kv{"S", s[17:19]})
+	}
 	if end+1 < len(s) && (s[end] == '.' || s[end] == ',') && isDigitByte(s[end+1]) {
 		n := end + 1
 		for n < len(s) && isDigitByte(s[n]) {
@@ -153,13 +157,17 @@ func fastISOStamp(s string, g []kv) (int, []kv, bool) {
 		if n-(end+1) > 6 {
 			return 0, nil, false
 		}
-		g = append(g, kv{"f", s[end+1 : n]})
+		if keep {
+			g = append(g, kv{"f", s[end+1 : n]})
+		}
 		end = n
 	}
 	if end < len(s) {
 		switch c := s[end]; {
 		case c == 'Z':
-			g = append(g, kv{"z", "Z"})
+			if keep {
+				g = append(g, kv{"z", "Z"})
+			}
 			end++
 		case c == 'U' || c == 'G':
 			return 0, nil, false // UTC, GMT: left to the template
@@ -168,7 +176,9 @@ func fastISOStamp(s string, g []kv) (int, []kv, bool) {
 			if !ok {
 				return 0, nil, false
 			}
-			g = append(g, kv{"z", s[end : end+n]})
+			if keep {
+				g = append(g, kv{"z", s[end : end+n]})
+			}
 			end += n
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			n := end
@@ -183,7 +193,9 @@ func fastISOStamp(s string, g []kv) (int, []kv, bool) {
 			}
 		}
 	}
-	g = append(g, kv{"_date", s[:end]})
+	if keep {
+		g = append(g, kv{"_date", s[:end]})
+	}
 	return end, g, true
 }
 

@@ -35,18 +35,7 @@ func (h *lookaheadSplit) find(s string) (m *match, decided bool) {
 	if h.look.MatchString(s[loc[1]:]) == h.neg {
 		return nil, false
 	}
-	m = &match{start: loc[0], end: loc[1]}
-	for i, n := range h.names {
-		if n == "" || loc[2*i] < 0 {
-			continue
-		}
-		if m.groups == nil {
-			m.groups, m.spans = map[string]string{}, map[string][2]int{}
-		}
-		m.groups[n] = s[loc[2*i]:loc[2*i+1]]
-		m.spans[n] = [2]int{loc[2*i], loc[2*i+1]}
-	}
-	return m, true
+	return newMatch(s, loc, h.names), true
 }
 
 // splitLookahead splits a Python regex ending in a lookahead (postfix.conf's auth failregex:

@@ -107,7 +107,26 @@ type compiled struct {
 type match struct {
 	start, end int
 	groups     map[string]string
-	spans      map[string][2]int
+	date       [2]int // the span of the group _date (date templates)
+}
+
+// newMatch is the match of an RE2 regex: loc as FindStringSubmatchIndex gives it, names as
+// SubexpNames.
+func newMatch(s string, loc []int, names []string) *match {
+	m := &match{start: loc[0], end: loc[1]}
+	for i, n := range names {
+		if n == "" || loc[2*i] < 0 {
+			continue
+		}
+		if m.groups == nil {
+			m.groups = make(map[string]string, 4)
+		}
+		m.groups[n] = s[loc[2*i]:loc[2*i+1]]
+		if n == "_date" {
+			m.date = [2]int{loc[2*i], loc[2*i+1]}
+		}
+	}
+	return m
 }
 
 // compileRegex compiles a Python regex (tags expanded): with Go's regexp when the translation
@@ -142,18 +161,7 @@ func (c *compiled) find(s string) (*match, error) {
 		if loc == nil {
 			return nil, nil
 		}
-		m := &match{start: loc[0], end: loc[1]}
-		for i, n := range c.names {
-			if n == "" || loc[2*i] < 0 {
-				continue
-			}
-			if m.groups == nil {
-				m.groups, m.spans = map[string]string{}, map[string][2]int{}
-			}
-			m.groups[n] = s[loc[2*i]:loc[2*i+1]]
-			m.spans[n] = [2]int{loc[2*i], loc[2*i+1]}
-		}
-		return m, nil
+		return newMatch(s, loc, c.names), nil
 	}
 	if c.head != nil {
 		if m, decided := c.head.find(s); decided {
@@ -186,10 +194,12 @@ func (c *compiled) find(s string) (*match, error) {
 			continue
 		}
 		if m.groups == nil {
-			m.groups, m.spans = map[string]string{}, map[string][2]int{}
+			m.groups = map[string]string{}
 		}
 		m.groups[n] = g.String()
-		m.spans[n] = [2]int{runeToByte(g.Index), runeToByte(g.Index + g.Length)}
+		if n == "_date" {
+			m.date = [2]int{runeToByte(g.Index), runeToByte(g.Index + g.Length)}
+		}
 	}
 	return m, nil
 }

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -128,7 +127,12 @@ func (x *fail2banFilter) match(line []byte) (MatchResult, netip.Addr, int) {
 }
 
 func (x *fail2banFilter) matchHost(line []byte) (MatchResult, string, int) {
-	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
 	x.mu.Lock()
 	// The time is not Match's business (see Filter.Time): any now reads the date's span.
 	r := x.m.LineBytes(line, time.Time{}, time.UTC)
