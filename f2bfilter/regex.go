@@ -101,6 +101,9 @@ type compiled struct {
 	// head, when not nil, is a regexp2 regex ending in a lookahead split in two RE2 regexes
 	// (see splitLookahead): tried first, on lines where the two engines agree.
 	head *lookaheadSplit
+	// tail, when not nil, is an RE2 regex ending in (?P<name>.+)$ without that group (see
+	// splitTail), tried first.
+	tail *tailSplit
 }
 
 // match is one regex match: the span and the named groups that took part.
@@ -136,6 +139,7 @@ func compileRegex(src string) (*compiled, error) {
 	if t, ok := toRE2(src); ok {
 		if re, err := regexp.Compile(t); err == nil {
 			c.engine, c.re, c.names = EngineRE2, re, re.SubexpNames()
+			c.tail = splitTail(t)
 			return c, nil
 		}
 	}
@@ -157,6 +161,11 @@ func compileRegex(src string) (*compiled, error) {
 // find searches s. The error is a timeout of the backtracking engine.
 func (c *compiled) find(s string) (*match, error) {
 	if c.re != nil {
+		if c.tail != nil {
+			if m, decided := c.tail.find(s); decided {
+				return m, nil
+			}
+		}
 		loc := c.re.FindStringSubmatchIndex(s)
 		if loc == nil {
 			return nil, nil
