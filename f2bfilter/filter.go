@@ -147,6 +147,7 @@ type Matcher struct {
 	pre      func([]byte) bool // see SetPrefilter
 	noTime   bool              // see SkipTime
 	dateHint int               // the date template that matched last (-1: none)
+	one      [1]tupleLine      // the buffer of a filter with maxlines 1
 }
 
 // NewMatcher returns a Matcher. checkAll tries every failregex on a line, as fail2ban's test
@@ -245,7 +246,8 @@ func (m *Matcher) process(tl tupleLine, when time.Time) Result {
 		}
 		org = m.buf
 	} else {
-		org = []tupleLine{tl}
+		m.one[0] = tl
+		org = m.one[:]
 		m.buf = org
 	}
 	buf := joinLines(org)
@@ -496,6 +498,11 @@ func addUser(fail map[string]string, user string) int {
 		return 0
 	}
 	return strings.Count(set, "\n") + 1
+}
+
+// TimeBytes is Time for a line in a buffer of the caller's, which it does not keep.
+func (f *Filter) TimeBytes(line []byte, now time.Time, loc *time.Location) (time.Time, bool) {
+	return f.Time(bytesString(line), now, loc)
 }
 
 // Time reads line's date with the filter's datepattern: ok is false when no template matches

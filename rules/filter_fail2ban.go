@@ -127,12 +127,7 @@ func (x *fail2banFilter) match(line []byte) (MatchResult, netip.Addr, int) {
 }
 
 func (x *fail2banFilter) matchHost(line []byte) (MatchResult, string, int) {
-	if n := len(line); n > 0 && line[n-1] == '\n' {
-		line = line[:n-1]
-	}
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
+	line = trimNewline(line)
 	x.mu.Lock()
 	// The time is not Match's business (see Filter.Time): any now reads the date's span.
 	r := x.m.LineBytes(line, time.Time{}, time.UTC)
@@ -144,6 +139,17 @@ func (x *fail2banFilter) matchHost(line []byte) (MatchResult, string, int) {
 		return Ignored, "", r.Pattern
 	}
 	return Miss, "", -1
+}
+
+// trimNewline cuts a final "\n", then a final "\r".
+func trimNewline(line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line
 }
 
 // MatchHost is Match that also reports a host given as a name (fail2ban:  filters only; for
@@ -165,8 +171,8 @@ func (f *Filter) Time(line []byte, now time.Time, loc *time.Location) (time.Time
 	if f.ext == nil {
 		return ParseTime(line, now, loc)
 	}
-	s := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
-	if t, ok := f.ext.f.Time(s, now, loc); ok {
+	line = trimNewline(line)
+	if t, ok := f.ext.f.TimeBytes(line, now, loc); ok {
 		return t, nil
 	}
 	return time.Time{}, errors.New("no date matching the filter's datepattern")
