@@ -13,8 +13,8 @@ import (
 // Go's backtracker, which otherwise walks the rest of the line with R's captures.
 type tailSplit struct {
 	head  *regexp.Regexp
-	names []string
-	name  string // the tail group's
+	names []string // R's group names by number; nil when none is named (no captures wanted)
+	name  string   // the tail group's
 }
 
 var tailGroupRE = regexp.MustCompile(`\(\?P<(\w+)>\.\+\)\$$`)
@@ -30,7 +30,14 @@ func splitTail(t string) *tailSplit {
 	if err != nil {
 		return nil
 	}
-	return &tailSplit{head: head, names: head.SubexpNames(), name: t[loc[2]:loc[3]]}
+	h := &tailSplit{head: head, name: t[loc[2]:loc[3]]}
+	for _, n := range head.SubexpNames() {
+		if n != "" {
+			h.names = head.SubexpNames()
+			break
+		}
+	}
+	return h
 }
 
 // topLevel reports whether t[i] is outside any group and t has no '|' outside groups (which
@@ -72,7 +79,12 @@ func (h *tailSplit) find(s string) (m *match, decided bool) {
 	if strings.IndexByte(s, '\n') >= 0 {
 		return nil, false
 	}
-	loc := h.head.FindStringSubmatchIndex(s)
+	var loc []int
+	if h.names == nil {
+		loc = h.head.FindStringIndex(s) // cheaper: Go's backtracker then keeps no captures
+	} else {
+		loc = h.head.FindStringSubmatchIndex(s)
+	}
 	if loc == nil {
 		return nil, true
 	}
