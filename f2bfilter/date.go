@@ -107,6 +107,7 @@ var defaultPatterns = []string{
 // logs it is made for).
 type dateDetector struct {
 	templates []*dateTemplate
+	fast      bool // the default templates come first: fastDate may read the line (see fastISO)
 }
 
 // newDateDetector builds the templates of a datepattern (nil: fail2ban's defaults).
@@ -147,6 +148,7 @@ func newDateDetector(patterns []string) (*dateDetector, error) {
 // addDefaults adds the default templates: line-begin variants first, then the others
 // (onlyLineBegin: only the former); preMatch with {DATE}: each default pattern put in its place.
 func (d *dateDetector) addDefaults(preMatch string, onlyLineBegin bool) error {
+	d.fast = d.fast || preMatch == "" && len(d.templates) == 0
 	var anchored, plain []*dateTemplate
 	for _, p := range defaultPatterns {
 		if preMatch != "" {
@@ -342,7 +344,7 @@ func (t *dateTemplate) find(line string) (start, end int, groups []kv, ok bool) 
 				for k, v := range m.groups {
 					groups = append(groups, kv{k, v})
 				}
-				sp := m.spans["_date"]
+				sp := m.date
 				return pos + sp[0], pos + sp[1], groups, true
 			}
 		}
@@ -388,6 +390,17 @@ func (d *dateDetector) detect(line string, now time.Time, loc *time.Location, hi
 		}
 		tm, ok := t.parse(groups, now, loc)
 		return date{start: s, end: e, time: tm, ok: ok}, true
+	}
+	// The template tried first is the hint's, when it is a line-begin one; fastDate's two read
+	// only lines that no other line-begin template matches first, so any other hint says
+	// another format is in use: leave it to the regexes.
+	if d.fast && (hint == nil || *hint < 0 || *hint == fastISO || *hint == fastISO+1 || !d.templates[*hint].lineBegin) {
+		if r, i, ok := d.fastDate(line, now, loc, noTime); ok {
+			if hint != nil {
+				*hint = i
+			}
+			return r, true
+		}
 	}
 	if hint != nil && *hint >= 0 && d.templates[*hint].lineBegin {
 		if r, ok := try(d.templates[*hint]); ok {

@@ -144,9 +144,10 @@ type Matcher struct {
 	lastDate time.Time
 	lastText string
 	mlfid    map[string]map[string]string
-	pre      func(string) bool // see SetPrefilter
+	pre      func([]byte) bool // see SetPrefilter
 	noTime   bool              // see SkipTime
 	dateHint int               // the date template that matched last (-1: none)
+	one      [1]tupleLine      // the buffer of a filter with maxlines 1
 }
 
 // NewMatcher returns a Matcher. checkAll tries every failregex on a line, as fail2ban's test
@@ -157,8 +158,9 @@ func (f *Filter) NewMatcher(checkAll bool) *Matcher {
 
 // SetPrefilter gives m a quick test that a line (less its date) must pass to possibly match,
 // built from the Literal of the patterns; it is used only when the filter reads one line at
-// a time (maxlines 1), where skipping a line changes nothing for the next.
-func (m *Matcher) SetPrefilter(pre func(string) bool) {
+// a time (maxlines 1), where skipping a line changes nothing for the next. pre must not keep
+// the bytes it is given: they may be the caller's buffer (see LineBytes).
+func (m *Matcher) SetPrefilter(pre func([]byte) bool) {
 	if m.f.maxLines == 1 {
 		m.pre = pre
 	}
@@ -171,12 +173,45 @@ func (m *Matcher) SkipTime() { m.noTime = true }
 
 // Line matches one line (without its newline) read at now; loc is the zone of dates without one.
 func (m *Matcher) Line(line string, now time.Time, loc *time.Location) Result {
-	f := m.f
+	d, found := m.f.dates.detect(line, now, loc, &m.dateHint, m.noTime)
+	return m.line(line, d, found, now)
+}
+
+// LineBytes is Line for a line in a buffer of the caller's: with a prefilter set, the lines it
+// turns away (most of them) are not copied. Nothing of line is kept after it returns.
+func (m *Matcher) LineBytes(line []byte, now time.Time, loc *time.Location) Result {
+	if m.pre == nil {
+		return m.Line(string(line), now, loc)
+	}
+	view := bytesString(line) // not kept: see below
+	d, found := m.f.dates.detect(view, now, loc, &m.dateHint, m.noTime)
+	text := line
+	if found {
+		switch {
+		case d.start == 0:
+			text = line[d.end:]
+		case d.start < d.end:
+			text = append(append([]byte(nil), line[:d.start]...), line[d.end:]...)
+		}
+	}
+	if !m.pre(text) {
+		// what Line keeps of a line process turns away: its date, copied
+		if found && d.start != d.end && d.ok {
+			m.lastDate, m.lastText = d.time, strings.Clone(view[d.start:d.end])
+		}
+		m.buf = nil
+		return Result{}
+	}
+	return m.line(string(line), d, found, now)
+}
+
+// line matches line, whose date detect found (or not).
+func (m *Matcher) line(line string, d date, found bool, now time.Time) Result {
 	var (
 		tl   = tupleLine{post: line}
 		when time.Time
 	)
-	if d, ok := f.dates.detect(line, now, loc, &m.dateHint, m.noTime); ok {
+	if found {
 		tl = tupleLine{line[:d.start], line[d.start:d.end], line[d.end:]}
 		switch {
 		case d.start == d.end: // {NONE}
@@ -211,12 +246,13 @@ func (m *Matcher) process(tl tupleLine, when time.Time) Result {
 		}
 		org = m.buf
 	} else {
-		org = []tupleLine{tl}
+		m.one[0] = tl
+		org = m.one[:]
 		m.buf = org
 	}
 	buf := joinLines(org)
 	var res Result
-	if m.pre != nil && !m.pre(buf) {
+	if m.pre != nil && !m.pre(stringBytes(buf)) {
 		return res
 	}
 	var pre map[string]string
@@ -462,6 +498,11 @@ func addUser(fail map[string]string, user string) int {
 		return 0
 	}
 	return strings.Count(set, "\n") + 1
+}
+
+// TimeBytes is Time for a line in a buffer of the caller's, which it does not keep.
+func (f *Filter) TimeBytes(line []byte, now time.Time, loc *time.Location) (time.Time, bool) {
+	return f.Time(bytesString(line), now, loc)
 }
 
 // Time reads line's date with the filter's datepattern: ok is false when no template matches

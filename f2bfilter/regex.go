@@ -98,13 +98,38 @@ type compiled struct {
 	re     *regexp.Regexp
 	re2    *regexp2.Regexp
 	names  []string // group names, by group number (re) or as listed (re2)
+	// head, when not nil, is a regexp2 regex ending in a lookahead split in two RE2 regexes
+	// (see splitLookahead): tried first, on lines where the two engines agree.
+	head *lookaheadSplit
+	// tail, when not nil, is an RE2 regex ending in (?P<name>.+)$ without that group (see
+	// splitTail), tried first.
+	tail *tailSplit
 }
 
 // match is one regex match: the span and the named groups that took part.
 type match struct {
 	start, end int
 	groups     map[string]string
-	spans      map[string][2]int
+	date       [2]int // the span of the group _date (date templates)
+}
+
+// newMatch is the match of an RE2 regex: loc as FindStringSubmatchIndex gives it, names as
+// SubexpNames.
+func newMatch(s string, loc []int, names []string) *match {
+	m := &match{start: loc[0], end: loc[1]}
+	for i, n := range names {
+		if n == "" || loc[2*i] < 0 {
+			continue
+		}
+		if m.groups == nil {
+			m.groups = make(map[string]string, 4)
+		}
+		m.groups[n] = s[loc[2*i]:loc[2*i+1]]
+		if n == "_date" {
+			m.date = [2]int{loc[2*i], loc[2*i+1]}
+		}
+	}
+	return m
 }
 
 // compileRegex compiles a Python regex (tags expanded): with Go's regexp when the translation
@@ -114,6 +139,7 @@ func compileRegex(src string) (*compiled, error) {
 	if t, ok := toRE2(src); ok {
 		if re, err := regexp.Compile(t); err == nil {
 			c.engine, c.re, c.names = EngineRE2, re, re.SubexpNames()
+			c.tail = splitTail(t)
 			return c, nil
 		}
 	}
@@ -123,6 +149,7 @@ func compileRegex(src string) (*compiled, error) {
 	}
 	re2.MatchTimeout = MatchTimeout
 	c.engine, c.re2 = EngineBacktrack, re2
+	c.head = splitLookahead(src)
 	for _, n := range re2.GetGroupNames() {
 		if n != "" && (n[0] < '0' || n[0] > '9') {
 			c.names = append(c.names, n)
@@ -134,22 +161,21 @@ func compileRegex(src string) (*compiled, error) {
 // find searches s. The error is a timeout of the backtracking engine.
 func (c *compiled) find(s string) (*match, error) {
 	if c.re != nil {
+		if c.tail != nil {
+			if m, decided := c.tail.find(s); decided {
+				return m, nil
+			}
+		}
 		loc := c.re.FindStringSubmatchIndex(s)
 		if loc == nil {
 			return nil, nil
 		}
-		m := &match{start: loc[0], end: loc[1]}
-		for i, n := range c.names {
-			if n == "" || loc[2*i] < 0 {
-				continue
-			}
-			if m.groups == nil {
-				m.groups, m.spans = map[string]string{}, map[string][2]int{}
-			}
-			m.groups[n] = s[loc[2*i]:loc[2*i+1]]
-			m.spans[n] = [2]int{loc[2*i], loc[2*i+1]}
+		return newMatch(s, loc, c.names), nil
+	}
+	if c.head != nil {
+		if m, decided := c.head.find(s); decided {
+			return m, nil
 		}
-		return m, nil
 	}
 	rm, err := c.re2.FindStringMatch(s)
 	if err != nil || rm == nil {
@@ -177,10 +203,12 @@ func (c *compiled) find(s string) (*match, error) {
 			continue
 		}
 		if m.groups == nil {
-			m.groups, m.spans = map[string]string{}, map[string][2]int{}
+			m.groups = map[string]string{}
 		}
 		m.groups[n] = g.String()
-		m.spans[n] = [2]int{runeToByte(g.Index), runeToByte(g.Index + g.Length)}
+		if n == "_date" {
+			m.date = [2]int{runeToByte(g.Index), runeToByte(g.Index + g.Length)}
+		}
 	}
 	return m, nil
 }
@@ -189,6 +217,11 @@ func (c *compiled) find(s string) (*match, error) {
 func (c *compiled) matches(s string) (bool, error) {
 	if c.re != nil {
 		return c.re.MatchString(s), nil
+	}
+	if c.head != nil {
+		if m, decided := c.head.find(s); decided {
+			return m != nil, nil
+		}
 	}
 	return c.re2.MatchString(s)
 }

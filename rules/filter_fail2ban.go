@@ -73,7 +73,7 @@ func LoadFilterIn(spec string, dirs []string, extraFail, extraIgnore []string, r
 	f.ext = &fail2banFilter{f: ff, m: ff.NewMatcher(false)}
 	f.ext.m.SkipTime() // Filter.Time reads the time of the lines that match
 	if pre := fail2banPrefilter(ff); pre != nil {
-		f.ext.m.SetPrefilter(func(s string) bool { return pre.match([]byte(s)) })
+		f.ext.m.SetPrefilter(pre.match)
 	}
 	return f, nil
 }
@@ -127,10 +127,10 @@ func (x *fail2banFilter) match(line []byte) (MatchResult, netip.Addr, int) {
 }
 
 func (x *fail2banFilter) matchHost(line []byte) (MatchResult, string, int) {
-	s := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
+	line = trimNewline(line)
 	x.mu.Lock()
 	// The time is not Match's business (see Filter.Time): any now reads the date's span.
-	r := x.m.Line(s, time.Time{}, time.UTC)
+	r := x.m.LineBytes(line, time.Time{}, time.UTC)
 	x.mu.Unlock()
 	if len(r.Failures) > 0 {
 		return Match, r.Failures[0].Host, r.Failures[0].Pattern
@@ -139,6 +139,17 @@ func (x *fail2banFilter) matchHost(line []byte) (MatchResult, string, int) {
 		return Ignored, "", r.Pattern
 	}
 	return Miss, "", -1
+}
+
+// trimNewline cuts a final "\n", then a final "\r".
+func trimNewline(line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line
 }
 
 // MatchHost is Match that also reports a host given as a name (fail2ban:  filters only; for
@@ -160,8 +171,8 @@ func (f *Filter) Time(line []byte, now time.Time, loc *time.Location) (time.Time
 	if f.ext == nil {
 		return ParseTime(line, now, loc)
 	}
-	s := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
-	if t, ok := f.ext.f.Time(s, now, loc); ok {
+	line = trimNewline(line)
+	if t, ok := f.ext.f.TimeBytes(line, now, loc); ok {
 		return t, nil
 	}
 	return time.Time{}, errors.New("no date matching the filter's datepattern")
