@@ -179,14 +179,17 @@ func Decode(data []byte) (*State, error) {
 	if v < 1 {
 		return nil, fmt.Errorf("schema version %d, this program reads versions 1 to %d", v, Version)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var s State
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("decode: trailing data after the JSON object")
+	s, ok := decodeFast(data)
+	if !ok {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		s = &State{}
+		if err := dec.Decode(s); err != nil {
+			return nil, fmt.Errorf("decode: %w", err)
+		}
+		if dec.More() {
+			return nil, errors.New("decode: trailing data after the JSON object")
+		}
 	}
 	s.Version = Version // migrated: the next Save writes the current schema
 	if s.Jails == nil {
@@ -211,7 +214,7 @@ func Decode(data []byte) (*State, error) {
 			return nil, err
 		}
 	}
-	return &s, nil
+	return s, nil
 }
 
 // peekVersion returns the schema version of a state file before it is decoded, so that a file
