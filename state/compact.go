@@ -2,6 +2,8 @@ package state
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -184,21 +186,40 @@ func (m *BanHistory) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// appendSorted writes m as "key=value ..." sorted by key, each value written by val.
+// appendSorted writes m as "key=value ..." sorted by key, each value written by val. The
+// pairs are sorted as a slice that holds the first 16 bytes of each key as two integers (an
+// IPv4 address fits): most comparisons look at no string, and no value is looked up in the
+// map after the sort — at 100,000 keys, sorting strings and looking them up again was most of
+// the time of an Encode.
 func appendSorted[V any](m map[string]V, size int, val func([]byte, V) []byte) []byte {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	type pair struct {
+		hi, lo uint64
+		k      string
+		v      V
 	}
-	slices.Sort(keys)
+	pairs := make([]pair, 0, len(m))
+	for k, v := range m {
+		var b [16]byte
+		copy(b[:], k)
+		pairs = append(pairs, pair{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), k, v})
+	}
+	slices.SortFunc(pairs, func(a, b pair) int {
+		if c := cmp.Compare(a.hi, b.hi); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.lo, b.lo); c != 0 {
+			return c
+		}
+		return strings.Compare(a.k, b.k)
+	})
 	b := make([]byte, 0, size+16*len(m))
-	for i, k := range keys {
+	for i, p := range pairs {
 		if i > 0 {
 			b = append(b, ' ')
 		}
-		b = append(b, k...)
+		b = append(b, p.k...)
 		b = append(b, '=')
-		b = val(b, m[k])
+		b = val(b, p.v)
 	}
 	return b
 }
