@@ -17,7 +17,7 @@ func TestAppendSorted(t *testing.T) {
 	for i, k := range keys {
 		m[k] = i
 	}
-	got := string(appendSorted(m, 0, func(b []byte, v int) []byte { return append(b, 'x') }))
+	got := string(appendSorted(nil, m, func(b []byte, v int) []byte { return append(b, 'x') }))
 	want := slices.Sorted(slices.Values(keys))
 	for i := range want {
 		want[i] += "=x"

@@ -240,7 +240,7 @@ func peekVersion(data []byte) (int, error) {
 
 // Encode returns the JSON of s, compact (the file is written every minute), with a final newline.
 func Encode(s *State) ([]byte, error) {
-	data, err := json.Marshal(s)
+	data, err := appendState(make([]byte, 0, len(s.onDisk)+4096), s)
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
