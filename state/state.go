@@ -240,11 +240,33 @@ func peekVersion(data []byte) (int, error) {
 
 // Encode returns the JSON of s, compact (the file is written every minute), with a final newline.
 func Encode(s *State) ([]byte, error) {
-	data, err := appendState(make([]byte, 0, len(s.onDisk)+4096), s)
+	data, err := appendState(make([]byte, 0, sizeHint(s)), s)
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
 	return append(data, '\n'), nil
+}
+
+// sizeHint is a capacity for the encoding of s: the size of the file it was loaded from, or an
+// estimate from its number of entries, so that the buffer is not grown (and copied) on the
+// way: at 100,000 addresses growing it allocated five times its final size.
+func sizeHint(s *State) int {
+	n := len(s.onDisk)
+	if n == 0 {
+		for _, j := range s.Jails {
+			if j != nil {
+				n += 80*len(j.Failures) + 40*len(j.Bans) + 32*len(j.BanHistory)
+			}
+		}
+		if s.History != nil {
+			for _, j := range s.History.Jails {
+				if j != nil {
+					n += 56 * len(j.Bans)
+				}
+			}
+		}
+	}
+	return n + 4096
 }
 
 // Save writes s to path atomically: a temporary file in the same directory, fsync, rename over
