@@ -9,6 +9,8 @@ import (
 func TestEncodeAsJSON(t *testing.T) {
 	odd := sample()
 	odd.Jails["a<b>&\"c\\"] = &Jail{Cursor: "s=\x01é<"}
+	odd.Jails["lt<"] = &Jail{Cursor: "gt>", TotalLines: 3}
+	odd.Jails["amp&"] = &Jail{Cursor: "del\x7f", QuietSince: 9, Unmatched: 2}
 	odd.Jails["nil"] = nil
 	odd.History.Jails["nil"] = nil
 	odd.History.Recorder("j", 5000).Failure("192.0.2.1")
