@@ -179,14 +179,17 @@ func Decode(data []byte) (*State, error) {
 	if v < 1 {
 		return nil, fmt.Errorf("schema version %d, this program reads versions 1 to %d", v, Version)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var s State
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("decode: trailing data after the JSON object")
+	s, ok := decodeFast(data)
+	if !ok {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		s = &State{}
+		if err := dec.Decode(s); err != nil {
+			return nil, fmt.Errorf("decode: %w", err)
+		}
+		if dec.More() {
+			return nil, errors.New("decode: trailing data after the JSON object")
+		}
 	}
 	s.Version = Version // migrated: the next Save writes the current schema
 	if s.Jails == nil {
@@ -211,7 +214,7 @@ func Decode(data []byte) (*State, error) {
 			return nil, err
 		}
 	}
-	return &s, nil
+	return s, nil
 }
 
 // peekVersion returns the schema version of a state file before it is decoded, so that a file
@@ -237,11 +240,33 @@ func peekVersion(data []byte) (int, error) {
 
 // Encode returns the JSON of s, compact (the file is written every minute), with a final newline.
 func Encode(s *State) ([]byte, error) {
-	data, err := json.Marshal(s)
+	data, err := appendState(make([]byte, 0, sizeHint(s)), s)
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
 	return append(data, '\n'), nil
+}
+
+// sizeHint is a capacity for the encoding of s: the size of the file it was loaded from, or an
+// estimate from its number of entries, so that the buffer is not grown (and copied) on the
+// way: at 100,000 addresses growing it allocated five times its final size.
+func sizeHint(s *State) int {
+	n := len(s.onDisk)
+	if n == 0 {
+		for _, j := range s.Jails {
+			if j != nil {
+				n += 80*len(j.Failures) + 40*len(j.Bans) + 32*len(j.BanHistory)
+			}
+		}
+		if s.History != nil {
+			for _, j := range s.History.Jails {
+				if j != nil {
+					n += 56 * len(j.Bans)
+				}
+			}
+		}
+	}
+	return n + 4096
 }
 
 // Save writes s to path atomically: a temporary file in the same directory, fsync, rename over

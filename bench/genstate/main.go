@@ -5,11 +5,13 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"slices"
 
 	"github.com/fail2ban-scan/fail2ban-scan/state"
 )
@@ -30,18 +32,29 @@ func main() {
 		for k := range ts {
 			ts[k] = *now - rng.Int64N(*findtime-60)
 		}
-		sortInts(ts)
+		slices.Sort(ts)
 		j.Failures[addr(0, i)] = ts
 	}
 	h := s.History
 	h.Start, h.Last = *now-*findtime, *now
+	// Each ban is recorded in the history by the minute run after its start, in time order, as
+	// the timer's runs record them: at most one run record a minute.
+	starts := make([]int64, *bans)
 	for i := range *bans {
 		key := addr(1, i)
 		start := *now - rng.Int64N(*bantime-60)
+		starts[i] = start
 		j.Bans[key] = state.Ban{Start: start, End: start + *bantime, Count: 1}
 		j.BanHistory[key] = state.BanRecord{Count: 1, Last: start}
-		rec := h.Recorder("postfix-sasl", start)
-		rec.Ban(key, start+*bantime, false)
+	}
+	order := make([]int, *bans)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(starts[a], starts[b]) })
+	for _, i := range order {
+		at := min(starts[i]-starts[i]%60+60, *now)
+		h.Recorder("postfix-sasl", at).Ban(addr(1, i), starts[i]+*bantime, false)
 	}
 	j.TotalFailed = int64(*addrs**fails + *bans*5)
 	j.TotalBanned = int64(*bans)
@@ -57,12 +70,4 @@ func main() {
 // bans (public addresses, so no key is one that is never banned).
 func addr(r, i int) string {
 	return netip.AddrFrom4([4]byte{byte(11 + 10*r + i>>24), byte(i >> 16), byte(i >> 8), byte(i)}).String()
-}
-
-func sortInts(ts []int64) {
-	for i := 1; i < len(ts); i++ {
-		for k := i; k > 0 && ts[k] < ts[k-1]; k-- {
-			ts[k], ts[k-1] = ts[k-1], ts[k]
-		}
-	}
 }

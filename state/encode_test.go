@@ -1,0 +1,58 @@
+package state
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// TestEncodeAsJSON: Encode writes the bytes json.Marshal writes for the state (and a newline).
+func TestEncodeAsJSON(t *testing.T) {
+	odd := sample()
+	odd.Jails["a<b>&\"c\\"] = &Jail{Cursor: "s=\x01é<"}
+	odd.Jails["lt<"] = &Jail{Cursor: "gt>", TotalLines: 3}
+	odd.Jails["amp&"] = &Jail{Cursor: "del\x7f", QuietSince: 9, Unmatched: 2}
+	odd.Jails["nil"] = nil
+	odd.History.Jails["nil"] = nil
+	odd.History.Recorder("j", 5000).Failure("192.0.2.1")
+	odd.History.Jails["j"].Hours[-3600] = nil
+	odd.LastSuccess = 7
+	for i, s := range append(fastSamples(), odd, &State{}) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want)+"\n" {
+			t.Errorf("sample %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
+// FuzzEncode: for every state Decode reads, Encode writes what json.Marshal writes.
+func FuzzEncode(f *testing.F) {
+	for _, s := range fastSamples() {
+		data, _ := Encode(s)
+		f.Add(data)
+	}
+	f.Add([]byte(`{"version":1,"jails":{"j\u003c":{"cursor":"\u00e9"}},"history":{"jails":{"j":{"days":{"86400":"192.0.2.1=3"},"hours":{"3600":[1,2,3,4,5,6]}}}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Decode(data)
+		if err != nil {
+			return
+		}
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want)+"\n" {
+			t.Fatalf("Encode differs from json.Marshal:\n got %s\nwant %s", got, want)
+		}
+	})
+}

@@ -1,0 +1,430 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
+
+// decodeFast decodes a state file as Encode writes it, without passing its big values through
+// encoding/json, which reads a document byte by byte twice (its scanner, then its decoder):
+// the compact strings of failures, bans and ban_history, and the history's runs and bans. It
+// walks the document's structure once, parses those values directly from their bytes, and
+// hands what is left (positions, counters, hours, outbox: a few kB) to encoding/json as a
+// smaller document of the same shape, so the small parts are read, and their errors worded, as
+// before.
+//
+// It accepts only the form Encode writes: no whitespace between tokens, big strings of plain
+// ASCII without escapes, runs of exactly 1+NCounters numbers, history bans with ip, at and end
+// in that order, each of these keys once and spelled exactly so. Anything else (a file written
+// by hand, schema 1, a damaged file) returns ok false, and Decode reads the whole document with
+// encoding/json, as it did before, so what is accepted and every error message stay its own.
+// FuzzDecodeFast checks that both ways decode a document to the same state.
+func decodeFast(data []byte) (s *State, ok bool) {
+	p := &fastParser{d: data, rest: make([]byte, 0, 4096)}
+	if !p.object(p.top) {
+		return nil, false
+	}
+	for _, c := range data[p.i:] {
+		if c != ' ' && c != '\n' && c != '\t' && c != '\r' {
+			return nil, false
+		}
+	}
+	var st State
+	dec := json.NewDecoder(bytes.NewReader(p.rest))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return nil, false
+	}
+	for name, pj := range p.jails {
+		j := st.Jails[name]
+		if j == nil {
+			return nil, false
+		}
+		if pj.failures != nil {
+			j.Failures = pj.failures
+		}
+		if pj.bans != nil {
+			j.Bans = pj.bans
+		}
+		if pj.history != nil {
+			j.BanHistory = pj.history
+		}
+	}
+	for name, ph := range p.hist {
+		if st.History == nil || st.History.Jails[name] == nil {
+			return nil, false
+		}
+		j := st.History.Jails[name]
+		if ph.runs != nil {
+			j.Runs = ph.runs
+		}
+		if ph.bans != nil {
+			j.Bans = ph.bans
+		}
+	}
+	return &st, true
+}
+
+// fastParser walks a state document (d, at i) and writes it to rest without the values it
+// parsed itself.
+type fastParser struct {
+	d     []byte
+	i     int
+	rest  []byte
+	jails map[string]*fastJail
+	hist  map[string]*fastHist
+	seen  [2]bool // top level: jails, history
+}
+
+type fastJail struct {
+	failures Failures
+	bans     Bans
+	history  BanHistory
+}
+
+type fastHist struct {
+	runs []Run
+	bans []BanSpan
+}
+
+// object reads an object, calling field for each key with the key (unquoted) and its raw form
+// (quoted); field reads the value, and writes the key and value to rest when it keeps them.
+// The object's braces and commas are written to rest as needed.
+func (p *fastParser) object(field func(key string, raw []byte) bool) bool {
+	if !p.eat('{') {
+		return false
+	}
+	p.rest = append(p.rest, '{')
+	mark := len(p.rest)
+	if p.eat('}') {
+		p.rest = append(p.rest, '}')
+		return true
+	}
+	for {
+		raw, ok := p.str()
+		if !ok || !p.eat(':') {
+			return false
+		}
+		if len(p.rest) > mark {
+			p.rest = append(p.rest, ',')
+		}
+		n := len(p.rest)
+		if !field(string(raw[1:len(raw)-1]), raw) {
+			return false
+		}
+		if len(p.rest) == n && n > mark && p.rest[n-1] == ',' {
+			p.rest = p.rest[:n-1] // the field was parsed here, not kept: no comma for it
+		}
+		if p.eat(',') {
+			continue
+		}
+		if !p.eat('}') {
+			return false
+		}
+		p.rest = append(p.rest, '}')
+		return true
+	}
+}
+
+// keep copies the key and the value at i to rest.
+func (p *fastParser) keep(raw []byte) bool {
+	start := p.i
+	if !p.skip() {
+		return false
+	}
+	p.rest = append(p.rest, raw...)
+	p.rest = append(p.rest, ':')
+	p.rest = append(p.rest, p.d[start:p.i]...)
+	return true
+}
+
+// keepObject copies the key to rest and reads its value with object.
+func (p *fastParser) keepObject(raw []byte, field func(key string, raw []byte) bool) bool {
+	p.rest = append(p.rest, raw...)
+	p.rest = append(p.rest, ':')
+	return p.object(field)
+}
+
+// unlike reports whether key is one of names but for case, which encoding/json would match
+// to the same field: such a document is left to encoding/json.
+func unlike(key string, names ...string) bool {
+	for _, n := range names {
+		if key != n && strings.EqualFold(key, n) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *fastParser) top(key string, raw []byte) bool {
+	if unlike(key, "jails", "history") {
+		return false
+	}
+	switch key {
+	case "jails", "history":
+		k := 0
+		if key == "history" {
+			k = 1
+		}
+		if p.seen[k] || p.peek() != '{' {
+			return false
+		}
+		p.seen[k] = true
+		if key == "jails" {
+			p.jails = map[string]*fastJail{}
+			return p.keepObject(raw, p.jail)
+		}
+		return p.keepObject(raw, p.history)
+	}
+	return p.keep(raw)
+}
+
+// jail reads one jail of "jails".
+func (p *fastParser) jail(name string, raw []byte) bool {
+	if _, dup := p.jails[name]; dup || p.peek() != '{' {
+		return false
+	}
+	pj := &fastJail{}
+	p.jails[name] = pj
+	return p.keepObject(raw, func(key string, raw []byte) bool {
+		if unlike(key, "failures", "bans", "ban_history") {
+			return false
+		}
+		if p.peek() != '"' || key != "failures" && key != "bans" && key != "ban_history" {
+			return p.keep(raw)
+		}
+		v, ok := p.str()
+		if !ok {
+			return false
+		}
+		switch key {
+		case "failures":
+			if pj.failures != nil || pj.failures.UnmarshalJSON(v) != nil {
+				return false
+			}
+		case "bans":
+			if pj.bans != nil || pj.bans.UnmarshalJSON(v) != nil {
+				return false
+			}
+		case "ban_history":
+			if pj.history != nil || pj.history.UnmarshalJSON(v) != nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// history reads the history object: its jails are read by histJail.
+func (p *fastParser) history(key string, raw []byte) bool {
+	if unlike(key, "jails") {
+		return false
+	}
+	if key != "jails" {
+		return p.keep(raw)
+	}
+	if p.hist != nil || p.peek() != '{' {
+		return false
+	}
+	p.hist = map[string]*fastHist{}
+	return p.keepObject(raw, func(name string, raw []byte) bool {
+		if _, dup := p.hist[name]; dup || p.peek() != '{' {
+			return false
+		}
+		ph := &fastHist{}
+		p.hist[name] = ph
+		return p.keepObject(raw, func(key string, raw []byte) bool {
+			if unlike(key, "runs", "bans") {
+				return false
+			}
+			switch {
+			case key == "runs" && p.peek() == '[':
+				if ph.runs != nil {
+					return false
+				}
+				ph.runs = []Run{}
+				return p.array(func() bool {
+					var r Run
+					if !p.eat('[') {
+						return false
+					}
+					for k := range r {
+						if k > 0 && !p.eat(',') {
+							return false
+						}
+						var ok bool
+						if r[k], ok = p.int(); !ok {
+							return false
+						}
+					}
+					ph.runs = append(ph.runs, r)
+					return p.eat(']')
+				})
+			case key == "bans" && p.peek() == '[':
+				if ph.bans != nil {
+					return false
+				}
+				ph.bans = []BanSpan{}
+				return p.array(func() bool {
+					var b BanSpan
+					if !p.lit(`{"ip":`) {
+						return false
+					}
+					ip, ok := p.str()
+					if !ok || !p.lit(`,"at":`) {
+						return false
+					}
+					if b.At, ok = p.int(); !ok || !p.lit(`,"end":`) {
+						return false
+					}
+					if b.End, ok = p.int(); !ok || !p.eat('}') {
+						return false
+					}
+					b.IP = string(ip[1 : len(ip)-1])
+					ph.bans = append(ph.bans, b)
+					return true
+				})
+			}
+			return p.keep(raw)
+		})
+	})
+}
+
+// array reads an array, calling elem for each element.
+func (p *fastParser) array(elem func() bool) bool {
+	if !p.eat('[') {
+		return false
+	}
+	if p.eat(']') {
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		if p.eat(',') {
+			continue
+		}
+		return p.eat(']')
+	}
+}
+
+func (p *fastParser) peek() byte {
+	if p.i < len(p.d) {
+		return p.d[p.i]
+	}
+	return 0
+}
+
+func (p *fastParser) eat(c byte) bool {
+	if p.i < len(p.d) && p.d[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *fastParser) lit(s string) bool {
+	if !bytes.HasPrefix(p.d[p.i:], []byte(s)) {
+		return false
+	}
+	p.i += len(s)
+	return true
+}
+
+// str reads a string of printable ASCII without escapes and returns it with its quotes.
+func (p *fastParser) str() ([]byte, bool) {
+	if !p.eat('"') {
+		return nil, false
+	}
+	start := p.i - 1
+	for ; p.i < len(p.d); p.i++ {
+		switch c := p.d[p.i]; {
+		case c == '"':
+			p.i++
+			return p.d[start:p.i], true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// int reads an integer as JSON writes it (no leading zeros, no fraction or exponent) of at
+// most 18 digits.
+func (p *fastParser) int() (int64, bool) {
+	neg := p.eat('-')
+	start := p.i
+	var v int64
+	for p.i < len(p.d) && p.d[p.i] >= '0' && p.d[p.i] <= '9' {
+		v = v*10 + int64(p.d[p.i]-'0')
+		p.i++
+	}
+	n := p.i - start
+	if n == 0 || n > 18 || n > 1 && p.d[start] == '0' {
+		return 0, false
+	}
+	if c := p.peek(); c == '.' || c == 'e' || c == 'E' {
+		return 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// skip passes over one value, which encoding/json checks later (it is copied to rest): it
+// only has to find where the value ends.
+func (p *fastParser) skip() bool {
+	switch p.peek() {
+	case '"':
+		return p.skipString()
+	case '{', '[':
+		depth := 0
+		for p.i < len(p.d) {
+			switch p.d[p.i] {
+			case '"':
+				if !p.skipString() {
+					return false
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					p.i++
+					return true
+				}
+			}
+			p.i++
+		}
+		return false
+	}
+	start := p.i
+	for p.i < len(p.d) {
+		switch p.d[p.i] {
+		case ',', '}', ']', ' ', '\n', '\t', '\r':
+			return p.i > start
+		}
+		p.i++
+	}
+	return false
+}
+
+func (p *fastParser) skipString() bool {
+	p.i++
+	for p.i < len(p.d) {
+		switch p.d[p.i] {
+		case '\\':
+			p.i += 2
+			continue
+		case '"':
+			p.i++
+			return true
+		}
+		p.i++
+	}
+	return false
+}

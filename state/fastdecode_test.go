@@ -1,0 +1,89 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// slowDecode decodes data with encoding/json alone, as Decode did before decodeFast.
+func slowDecode(data []byte) (*State, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var s State
+	if err := dec.Decode(&s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// fastSamples are states whose encoding decodeFast must read itself (not fall back).
+func fastSamples() []*State {
+	withHistory := sample()
+	r := withHistory.History.Recorder("postfix-sasl", 1000)
+	r.Failure("192.0.2.7")
+	r.Ban("192.0.2.7", 1600, false)
+	r.Ban("2001:db8::/64", -1, true)
+	r.Lines(12)
+	withHistory.Outbox = map[string][]Event{"mail": {{Kind: EventBan, Jail: "postfix-sasl", IP: "192.0.2.7", Time: 1000, Start: 1000, End: 1600, BanTime: 600}}}
+	return []*State{New(), sample(), withHistory, botnet(50, 3, 20)}
+}
+
+// TestDecodeFast: what Encode writes is read by decodeFast, to the state encoding/json reads
+// from it; other forms are left to encoding/json.
+func TestDecodeFast(t *testing.T) {
+	for i, s := range fastSamples() {
+		data, err := Encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, ok := decodeFast(data)
+		if !ok {
+			t.Fatalf("sample %d: decodeFast refused what Encode wrote:\n%s", i, data)
+		}
+		slow, err := slowDecode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Errorf("sample %d: decodeFast\n%+v\nencoding/json\n%+v", i, fast, slow)
+		}
+	}
+	for _, doc := range []string{
+		`{"version": 2, "jails": {}}`,                                          // whitespace
+		`{"version":2,"jails":{"j":{"failures":"192.0.2.7=1,x"}}}`,             // bad number
+		`{"version":2,"jails":{"j":{"failures":"192.0.2.7=1","Failures":""}}}`, // same field, other case
+		`{"version":2,"jails":{"j":{"failures":"192.0.2.7=1","failures":""}}}`, // twice
+		`{"version":2,"jails":{},"history":{"jails":{"j":{"runs":[[1,2]]}}}}`,  // short run
+		`{"version":2,"jails":{},"history":{"jails":{"j":{"bans":[{"at":1,"ip":"192.0.2.7","end":2}]}}}}`,
+		`{"version":2,"jails":{}} x`,
+	} {
+		if _, ok := decodeFast([]byte(doc)); ok {
+			t.Errorf("decodeFast read %s", doc)
+		}
+	}
+}
+
+// FuzzDecodeFast: wherever decodeFast reads a document, encoding/json reads it to the same
+// state.
+func FuzzDecodeFast(f *testing.F) {
+	for _, s := range fastSamples() {
+		data, _ := Encode(s)
+		f.Add(data)
+	}
+	f.Add([]byte(`{"version":2,"jails":{"j":{"failures":"192.0.2.7=1,2","cursor":"x"}},"history":{"jails":{"j":{"runs":[[1,2,3,4,5,6,7]],"bans":[]}}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := decodeFast(data)
+		if !ok {
+			return
+		}
+		slow, err := slowDecode(data)
+		if err != nil {
+			t.Fatalf("decodeFast read a document encoding/json refuses (%v):\n%s", err, data)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("decodeFast and encoding/json differ on\n%s\nfast %+v\nslow %+v", data, fast, slow)
+		}
+	})
+}
