@@ -55,6 +55,10 @@ type Filter struct {
 	ignore  []*pattern // ignoreregexes
 	sources []string   // failregex sources for Patterns
 
+	// sshd: the sshd built-in's helpers for its connection memory (see Session); nil for
+	// other filters.
+	sshd *sshdMemoryRules
+
 	// ext is a fail2ban: filter (see LoadFilterIn): it matches instead of all of the above.
 	ext *fail2banFilter
 
@@ -328,6 +332,7 @@ type filterDef struct {
 	name        string // Name()
 	file        string // filter file path for error messages, "" for built-ins and literals
 	builtin     bool
+	sshd        *sshdMemoryRules // the sshd built-in's connection memory (see Session)
 	res         *resolver
 	pref        *srcLine
 	fail        []srcLine
@@ -351,7 +356,7 @@ func (d *filterDef) errAt(l srcLine, err error) error {
 
 // compile resolves and compiles all regexes of d.
 func (d *filterDef) compile() (*Filter, error) {
-	f := &Filter{name: d.name}
+	f := &Filter{name: d.name, sshd: d.sshd}
 	prefix, err := d.res.prefixLine()
 	if err != nil {
 		return nil, d.errAt(srcLine{}, err)

@@ -133,6 +133,16 @@ func loadDefinition(spec string, readFile func(string) ([]byte, error)) (*filter
 			return nil, fmt.Errorf("filter %q: built-in: %w", spec, err)
 		}
 		d.name, d.builtin = canonicalSpec(base, opts), true
+		if base == "sshd" {
+			mode, pk := "normal", "nofail"
+			if v, ok := opts["mode"]; ok {
+				mode = v
+			}
+			if v, ok := opts["publickey"]; ok {
+				pk = v
+			}
+			d.sshd = newSSHDMemory(mode, pk)
+		}
 		return d, nil
 	}
 	if strings.Contains(base, "/") || strings.HasSuffix(base, ".conf") || strings.HasSuffix(base, ".local") {
