@@ -28,10 +28,10 @@ var builtinCorpora = []struct {
 	{"dovecot", 1},
 	{"roundcube-auth", 1},
 	{"nginx-http-auth", 1},
-	// sshd: issue 13 asks 95%. With the connection memory (Session) every multi-line case
-	// passes; not passed: 20 checks with a host name or an octal-looking address (no DNS, by
-	// design), 4 of a made-up injection, 2 RFC 5424 lines.
-	{"sshd", 0.949},
+	// sshd: issue 13 asks 95%, of all checks. With the connection memory (Session) and RFC
+	// 5424 lines every multi-line case passes; not passed: 20 checks with a host name or an
+	// octal-looking address (no DNS, by design) and 4 of a made-up injection.
+	{"sshd", 0.95},
 }
 
 // knownMisses explains, by file and line, the corpus cases a built-in filter does not pass
@@ -78,7 +78,7 @@ func TestCorpusBuiltins(t *testing.T) {
 		// One session per file and option set, fed that file's lines in order as fail2ban's
 		// samplestestcase.py feeds them (a line whose constraint fails is not fed).
 		sessions := map[string]*Session{}
-		checks, passed := 0, 0
+		checks, passed, noDNS := 0, 0, 0
 		var misses []string
 		for i, c := range cases {
 			for _, spec := range c.specs {
@@ -110,19 +110,26 @@ func TestCorpusBuiltins(t *testing.T) {
 						continue
 					}
 					msg = classifyMiss(c, where) + " (" + got + ")"
+					if strings.HasPrefix(msg, "host name ") || strings.HasPrefix(msg, "address ") {
+						noDNS++
+					}
 				}
 				misses = append(misses, fmt.Sprintf("%s %s: %s\n    %s", where, spec, msg, c.line))
 			}
 		}
 		rate := float64(passed) / float64(max(checks, 1))
 		fmt.Fprintf(&report, "\n## %s: %d of %d checks passed (%.1f%%)\n", bc.name, passed, checks, 100*rate)
+		if noDNS > 0 {
+			fmt.Fprintf(&report, "# without the %d checks of a host name or an octal-looking address (no DNS, by design): %d of %d (%.1f%%); the floor applies to all checks\n",
+				noDNS, passed, checks-noDNS, 100*float64(passed)/float64(max(checks-noDNS, 1)))
+		}
 		for _, m := range misses {
 			report.WriteString(m + "\n")
 			if strings.Contains(m, "unexplained") {
 				t.Errorf("%s: case not passed without a reason:\n%s", bc.name, m)
 			}
 		}
-		t.Logf("%s: %d of %d checks passed (%.1f%%)", bc.name, passed, checks, 100*rate)
+		t.Logf("%s: %d of %d checks passed (%.1f%%); %d not passable without DNS", bc.name, passed, checks, 100*rate, noDNS)
 		if rate < bc.minRate {
 			t.Errorf("%s: %.1f%% of the corpus passed, want at least %.0f%%", bc.name, 100*rate, 100*bc.minRate)
 		}
@@ -146,8 +153,8 @@ func TestCorpusBuiltins(t *testing.T) {
 }
 
 // builtinCorpusSpec turns a corpus spec into ours: logtype journal or file is our one
-// __prefix_line (it takes both "host sshd[1]: " and syslog's stamp before it); other log
-// types are not supported (reason in unsupported).
+// __prefix_line (it takes both "host sshd[1]: " and syslog's stamp before it), rfc5424 is
+// sshd's second prefix (_rfc5424); other log types are not supported (reason in unsupported).
 func builtinCorpusSpec(t *testing.T, spec string) (out string, opts map[string]string, unsupported string) {
 	base, opts, err := splitSpec(spec)
 	if err != nil {
@@ -158,8 +165,12 @@ func builtinCorpusSpec(t *testing.T, spec string) (out string, opts map[string]s
 	}
 	switch lt := opts["logtype"]; lt {
 	case "", "file", "journal":
+	case "rfc5424":
+		if base != "sshd" {
+			unsupported = "logtype rfc5424 is supported by sshd only"
+		}
 	default:
-		unsupported = "logtype " + lt + " is not supported (RFC 5424 lines: \"<38>1 STAMP HOST sshd PID - - MESSAGE\")"
+		unsupported = "logtype " + lt + " is not supported"
 	}
 	delete(opts, "logtype")
 	return canonicalSpec(base, opts), opts, unsupported

@@ -16,6 +16,10 @@ package rules
 //     the last " from ADDR [port N] [sshN]" that ends the line, or that sshd's key
 //     information (": RSA SHA256:...") follows, so that "Invalid user x from 192.0.2.1 port
 //     1 ssh2: y" names the client, not 192.0.2.1;
+//   - fail2ban's logtype rfc5424 is a prefix here too (_rfc5424, tried first: __prefix_line takes
+//     its "HOST sshd " for a daemon without a pid), for every logtype: after
+//     RFC 5424's header and stamp (see ParseTime), "HOST sshd PID MSGID SD " where SD is "-"
+//     or structured data; PARAM-VALUEs may hold escaped '"' and ']';
 //   - fail2ban's journal __prefix_line takes a kernel prefix ("kernel: [  970.699397] ") after
 //     the daemon; so does the prefregex here;
 //   - every other regex whose user name comes before the address reads the last address that
@@ -36,7 +40,9 @@ __authng_user = (?: (?:invalid|authenticating) user (?:\S+|.*?))?
 _keyinfo = (?:: [A-Z][\w-]* \S+)?
 _failed_end = (?: port \d+)?(?: on \S+)?(?: ssh\d*)?%(_keyinfo)s\s*$
 
-prefregex = ^%(__prefix_line)s(?:kernel:\s?\[ *\d+\.\d+\]:?\s+)?%(__pref)s<F-CONTENT>.+</F-CONTENT>$
+_rfc5424 = \s*\S+ %(_daemon)s \d+ \S+ (?:-|(?:\[(?:[^\]"]*|"(?:[^"\\]|\\.)*")*\])+)\s+
+
+prefregex = ^(?:%(_rfc5424)s|%(__prefix_line)s)(?:kernel:\s?\[ *\d+\.\d+\]:?\s+)?%(__pref)s<F-CONTENT>.+</F-CONTENT>$
 
 cmnfailre = ^[aA]uthentication (?:failure|error|failed) for <F-USER>.*</F-USER> from <HOST>(?: via \S+)?%(__suff)s$
             ^User not known to the underlying authentication module for <F-USER>.*</F-USER> from <HOST>%(__suff)s$

@@ -34,6 +34,8 @@ func hostileMailServerCases() []hostileCase {
 		{"sshd user name", "disconnected invalid user", sshd + "Disconnected from invalid user x " + victim + " port 1 [preauth] " + attacker + " port 4711 [preauth]", attacker, all("sshd[mode=extra]")},
 		{"sshd ident", "bad protocol version", sshd + "Bad protocol version identification 'x' from " + victim + " port 1' from " + attacker + " port 4711", attacker, all("sshd[mode=ddos]", "sshd[mode=aggressive]")},
 		{"sshd ident", "tcp wrappers ident user", sshd + "refused connect from x (" + victim + ") y@" + attacker + " (" + attacker + ")", attacker, nil},
+		{"sshd rfc 5424", "invalid user, from in the name", "<38>1 2026-08-15T22:34:53Z mail sshd 4242 - - Invalid user x from " + victim + " port 22 from " + attacker + " port 4711", attacker, sshdAll},
+		{"sshd rfc 5424", "structured data then a user name", `<38>1 2026-08-15T22:34:53Z mail sshd 4242 - [x@1 a="b\"] Invalid user y from ` + victim + ` port 22"] Invalid user x from ` + victim + " port 22 from " + attacker + " port 4711", attacker, sshdAll},
 		{"sshd fake prefix", "sshd quoted in another daemon", "Aug 15 22:34:53 mail dovecot: imap-login: sshd[1]: Invalid user x from " + victim + " port 22", "", nil},
 
 		// dovecot: the user name in user=<...>, pam(...), passwd-file(...).
