@@ -74,6 +74,7 @@ type pattern struct {
 	hosts   []int // submatch numbers of <HOST> groups
 	content int   // submatch number of <F-CONTENT> (prefregex only), else -1
 	looks   []lookahead
+	lead    []byte // what a match starts b with, when the regex starts with ^ and a literal
 
 	// fast is the hand-written matcher of a built-in filter's regex (nil: none); daemon, when
 	// the regex starts with %(__prefix_line)s, matches the filter's %(_daemon)s. See
@@ -159,6 +160,9 @@ func (f *Filter) Match(line []byte) (res MatchResult, host netip.Addr, pattern i
 			addr netip.Addr
 			ok   bool
 		)
+		if p.lead != nil && !bytes.HasPrefix(buf, p.lead) {
+			continue
+		}
 		if l, fast := p.matchFast(buf); fast {
 			addr, ok = parseHost(buf[l.host[0]:l.host[1]]) // a fast failregex has one <HOST>
 		} else {
@@ -515,7 +519,7 @@ func compilePattern(src, prefix string, role patternRole) (*pattern, *prefilter,
 	if err != nil {
 		return nil, nil, err
 	}
-	p := &pattern{src: src, re: re, content: -1}
+	p := &pattern{src: src, re: re, content: -1, lead: anchoredLiteral(full)}
 	names := re.SubexpNames()
 	looks := make(map[string]int)
 	for i, n := range names {
@@ -550,6 +554,38 @@ func compilePattern(src, prefix string, role patternRole) (*pattern, *prefilter,
 		}
 	}
 	return p, pre, nil
+}
+
+// anchoredLiteral returns the text every match of the regex expr must start the input with:
+// the case-sensitive literal right after a leading ^ (nil if none). Match skips a regex when
+// the text does not start with it, which spares the regex's set-up on the lines of another
+// failregex.
+func anchoredLiteral(expr string) []byte {
+	t, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	t = t.Simplify()
+	if t.Op != syntax.OpConcat || len(t.Sub) < 2 || t.Sub[0].Op != syntax.OpBeginText {
+		return nil
+	}
+	var lit []rune
+	for _, s := range t.Sub[1:] {
+		for s.Op == syntax.OpCapture && len(s.Sub) == 1 && s.Sub[0].Op == syntax.OpLiteral {
+			s = s.Sub[0]
+		}
+		if s.Op == syntax.OpCapture && len(s.Sub) == 1 && s.Sub[0].Op == syntax.OpEmptyMatch {
+			continue // an emulated lookahead's position
+		}
+		if s.Op != syntax.OpLiteral || s.Flags&syntax.FoldCase != 0 {
+			break
+		}
+		lit = append(lit, s.Rune...)
+	}
+	if len(lit) == 0 {
+		return nil
+	}
+	return []byte(string(lit))
 }
 
 // isPlainAlternation reports whether s is literals separated by '|': ASCII, no other

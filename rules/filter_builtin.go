@@ -359,6 +359,18 @@ func builtinMatcher(src string) (m fastMatcher, afterPrefix bool, hosts, looks i
 		return matchNormalReject, false, 1, 0
 	case `^from [-._\w]*\[<HOST>\](?::\d+)?:?`: // postfix mdre-normal, mdre-ddos
 		return matchFromHost, false, 1, 0
+	case sshdPrefSrc:
+		return matchSSHDPref, false, 0, 0
+	case `^Failed (?!publickey )\S+ for <F-USER>\S+</F-USER> from <HOST>(?: (?:port \d+|on \S+)){0,2}(?: ssh\d*)?(?:: |\s*$)`: // sshd, publickey nofail|invalid|ignore
+		return matchSSHDFailed(len("Failed ")), false, 1, 1
+	case `^Failed \S+ for <F-USER>\S+</F-USER> from <HOST>(?: (?:port \d+|on \S+)){0,2}(?: ssh\d*)?(?:: |\s*$)`: // sshd[publickey=any]
+		return matchSSHDFailed(-1), false, 1, 0
+	case `^Failed (?!publickey )\S+ for (?:invalid user )?<F-USER>.*</F-USER> from <HOST>(?: port \d+)?(?: on \S+)?(?: ssh\d*)?(?:: [A-Z][\w-]* \S+)?\s*$`:
+		return matchSSHDFailedInvalid(len("Failed ")), false, 1, 1
+	case `^Failed \S+ for (?:invalid user )?<F-USER>.*</F-USER> from <HOST>(?: port \d+)?(?: on \S+)?(?: ssh\d*)?(?:: [A-Z][\w-]* \S+)?\s*$`:
+		return matchSSHDFailedInvalid(-1), false, 1, 0
+	case `^[iI](?:llegal|nvalid) user <F-USER>.*</F-USER> from <HOST>(?: (?:port \d+|on \S+|\[preauth\])){0,3}\s*$`: // sshd
+		return matchSSHDInvalidUser, false, 1, 0
 	}
 	return nil, false, 0, 0
 }

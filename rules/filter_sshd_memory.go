@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/netip"
 	"regexp"
+	"slices"
+	"strings"
 )
 
 // Session matches the lines of one run in order. For most filters it is Filter.Match; the
@@ -118,6 +120,7 @@ type sshdEvent struct {
 // none).
 type sshdHelper struct {
 	re                     *regexp.Regexp
+	leads                  [][]byte // content starts with one of these, or re cannot match
 	host                   int
 	users                  []int // the first that took part names the user
 	nofail, forget, gained bool
@@ -147,7 +150,15 @@ func newSSHDMemory(mode, publickey string) *sshdMemoryRules {
 		if user == 0 {
 			users = nil
 		}
-		h = append(h, sshdHelper{regexp.MustCompile(re), host, users, nofail, forget, gained})
+		var leads [][]byte
+		if l := anchoredLiteral(re); l != nil {
+			leads = [][]byte{l}
+		} else if strings.HasPrefix(re, `^(?:Connection (?:closed|reset)|Disconnected) `) {
+			leads = [][]byte{[]byte("Connection "), []byte("Disconnected ")}
+		} else {
+			panic("sshd memory helper without a leading literal: " + re)
+		}
+		h = append(h, sshdHelper{regexp.MustCompile(re), leads, host, users, nofail, forget, gained})
 	}
 	// cmnfailre, in order.
 	if publickey == "nofail" {
@@ -189,6 +200,9 @@ func (r *sshdMemoryRules) classify(content []byte, matched bool, host netip.Addr
 		return sshdEvent{host: host, forget: forget}, true
 	}
 	for _, h := range r.helpers {
+		if !slices.ContainsFunc(h.leads, func(l []byte) bool { return bytes.HasPrefix(content, l) }) {
+			continue
+		}
 		m := h.re.FindSubmatchIndex(content)
 		if m == nil {
 			continue
