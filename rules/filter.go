@@ -165,6 +165,8 @@ func (f *Filter) Match(line []byte) (res MatchResult, host netip.Addr, pattern i
 		}
 		if l, fast := p.matchFast(buf); fast {
 			addr, ok = parseHost(buf[l.host[0]:l.host[1]]) // a fast failregex has one <HOST>
+		} else if l.miss {
+			continue
 		} else {
 			loc, m := p.match(buf, precheck)
 			if !m {
@@ -228,7 +230,7 @@ func (p *pattern) matchFast(b []byte) (fastLoc, bool) {
 	}
 	l, ok := p.fast(b[off:])
 	if !ok {
-		return fastLoc{}, false
+		return fastLoc{miss: l.miss && p.daemon == nil}, false
 	}
 	l.end += off
 	if l.host[0] >= 0 {

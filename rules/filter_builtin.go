@@ -321,11 +321,14 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // fastLoc is what a hand-written matcher found: the end of the match (the start of the
 // content, for a prefregex), the span of its <HOST> group (host[0] < 0: none) and the position
-// of its lookahead group (-1: none).
+// of its lookahead group (-1: none). When the matcher gives up, miss says that the regex
+// cannot match either (set only where the matcher's checks are the regex's own), so Match
+// need not run it.
 type fastLoc struct {
 	end  int
 	host [2]int
 	look int
+	miss bool
 }
 
 // fastMatcher matches one regex by hand; see above.

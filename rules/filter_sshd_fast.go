@@ -5,7 +5,8 @@ import "bytes"
 // Hand-written matchers for the sshd built-in's hot regexes (see builtinMatcher): its
 // prefregex, "Failed METHOD for USER from ADDR ...", "Failed METHOD for [invalid user] USER
 // from ADDR ..." and "Invalid user USER from ADDR ...". Each gives up (!ok, the regex
-// decides) on anything but the usual shapes, and is checked against its regex by FuzzMatch.
+// decides) on anything but the usual shapes, says miss where the regex cannot match either
+// (its fixed start is not there), and is checked against its regex by FuzzMatch.
 
 // sshdPrefSrc is the sshd prefregex as builtinMatcher sees it.
 const sshdPrefSrc = `^(?:\s*\S+ sshd \d+ \S+ (?:-|(?:\[(?:[^\]"]*|"(?:[^"\\]|\\.)*")*\])+)\s+|%(__prefix_line)s)(?:kernel:\s?\[ *\d+\.\d+\]:?\s+)?(?:(?:error|fatal): (?:PAM: )?)?<F-CONTENT></F-CONTENT>`
@@ -96,7 +97,8 @@ func skipItems(b []byte, p, max int, on, preauth bool) int {
 // allSpace reports whether b[p:] is \s*.
 func allSpace(b []byte, p int) bool { return skipRESpace(b, p) == len(b) }
 
-// sshdFailedMethod scans "Failed \S+ for " and returns the end (-1: no).
+// sshdFailedMethod scans "Failed \S+ for " and returns the end (-1: the regex cannot match
+// there: \S+ ends at the first blank).
 func sshdFailedMethod(b []byte) int {
 	const failed = "Failed "
 	if !hasPrefixAt(b, 0, failed) {
@@ -115,11 +117,11 @@ func matchSSHDFailed(look int) fastMatcher {
 	return func(b []byte) (fastLoc, bool) {
 		u := sshdFailedMethod(b)
 		if u < 0 {
-			return fastLoc{}, false
+			return fastLoc{miss: true}, false
 		}
 		f := skipRENonSpace(b, u)
 		if f == u || !hasPrefixAt(b, f, " from ") {
-			return fastLoc{}, false
+			return fastLoc{miss: true}, false // \S+ then " from " is one way only
 		}
 		h0 := f + len(" from ")
 		h1, ok := sshdHost(b, h0)
@@ -186,7 +188,7 @@ func matchSSHDFailedInvalid(look int) fastMatcher {
 	return func(b []byte) (fastLoc, bool) {
 		u := sshdFailedMethod(b)
 		if u < 0 {
-			return fastLoc{}, false
+			return fastLoc{miss: true}, false
 		}
 		l, ok := sshdLastFrom(b, u, failedEnd)
 		l.look = look
@@ -197,7 +199,10 @@ func matchSSHDFailedInvalid(look int) fastMatcher {
 // matchSSHDInvalidUser: ^[iI](?:llegal|nvalid) user .* from <HOST>(?: (?:port \d+|on \S+|\[preauth\])){0,3}\s*$
 func matchSSHDInvalidUser(b []byte) (fastLoc, bool) {
 	if len(b) == 0 || b[0] != 'i' && b[0] != 'I' || !hasPrefixAt(b, 1, "nvalid user ") && !hasPrefixAt(b, 1, "llegal user ") {
-		return fastLoc{}, false
+		return fastLoc{miss: true}, false
+	}
+	if bytes.Index(b, []byte(" from ")) < 0 {
+		return fastLoc{miss: true}, false
 	}
 	return sshdLastFrom(b, len("invalid user "), func(b []byte, p int) bool {
 		return allSpace(b, skipItems(b, p, 3, true, true))
