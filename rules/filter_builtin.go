@@ -345,6 +345,8 @@ type daemonMatcher func(b []byte, p int) int
 func builtinMatcher(src string) (m fastMatcher, afterPrefix bool, hosts, looks int) {
 	if tail, ok := strings.CutPrefix(src, "^"+prefixPlaceholder); ok {
 		switch tail {
+		case `(?:(?:dovecot: )?auth(?:-worker)?(?:\([^\)]+\))?: )?(?:pam_unix(?:\(dovecot:auth\))?: |(?:pop3|imap|managesieve|submission)-login: )?(?:Info: )?(?:conn \w+:auth(?:-worker)? \([^\)]+\): auth(?:-worker)?<\d+>: )?<F-CONTENT></F-CONTENT>`: // dovecot prefregex
+			return matchDovecotPref, true, 0, 0
 		case `warning: <F-CONTENT></F-CONTENT>`: // postfix[mode=auth] prefregex
 			return matchWarningPref, true, 0, 0
 		case `(?:\w+: (?:milter-)?reject:|(?:improper command pipelining|too many errors) after \S+) <F-CONTENT></F-CONTENT>`: // postfix[mode=more|normal|rbl] prefregex
@@ -362,6 +364,8 @@ func builtinMatcher(src string) (m fastMatcher, afterPrefix bool, hosts, looks i
 		return matchNormalReject, false, 1, 0
 	case `^from [-._\w]*\[<HOST>\](?::\d+)?:?`: // postfix mdre-normal, mdre-ddos
 		return matchFromHost, false, 1, 0
+	case `^(?:Aborted login|Disconnected|Remote closed connection|Client has quit the connection)(?:: (?:\w+\([^\):]*\) \w+|[^\(]+))* \((?:auth failed, \d+ attempts(?: in \d+ secs)?|tried to use (?:disabled|disallowed) \S+ auth|proxy dest auth failed)\):(?: user=<.*>,)?(?: method=\S+,)? rip=<HOST>(?:[^>]*(?:, session=<\S+>)?)\s*$`: // dovecot
+		return matchDovecotAuthFailed, false, 1, 0
 	case sshdPrefSrc:
 		return matchSSHDPref, false, 0, 0
 	case `^Failed (?!publickey )\S+ for <F-USER>\S+</F-USER> from <HOST>(?: (?:port \d+|on \S+)){0,2}(?: ssh\d*)?(?:: |\s*$)`: // sshd, publickey nofail|invalid|ignore
@@ -385,6 +389,8 @@ func builtinDaemon(daemon string) daemonMatcher {
 		return matchPostfixDaemon
 	case `postfix(-\w+)?/(?:submission/|smtps/)?smtp[ds]`: // postfix-sasl
 		return matchPostfixSASLDaemon
+	case `(?:dovecot(?:-auth)?|auth(?:-worker)?|(?:pop3|imap|managesieve|submission)-login)`: // dovecot
+		return matchDovecotDaemon
 	}
 	return nil
 }
