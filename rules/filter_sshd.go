@@ -22,6 +22,10 @@ package rules
 //     or structured data; PARAM-VALUEs may hold escaped '"' and ']';
 //   - fail2ban's journal __prefix_line takes a kernel prefix ("kernel: [  970.699397] ") after
 //     the daemon; so does the prefregex here;
+//   - in "Connection closed|reset by|Disconnected from [invalid|authenticating user USER] ADDR"
+//     (mdre-ddos-other, mdre-extra-other) only " port N" may follow the address, not
+//     fail2ban's %(__on_port_opt)s: sshd writes no " on ..." there, and with it a user name
+//     "x VICTIM on" made "... user x VICTIM on CLIENT port N [preauth]" read VICTIM;
 //   - every other regex whose user name comes before the address reads the last address that
 //     sshd's own tail (port, on, [preauth], to the end of the line) follows; "refused connect
 //     from \S+ (<HOST>)" and "Bad protocol version identification '...' from <HOST>" are
@@ -74,11 +78,11 @@ mdre-normal-other =
 mdre-ddos = ^Did not receive identification string from <HOST>
             ^Bad protocol version identification '.*' from <HOST>%(__on_port_opt)s\s*$
             ^banner exchange: Connection from <HOST>%(__on_port_opt)s: invalid format
-mdre-ddos-other = ^(?:Connection (?:closed|reset)|Disconnected) (?:by|from)%(__authng_user)s <HOST>%(__on_port_opt)s\s+\[preauth\]\s*$
+mdre-ddos-other = ^(?:Connection (?:closed|reset)|Disconnected) (?:by|from)%(__authng_user)s <HOST>(?: port \d+)?\s+\[preauth\]\s*$
 
 mdre-extra = ^Received disconnect from <HOST>%(__on_port_opt)s:\s*14: No(?: supported)? authentication methods available
              ^Unable to negotiate with <HOST>%(__on_port_opt)s: no matching (?:\w+ ){0,2}\w+ found\.
-mdre-extra-other = ^Disconnected(?: from)?(?: (?:invalid|authenticating)) user <F-USER>\S+|.*?</F-USER> <HOST>%(__on_port_opt)s \[preauth\]\s*$
+mdre-extra-other = ^Disconnected(?: from)?(?: (?:invalid|authenticating)) user <F-USER>\S+|.*?</F-USER> <HOST>(?: port \d+)? \[preauth\]\s*$
 
 mdre-aggressive = %(mdre-ddos)s
                   %(mdre-extra)s
