@@ -84,13 +84,14 @@ func cmdRegex(c *cli.Context) error {
 		res.Patterns = append(res.Patterns, patternHits{Regex: p})
 	}
 	var lineNo int64
+	sess := f.NewSession() // one run: lines in order, connections remembered (sshd)
 	onLine := func(line []byte) {
 		lineNo++
 		if l := bytes.TrimRight(line, "\r"); len(l) == 0 || l[0] == '#' {
 			return // comment and empty lines do not count, as in fail2ban-regex
 		}
 		res.Lines++
-		m, host, pat := f.MatchHost(line) // a host name raw, as fail2ban-regex --usedns=raw
+		m, host, pat := sess.MatchHost(line) // a host name raw, as fail2ban-regex --usedns=raw
 		if l := keep[m]; l != nil && out == "" {
 			*l = append(*l, strings.TrimRightFunc(string(line), unicode.IsSpace))
 		}
@@ -99,7 +100,9 @@ func cmdRegex(c *cli.Context) error {
 			res.Ignored++
 		case rules.Match:
 			res.Matched++
-			res.Patterns[pat].Hits++
+			if pat >= 0 { // -1: a failure by the connection's memory, no one regex's
+				res.Patterns[pat].Hits++
+			}
 			var unix int64
 			if t, err := f.Time(line, now, time.Local); err == nil {
 				unix = t.Unix()

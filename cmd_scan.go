@@ -114,9 +114,10 @@ func cmdScan(c *cli.Context) error {
 func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails map[string]*state.Jail, rec *state.Recorder) error {
 	now, dry := e.now.Unix(), rec == nil
 	var lines, matched int64
+	sess := j.Filter.NewSession() // this run's lines in order; sshd remembers its connections
 	onLine := func(line []byte) {
 		lines++
-		res, host, _ := j.Filter.Match(line)
+		res, host, _ := sess.Match(line)
 		if res == rules.Miss && j.Filter.IsFail2ban() {
 			if r, name, _ := j.Filter.MatchHost(line); r == rules.Match {
 				e.log.logf(levelWarning, "filter", j.Name, "failure of host name %q: not counted (no DNS look-ups)", name)

@@ -28,10 +28,10 @@ var builtinCorpora = []struct {
 	{"dovecot", 1},
 	{"roundcube-auth", 1},
 	{"nginx-http-auth", 1},
-	// sshd: issue 13 asks 95%; 82.5% is what a line matched alone reaches: of the 90 checks
-	// not passed, 62 need the memory of a connection over several lines (F-MLFID), 20 have a
-	// host name or an octal-looking address, 4 are RFC 5424 lines, 4 a made-up injection.
-	{"sshd", 0.82},
+	// sshd: issue 13 asks 95%, of all checks. With the connection memory (Session) and RFC
+	// 5424 lines every multi-line case passes; not passed: 20 checks with a host name or an
+	// octal-looking address (no DNS, by design) and 4 of a made-up injection.
+	{"sshd", 0.95},
 }
 
 // knownMisses explains, by file and line, the corpus cases a built-in filter does not pass
@@ -75,7 +75,10 @@ func TestCorpusBuiltins(t *testing.T) {
 			}
 		}
 		filters := map[string]*Filter{}
-		checks, passed := 0, 0
+		// One session per file and option set, fed that file's lines in order as fail2ban's
+		// samplestestcase.py feeds them (a line whose constraint fails is not fed).
+		sessions := map[string]*Session{}
+		checks, passed, noDNS := 0, 0, 0
 		var misses []string
 		for i, c := range cases {
 			for _, spec := range c.specs {
@@ -96,25 +99,37 @@ func TestCorpusBuiltins(t *testing.T) {
 						}
 						filters[spec] = f
 					}
-					got := checkBuiltinCase(f, c, zurich)
+					s := sessions[files[i]+" "+spec]
+					if s == nil {
+						s = f.NewSession()
+						sessions[files[i]+" "+spec] = s
+					}
+					got := checkBuiltinCase(s, c, zurich)
 					if got == "" {
 						passed++
 						continue
 					}
 					msg = classifyMiss(c, where) + " (" + got + ")"
+					if strings.HasPrefix(msg, "host name ") || strings.HasPrefix(msg, "address ") {
+						noDNS++
+					}
 				}
 				misses = append(misses, fmt.Sprintf("%s %s: %s\n    %s", where, spec, msg, c.line))
 			}
 		}
 		rate := float64(passed) / float64(max(checks, 1))
 		fmt.Fprintf(&report, "\n## %s: %d of %d checks passed (%.1f%%)\n", bc.name, passed, checks, 100*rate)
+		if noDNS > 0 {
+			fmt.Fprintf(&report, "# without the %d checks of a host name or an octal-looking address (no DNS, by design): %d of %d (%.1f%%); the floor applies to all checks\n",
+				noDNS, passed, checks-noDNS, 100*float64(passed)/float64(max(checks-noDNS, 1)))
+		}
 		for _, m := range misses {
 			report.WriteString(m + "\n")
 			if strings.Contains(m, "unexplained") {
 				t.Errorf("%s: case not passed without a reason:\n%s", bc.name, m)
 			}
 		}
-		t.Logf("%s: %d of %d checks passed (%.1f%%)", bc.name, passed, checks, 100*rate)
+		t.Logf("%s: %d of %d checks passed (%.1f%%); %d not passable without DNS", bc.name, passed, checks, 100*rate, noDNS)
 		if rate < bc.minRate {
 			t.Errorf("%s: %.1f%% of the corpus passed, want at least %.0f%%", bc.name, 100*rate, 100*bc.minRate)
 		}
@@ -138,8 +153,8 @@ func TestCorpusBuiltins(t *testing.T) {
 }
 
 // builtinCorpusSpec turns a corpus spec into ours: logtype journal or file is our one
-// __prefix_line (it takes both "host sshd[1]: " and syslog's stamp before it); other log
-// types are not supported (reason in unsupported).
+// __prefix_line (it takes both "host sshd[1]: " and syslog's stamp before it), rfc5424 is
+// sshd's second prefix (_rfc5424); other log types are not supported (reason in unsupported).
 func builtinCorpusSpec(t *testing.T, spec string) (out string, opts map[string]string, unsupported string) {
 	base, opts, err := splitSpec(spec)
 	if err != nil {
@@ -150,8 +165,12 @@ func builtinCorpusSpec(t *testing.T, spec string) (out string, opts map[string]s
 	}
 	switch lt := opts["logtype"]; lt {
 	case "", "file", "journal":
+	case "rfc5424":
+		if base != "sshd" {
+			unsupported = "logtype rfc5424 is supported by sshd only"
+		}
 	default:
-		unsupported = "logtype " + lt + " is not supported (RFC 5424 lines: \"<38>1 STAMP HOST sshd PID - - MESSAGE\")"
+		unsupported = "logtype " + lt + " is not supported"
 	}
 	delete(opts, "logtype")
 	return canonicalSpec(base, opts), opts, unsupported
@@ -177,7 +196,7 @@ func corpusConstraint(t *testing.T, c, name string, opts map[string]string) bool
 // checkBuiltinCase is checkCase for the built-ins: match, host and time are checked; the
 // user names (user, users), the attempts a multi-line match adds up and dns are not (a
 // match here is one attempt of the address, without a user name).
-func checkBuiltinCase(f *Filter, c corpusCase, zurich *time.Location) string {
+func checkBuiltinCase(s *Session, c corpusCase, zurich *time.Location) string {
 	want := map[string]any{}
 	for k, v := range c.want {
 		switch k {
@@ -186,7 +205,7 @@ func checkBuiltinCase(f *Filter, c corpusCase, zurich *time.Location) string {
 			want[k] = v
 		}
 	}
-	res, host, idx := f.Match([]byte(c.line))
+	res, host, idx := s.Match([]byte(c.line))
 	wantMatch, _ := want["match"].(bool)
 	if (res == Match) != wantMatch {
 		if res == Miss {

@@ -55,6 +55,10 @@ type Filter struct {
 	ignore  []*pattern // ignoreregexes
 	sources []string   // failregex sources for Patterns
 
+	// sshd: the sshd built-in's helpers for its connection memory (see Session); nil for
+	// other filters.
+	sshd *sshdMemoryRules
+
 	// ext is a fail2ban: filter (see LoadFilterIn): it matches instead of all of the above.
 	ext *fail2banFilter
 
@@ -70,6 +74,7 @@ type pattern struct {
 	hosts   []int // submatch numbers of <HOST> groups
 	content int   // submatch number of <F-CONTENT> (prefregex only), else -1
 	looks   []lookahead
+	lead    []byte // what a match starts b with, when the regex starts with ^ and a literal
 
 	// fast is the hand-written matcher of a built-in filter's regex (nil: none); daemon, when
 	// the regex starts with %(__prefix_line)s, matches the filter's %(_daemon)s. See
@@ -155,8 +160,13 @@ func (f *Filter) Match(line []byte) (res MatchResult, host netip.Addr, pattern i
 			addr netip.Addr
 			ok   bool
 		)
+		if p.lead != nil && !bytes.HasPrefix(buf, p.lead) {
+			continue
+		}
 		if l, fast := p.matchFast(buf); fast {
 			addr, ok = parseHost(buf[l.host[0]:l.host[1]]) // a fast failregex has one <HOST>
+		} else if l.miss {
+			continue
 		} else {
 			loc, m := p.match(buf, precheck)
 			if !m {
@@ -220,7 +230,7 @@ func (p *pattern) matchFast(b []byte) (fastLoc, bool) {
 	}
 	l, ok := p.fast(b[off:])
 	if !ok {
-		return fastLoc{}, false
+		return fastLoc{miss: l.miss && p.daemon == nil}, false
 	}
 	l.end += off
 	if l.host[0] >= 0 {
@@ -328,6 +338,7 @@ type filterDef struct {
 	name        string // Name()
 	file        string // filter file path for error messages, "" for built-ins and literals
 	builtin     bool
+	sshd        *sshdMemoryRules // the sshd built-in's connection memory (see Session)
 	res         *resolver
 	pref        *srcLine
 	fail        []srcLine
@@ -351,7 +362,7 @@ func (d *filterDef) errAt(l srcLine, err error) error {
 
 // compile resolves and compiles all regexes of d.
 func (d *filterDef) compile() (*Filter, error) {
-	f := &Filter{name: d.name}
+	f := &Filter{name: d.name, sshd: d.sshd}
 	prefix, err := d.res.prefixLine()
 	if err != nil {
 		return nil, d.errAt(srcLine{}, err)
@@ -510,7 +521,7 @@ func compilePattern(src, prefix string, role patternRole) (*pattern, *prefilter,
 	if err != nil {
 		return nil, nil, err
 	}
-	p := &pattern{src: src, re: re, content: -1}
+	p := &pattern{src: src, re: re, content: -1, lead: anchoredLiteral(full)}
 	names := re.SubexpNames()
 	looks := make(map[string]int)
 	for i, n := range names {
@@ -545,6 +556,38 @@ func compilePattern(src, prefix string, role patternRole) (*pattern, *prefilter,
 		}
 	}
 	return p, pre, nil
+}
+
+// anchoredLiteral returns the text every match of the regex expr must start the input with:
+// the case-sensitive literal right after a leading ^ (nil if none). Match skips a regex when
+// the text does not start with it, which spares the regex's set-up on the lines of another
+// failregex.
+func anchoredLiteral(expr string) []byte {
+	t, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	t = t.Simplify()
+	if t.Op != syntax.OpConcat || len(t.Sub) < 2 || t.Sub[0].Op != syntax.OpBeginText {
+		return nil
+	}
+	var lit []rune
+	for _, s := range t.Sub[1:] {
+		for s.Op == syntax.OpCapture && len(s.Sub) == 1 && s.Sub[0].Op == syntax.OpLiteral {
+			s = s.Sub[0]
+		}
+		if s.Op == syntax.OpCapture && len(s.Sub) == 1 && s.Sub[0].Op == syntax.OpEmptyMatch {
+			continue // an emulated lookahead's position
+		}
+		if s.Op != syntax.OpLiteral || s.Flags&syntax.FoldCase != 0 {
+			break
+		}
+		lit = append(lit, s.Rune...)
+	}
+	if len(lit) == 0 {
+		return nil
+	}
+	return []byte(string(lit))
 }
 
 // isPlainAlternation reports whether s is literals separated by '|': ASCII, no other

@@ -133,6 +133,16 @@ func loadDefinition(spec string, readFile func(string) ([]byte, error)) (*filter
 			return nil, fmt.Errorf("filter %q: built-in: %w", spec, err)
 		}
 		d.name, d.builtin = canonicalSpec(base, opts), true
+		if base == "sshd" {
+			mode, pk := "normal", "nofail"
+			if v, ok := opts["mode"]; ok {
+				mode = v
+			}
+			if v, ok := opts["publickey"]; ok {
+				pk = v
+			}
+			d.sshd = newSSHDMemory(mode, pk)
+		}
 		return d, nil
 	}
 	if strings.Contains(base, "/") || strings.HasSuffix(base, ".conf") || strings.HasSuffix(base, ".local") {
@@ -311,11 +321,14 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // fastLoc is what a hand-written matcher found: the end of the match (the start of the
 // content, for a prefregex), the span of its <HOST> group (host[0] < 0: none) and the position
-// of its lookahead group (-1: none).
+// of its lookahead group (-1: none). When the matcher gives up, miss says that the regex
+// cannot match either (set only where the matcher's checks are the regex's own), so Match
+// need not run it.
 type fastLoc struct {
 	end  int
 	host [2]int
 	look int
+	miss bool
 }
 
 // fastMatcher matches one regex by hand; see above.
@@ -332,6 +345,8 @@ type daemonMatcher func(b []byte, p int) int
 func builtinMatcher(src string) (m fastMatcher, afterPrefix bool, hosts, looks int) {
 	if tail, ok := strings.CutPrefix(src, "^"+prefixPlaceholder); ok {
 		switch tail {
+		case `(?:(?:dovecot: )?auth(?:-worker)?(?:\([^\)]+\))?: )?(?:pam_unix(?:\(dovecot:auth\))?: |(?:pop3|imap|managesieve|submission)-login: )?(?:Info: )?(?:conn \w+:auth(?:-worker)? \([^\)]+\): auth(?:-worker)?<\d+>: )?<F-CONTENT></F-CONTENT>`: // dovecot prefregex
+			return matchDovecotPref, true, 0, 0
 		case `warning: <F-CONTENT></F-CONTENT>`: // postfix[mode=auth] prefregex
 			return matchWarningPref, true, 0, 0
 		case `(?:\w+: (?:milter-)?reject:|(?:improper command pipelining|too many errors) after \S+) <F-CONTENT></F-CONTENT>`: // postfix[mode=more|normal|rbl] prefregex
@@ -349,6 +364,20 @@ func builtinMatcher(src string) (m fastMatcher, afterPrefix bool, hosts, looks i
 		return matchNormalReject, false, 1, 0
 	case `^from [-._\w]*\[<HOST>\](?::\d+)?:?`: // postfix mdre-normal, mdre-ddos
 		return matchFromHost, false, 1, 0
+	case `^(?:Aborted login|Disconnected|Remote closed connection|Client has quit the connection)(?:: (?:\w+\([^\):]*\) \w+|[^\(]+))* \((?:auth failed, \d+ attempts(?: in \d+ secs)?|tried to use (?:disabled|disallowed) \S+ auth|proxy dest auth failed)\):(?: user=<.*>,)?(?: method=\S+,)? rip=<HOST>(?:[^>]*(?:, session=<\S+>)?)\s*$`: // dovecot
+		return matchDovecotAuthFailed, false, 1, 0
+	case sshdPrefSrc:
+		return matchSSHDPref, false, 0, 0
+	case `^Failed (?!publickey )\S+ for <F-USER>\S+</F-USER> from <HOST>(?: (?:port \d+|on \S+)){0,2}(?: ssh\d*)?(?:: |\s*$)`: // sshd, publickey nofail|invalid|ignore
+		return matchSSHDFailed(len("Failed ")), false, 1, 1
+	case `^Failed \S+ for <F-USER>\S+</F-USER> from <HOST>(?: (?:port \d+|on \S+)){0,2}(?: ssh\d*)?(?:: |\s*$)`: // sshd[publickey=any]
+		return matchSSHDFailed(-1), false, 1, 0
+	case `^Failed (?!publickey )\S+ for (?:invalid user )?<F-USER>.*</F-USER> from <HOST>(?: port \d+)?(?: on \S+)?(?: ssh\d*)?(?:: [A-Z][\w-]* \S+)?\s*$`:
+		return matchSSHDFailedInvalid(len("Failed ")), false, 1, 1
+	case `^Failed \S+ for (?:invalid user )?<F-USER>.*</F-USER> from <HOST>(?: port \d+)?(?: on \S+)?(?: ssh\d*)?(?:: [A-Z][\w-]* \S+)?\s*$`:
+		return matchSSHDFailedInvalid(-1), false, 1, 0
+	case `^[iI](?:llegal|nvalid) user <F-USER>.*</F-USER> from <HOST>(?: (?:port \d+|on \S+|\[preauth\])){0,3}\s*$`: // sshd
+		return matchSSHDInvalidUser, false, 1, 0
 	}
 	return nil, false, 0, 0
 }
@@ -360,6 +389,8 @@ func builtinDaemon(daemon string) daemonMatcher {
 		return matchPostfixDaemon
 	case `postfix(-\w+)?/(?:submission/|smtps/)?smtp[ds]`: // postfix-sasl
 		return matchPostfixSASLDaemon
+	case `(?:dovecot(?:-auth)?|auth(?:-worker)?|(?:pop3|imap|managesieve|submission)-login)`: // dovecot
+		return matchDovecotDaemon
 	}
 	return nil
 }

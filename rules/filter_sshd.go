@@ -16,8 +16,16 @@ package rules
 //     the last " from ADDR [port N] [sshN]" that ends the line, or that sshd's key
 //     information (": RSA SHA256:...") follows, so that "Invalid user x from 192.0.2.1 port
 //     1 ssh2: y" names the client, not 192.0.2.1;
+//   - fail2ban's logtype rfc5424 is a prefix here too (_rfc5424, tried first: __prefix_line takes
+//     its "HOST sshd " for a daemon without a pid), for every logtype: after
+//     RFC 5424's header and stamp (see ParseTime), "HOST sshd PID MSGID SD " where SD is "-"
+//     or structured data; PARAM-VALUEs may hold escaped '"' and ']';
 //   - fail2ban's journal __prefix_line takes a kernel prefix ("kernel: [  970.699397] ") after
 //     the daemon; so does the prefregex here;
+//   - in "Connection closed|reset by|Disconnected from [invalid|authenticating user USER] ADDR"
+//     (mdre-ddos-other, mdre-extra-other) only " port N" may follow the address, not
+//     fail2ban's %(__on_port_opt)s: sshd writes no " on ..." there, and with it a user name
+//     "x VICTIM on" made "... user x VICTIM on CLIENT port N [preauth]" read VICTIM;
 //   - every other regex whose user name comes before the address reads the last address that
 //     sshd's own tail (port, on, [preauth], to the end of the line) follows; "refused connect
 //     from \S+ (<HOST>)" and "Bad protocol version identification '...' from <HOST>" are
@@ -36,7 +44,9 @@ __authng_user = (?: (?:invalid|authenticating) user (?:\S+|.*?))?
 _keyinfo = (?:: [A-Z][\w-]* \S+)?
 _failed_end = (?: port \d+)?(?: on \S+)?(?: ssh\d*)?%(_keyinfo)s\s*$
 
-prefregex = ^%(__prefix_line)s(?:kernel:\s?\[ *\d+\.\d+\]:?\s+)?%(__pref)s<F-CONTENT>.+</F-CONTENT>$
+_rfc5424 = \s*\S+ %(_daemon)s \d+ \S+ (?:-|(?:\[(?:[^\]"]*|"(?:[^"\\]|\\.)*")*\])+)\s+
+
+prefregex = ^(?:%(_rfc5424)s|%(__prefix_line)s)(?:kernel:\s?\[ *\d+\.\d+\]:?\s+)?%(__pref)s<F-CONTENT>.+</F-CONTENT>$
 
 cmnfailre = ^[aA]uthentication (?:failure|error|failed) for <F-USER>.*</F-USER> from <HOST>(?: via \S+)?%(__suff)s$
             ^User not known to the underlying authentication module for <F-USER>.*</F-USER> from <HOST>%(__suff)s$
@@ -68,11 +78,11 @@ mdre-normal-other =
 mdre-ddos = ^Did not receive identification string from <HOST>
             ^Bad protocol version identification '.*' from <HOST>%(__on_port_opt)s\s*$
             ^banner exchange: Connection from <HOST>%(__on_port_opt)s: invalid format
-mdre-ddos-other = ^(?:Connection (?:closed|reset)|Disconnected) (?:by|from)%(__authng_user)s <HOST>%(__on_port_opt)s\s+\[preauth\]\s*$
+mdre-ddos-other = ^(?:Connection (?:closed|reset)|Disconnected) (?:by|from)%(__authng_user)s <HOST>(?: port \d+)?\s+\[preauth\]\s*$
 
 mdre-extra = ^Received disconnect from <HOST>%(__on_port_opt)s:\s*14: No(?: supported)? authentication methods available
              ^Unable to negotiate with <HOST>%(__on_port_opt)s: no matching (?:\w+ ){0,2}\w+ found\.
-mdre-extra-other = ^Disconnected(?: from)?(?: (?:invalid|authenticating)) user <F-USER>\S+|.*?</F-USER> <HOST>%(__on_port_opt)s \[preauth\]\s*$
+mdre-extra-other = ^Disconnected(?: from)?(?: (?:invalid|authenticating)) user <F-USER>\S+|.*?</F-USER> <HOST>(?: port \d+)? \[preauth\]\s*$
 
 mdre-aggressive = %(mdre-ddos)s
                   %(mdre-extra)s

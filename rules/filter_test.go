@@ -678,17 +678,24 @@ func TestFastMatchersAgree(t *testing.T) {
 			lines[l] = true
 		}
 	}
-	for _, l := range fastCheckLines {
+	for _, p := range []string{corpusDir + "/sshd", corpusDir + "/sshd-journal", corpusDir + "/dovecot"} {
+		if data, err := os.ReadFile(p); err == nil {
+			for _, l := range strings.Split(string(data), "\n") {
+				lines[l] = true
+			}
+		}
+	}
+	for _, l := range slices.Concat(fastCheckLines, sshdFastLines, dovecotFastLines) {
 		lines[l] = true
 		for i := range len(l) {
 			lines[l[:i]+l[i+1:]] = true
-			for _, c := range []string{" ", "\n", "[", "]", ":", "1", "a", "/"} {
+			for _, c := range []string{" ", "\n", "[", "]", ":", "1", "a", "/", "."} {
 				lines[l[:i]+c+l[i:]] = true
 				lines[l[:i]+c+l[i+1:]] = true
 			}
 		}
 	}
-	for _, spec := range []string{"postfix-sasl", "postfix", "postfix[mode=auth]", "postfix[mode=aggressive]"} {
+	for _, spec := range []string{"postfix-sasl", "postfix", "postfix[mode=auth]", "postfix[mode=aggressive]", "sshd", "sshd[publickey=any]", "sshd[mode=aggressive]", "dovecot", "dovecot[mode=aggressive]"} {
 		f := mustFilter(t, spec, nil, nil, nil)
 		ref := plainFilter(f)
 		n, bad := 0, 0

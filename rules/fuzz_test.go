@@ -40,6 +40,73 @@ func fuzzSeeds(f *testing.F) {
 	for _, l := range fastCheckLines {
 		f.Add([]byte(l))
 	}
+	for _, tc := range hostileCases() {
+		f.Add([]byte(tc.line))
+	}
+	for _, l := range append(slices.Clone(sshdFastLines), dovecotFastLines...) {
+		f.Add([]byte(l))
+	}
+}
+
+// dovecotFastLines are the edges of the dovecot hand-written matchers (filter_dovecot_fast.go).
+var dovecotFastLines = []string{
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts in 2 secs): user=<a>, method=PLAIN, rip=192.0.2.13, lip=203.0.113.17, TLS, session=<YADINsQCDs5BH8Pg>",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts): user=<a>, method=PLAIN, rip=192.0.2.13, lip=203.0.113.17, TLS, session=<Y>x>",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts): user=<a, rip=10.0.0.1>, rip=192.0.2.13, lip=1.2.3.4, session=<x> ",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts): user=<a>, method=x>, rip=192.0.2.13",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts): user=<a>, rip=192.0.2.13, lip=1.2.3.4, session=<x> y",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts): user=<a>, rip=192.0.2.13, lip=1>2",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts): rip=192.0.2.13",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts): user=<>, rip=192.0.2.134567, lip=1",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts): user=<>, rip=1.2.3.4.5, lip=1",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts): user=<>, rip=1.2.3.4:5, lip=1",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts): user=<>, rip=::ffff:1.2.3.4, lip=1",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts): user=<>, rip=2001:db8::1., lip=1",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login (auth failed, 1 attempts): user=<>, method=, rip=1.2.3.4",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Aborted login: x (auth failed, 1 attempts): user=<>, rip=1.2.3.4",
+	"Jul 02 13:49:31 mail dovecot: imap-login: Info: Disconnected (auth failed, 2 attempts in 4 secs): user=<a>, method=PLAIN, rip=1.2.3.4, lip=5.6.7.8",
+	"Jul 02 13:49:31 mail dovecot: pop3-login: Client has quit the connection (auth failed, 1 attempts): rip=1.2.3.4",
+	"Jul 02 13:49:31 mail dovecot: auth: Aborted login (auth failed, 1 attempts): rip=1.2.3.4",
+	"Jul 02 13:49:31 mail imap-login: Remote closed connection (auth failed, 1 attempts): rip=1.2.3.4",
+	"Jul 02 13:49:31 mail dovecot-auth: conn unix:auth (pid=1): auth<1>: Aborted login (auth failed, 1 attempts): rip=1.2.3.4",
+	"Jul 02 13:49:31 mail dovecot[1]: imap-login: Aborted login (auth failed, 1 attempts): rip=1.2.3.4",
+}
+
+// sshdFastLines are the edges of the sshd hand-written matchers (filter_sshd_fast.go): where
+// they must give up or agree with the regex.
+var sshdFastLines = []string{
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for root from 192.0.2.7: x",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for root from 192.0.2.7:: x",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for root from 2001:db8::1 port 22 ssh2",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for root from 2001:db8:: port 22 ssh2",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for root from ::ffff:192.0.2.7 port 22 ssh2",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for root from 192.0.2.7 on eth0: x",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for root from 192.0.2.7 port 22 on x port 1 ssh2",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for root from 192.0.2.7\tport 22",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for  from 192.0.2.7 port 22 ssh2",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for from 192.0.2.7 port 22 ssh2",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for invalid user from 192.0.2.7 port 22 ssh2",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for invalid user x from 192.0.2.7 port 22 ssh2: RSA SHA256:x",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for invalid user x from 192.0.2.7 port 22 ssh2: RSA SHA256:x y",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for invalid user x from 192.0.2.7 port 22 ssh2: rsa x",
+	"Aug 15 22:34:53 mail sshd[1]: Failed publickey for invalid user x from 192.0.2.7 port 22 ssh2: RSA SHA256:x",
+	"Aug 15 22:34:53 mail sshd[1]: Failed publickey for root from 192.0.2.7 port 22 ssh2: RSA SHA256:x",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for invalid user x from 1.2.3.4 from 192.0.2.7 port 22 ssh2",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for invalid user x from 192.0.2.7 port 22 ssh2 from 1.2.3.4x",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for invalid user x from 1.2.3.4567 port 22 ssh2",
+	"Aug 15 22:34:53 mail sshd[1]: Failed password for invalid user x from 1.2.3 port 22 ssh2",
+	"Aug 15 22:34:53 mail sshd[1]: error: PAM: Invalid user x from 192.0.2.7 port 22 [preauth]",
+	"Aug 15 22:34:53 mail sshd[1]: Invalid user  from 192.0.2.7 port 22",
+	"Aug 15 22:34:53 mail sshd[1]: Invalid user from 192.0.2.7 port 22",
+	"Aug 15 22:34:53 mail sshd[1]: illegal user x from 192.0.2.7 on y port 1 [preauth] ",
+	"Aug 15 22:34:53 mail sshd[1]: Invalid user x from 192.0.2.7 port 1 port 2 port 3 port 4",
+	"Aug 15 22:34:53 mail sshd[1]: Invalid user x from 192.0.2.7 port",
+	"Aug 15 22:34:53 mail sshd[1]: kernel: [  970.699397] Invalid user x from 192.0.2.7",
+	"Aug 15 22:34:53 mail sshd 1 - - Invalid user x from 192.0.2.7",
+	"<38>1 2026-08-15T22:34:53Z mail sshd 1 - - Invalid user x from 192.0.2.7",
+	"Aug 15 22:34:53 mail sshd[1]: error: ",
+	"Aug 15 22:34:53 mail sshd[1]: fatal: PAM: Invalid user x from 192.0.2.7",
+	"sshd[1]: Invalid user x from 192.0.2.7",
 }
 
 var fuzzFiles = map[string]string{

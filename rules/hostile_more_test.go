@@ -31,9 +31,13 @@ func hostileMailServerCases() []hostileCase {
 		{"sshd user name", "max attempts", sshd + "error: maximum authentication attempts exceeded for invalid user x from " + victim + " port 1 ssh2 from " + attacker + " port 4711 ssh2 [preauth]", attacker, sshdAll},
 		{"sshd user name", "change of user name", sshd + "Disconnecting invalid user x " + victim + " port 1: Change of username or service not allowed: (a,b) -> (c,d) [preauth] " + attacker + " port 4711: Change of username or service not allowed: (x " + victim + " port 1: Change of username or service not allowed: (a,b) -> (c,d) [preauth],ssh-connection) -> (y,ssh-connection) [preauth]", "", nil},
 		{"sshd user name", "closed by authenticating user", sshd + "Connection closed by authenticating user x " + victim + " port 1 [preauth] " + attacker + " port 4711 [preauth]", attacker, all("sshd[mode=ddos]", "sshd[mode=aggressive]")},
+		{"sshd user name", "closed by invalid user, name ends in on", sshd + "Connection closed by invalid user x " + victim + " on " + attacker + " port 4711 [preauth]", attacker, nil},
+		{"sshd user name", "disconnected invalid user, name ends in on", sshd + "Disconnected from invalid user x " + victim + " on " + attacker + " port 4711 [preauth]", attacker, nil},
 		{"sshd user name", "disconnected invalid user", sshd + "Disconnected from invalid user x " + victim + " port 1 [preauth] " + attacker + " port 4711 [preauth]", attacker, all("sshd[mode=extra]")},
 		{"sshd ident", "bad protocol version", sshd + "Bad protocol version identification 'x' from " + victim + " port 1' from " + attacker + " port 4711", attacker, all("sshd[mode=ddos]", "sshd[mode=aggressive]")},
 		{"sshd ident", "tcp wrappers ident user", sshd + "refused connect from x (" + victim + ") y@" + attacker + " (" + attacker + ")", attacker, nil},
+		{"sshd rfc 5424", "invalid user, from in the name", "<38>1 2026-08-15T22:34:53Z mail sshd 4242 - - Invalid user x from " + victim + " port 22 from " + attacker + " port 4711", attacker, sshdAll},
+		{"sshd rfc 5424", "structured data then a user name", `<38>1 2026-08-15T22:34:53Z mail sshd 4242 - [x@1 a="b\"] Invalid user y from ` + victim + ` port 22"] Invalid user x from ` + victim + " port 22 from " + attacker + " port 4711", attacker, sshdAll},
 		{"sshd fake prefix", "sshd quoted in another daemon", "Aug 15 22:34:53 mail dovecot: imap-login: sshd[1]: Invalid user x from " + victim + " port 22", "", nil},
 
 		// dovecot: the user name in user=<...>, pam(...), passwd-file(...).

@@ -21,7 +21,7 @@ const monthNames = "janfebmaraprmayjunjulaugsepoctnovdec"
 
 // ParseTime parses the timestamp at the start of line.
 //
-// Two forms are recognised:
+// These forms are recognised:
 //   - syslog, "Aug 15 22:34:53" (also "Mar  7" and "Mar 7", optional fractional seconds): local
 //     time in loc, in the largest year that puts it no more than 24 hours after now (so a
 //     December line read in January falls in the previous year and a line stamped just after
@@ -32,6 +32,8 @@ const monthNames = "janfebmaraprmayjunjulaugsepoctnovdec"
 //     with slashes, "2012/04/09 11:53:29" (nginx's error log);
 //   - roundcube's own log, "[17-Jan-2016 11:09:06 +0200]" (the zone may be missing: then
 //     loc); the stamp includes the brackets;
+//   - RFC 5424's header and stamp, "<38>1 2019-07-08T17:40:16.954167-04:00" (the zone is
+//     required);
 //   - TAI64N, "@400000004c91b044077a9e94" (daemontools' multilog, as dovecot may log through
 //     it): the label less 2^62 is taken as Unix time, as fail2ban does.
 //
@@ -112,7 +114,31 @@ func scanStamp(b []byte) (st stamp, n int) {
 	if len(b) > 0 && b[0] == '@' {
 		return scanTAI64N(b)
 	}
+	if len(b) > 0 && b[0] == '<' {
+		return scanRFC5424(b)
+	}
 	return scanSyslog(b)
+}
+
+// scanRFC5424 scans RFC 5424's "<PRI>VERSION " and the RFC 3339 stamp after it
+// ("<38>1 2019-07-08T17:40:16.954167-04:00"); the stamp includes the header before it.
+func scanRFC5424(b []byte) (st stamp, n int) {
+	pri, i, ok := digits(b, 1, 1, 3)
+	if !ok || pri > 191 || i >= len(b) || b[i] != '>' {
+		return st, 0
+	}
+	if _, i, ok = digits(b, i+1, 1, 2); !ok || i >= len(b) || b[i] != ' ' {
+		return st, 0
+	}
+	i++
+	if len(b)-i < 15 || !isDigit(b[i]) {
+		return st, 0
+	}
+	st, n = scanISO(b[i:])
+	if n == 0 || !st.hasZone { // RFC 5424 requires the zone
+		return stamp{}, 0
+	}
+	return st, i + n
 }
 
 // scanTAI64N scans "@" and 24 hex digits: 16 of seconds (2^62 + Unix time) and 8 of
