@@ -51,21 +51,11 @@ func splitLookahead(src string) *lookaheadSplit {
 	depth, open, inClass := 0, -1, false
 	var flags []string // (?flags) at depth 0
 	for j := 0; j < len(src); j++ {
+		var structural bool
+		if j, inClass, structural = regexStep(src, j, inClass); !structural {
+			continue
+		}
 		switch c := src[j]; {
-		case c == '\\':
-			j++
-		case inClass:
-			if c == ']' {
-				inClass = false
-			}
-		case c == '[':
-			inClass = true
-			if j+1 < len(src) && src[j+1] == '^' {
-				j++
-			}
-			if j+1 < len(src) && src[j+1] == ']' {
-				j++
-			}
 		case c == '(':
 			if depth == 0 {
 				open = j

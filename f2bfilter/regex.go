@@ -368,24 +368,14 @@ func (c *compiled) literal() string {
 func groupEnd(s string, i int) int {
 	depth, inClass := 0, false
 	for j := i; j < len(s); j++ {
-		switch c := s[j]; {
-		case c == '\\':
-			j++
-		case inClass:
-			if c == ']' {
-				inClass = false
-			}
-		case c == '[':
-			inClass = true
-			if j+1 < len(s) && s[j+1] == '^' {
-				j++
-			}
-			if j+1 < len(s) && s[j+1] == ']' {
-				j++
-			}
-		case c == '(':
+		var structural bool
+		if j, inClass, structural = regexStep(s, j, inClass); !structural {
+			continue
+		}
+		switch s[j] {
+		case '(':
 			depth++
-		case c == ')':
+		case ')':
 			depth--
 			if depth == 0 {
 				return j + 1
@@ -393,4 +383,26 @@ func groupEnd(s string, i int) int {
 		}
 	}
 	return -1
+}
+
+// regexStep reads the regex s at j, inside a character class or not, for the scanners that
+// look at a regex's structure. It returns the index of the byte the step ended on (the loop
+// goes on after it), whether the scan is now inside a class, and whether s[j] is structural:
+// outside any class and not escaped (a parenthesis, '|', or an ordinary character).
+func regexStep(s string, j int, inClass bool) (int, bool, bool) {
+	switch c := s[j]; {
+	case c == '\\':
+		return j + 1, inClass, false
+	case inClass:
+		return j, c != ']', false
+	case c == '[':
+		if j+1 < len(s) && s[j+1] == '^' {
+			j++
+		}
+		if j+1 < len(s) && s[j+1] == ']' {
+			j++
+		}
+		return j, true, false
+	}
+	return j, false, true
 }

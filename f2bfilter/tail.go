@@ -48,21 +48,11 @@ func topLevel(t string, i int) bool {
 		if j == i && (depth != 0 || inClass) {
 			return false
 		}
+		var structural bool
+		if j, inClass, structural = regexStep(t, j, inClass); !structural {
+			continue
+		}
 		switch c := t[j]; {
-		case c == '\\':
-			j++
-		case inClass:
-			if c == ']' {
-				inClass = false
-			}
-		case c == '[':
-			inClass = true
-			if j+1 < len(t) && t[j+1] == '^' {
-				j++
-			}
-			if j+1 < len(t) && t[j+1] == ']' {
-				j++
-			}
 		case c == '(':
 			depth++
 		case c == ')':
