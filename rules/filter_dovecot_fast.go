@@ -64,29 +64,10 @@ func dovecotHost(b []byte, p int) (int, bool) {
 		return 0, false
 	}
 	t := b[p:q]
-	if i := bytes.IndexByte(t, ':'); i >= 0 {
-		if d := bytes.IndexByte(t, '.'); d >= 0 && d < i {
-			return 0, false // \d{1,3}(?:\.\d{1,3}){3} might take a prefix
-		}
-		for _, c := range t[:i] {
-			if !isHex(c) {
-				return 0, false
-			}
-		}
-		return q, i <= 4
+	if i, d := bytes.IndexByte(t, ':'), bytes.IndexByte(t, '.'); i >= 0 && d >= 0 && d < i {
+		return 0, false // \d{1,3}(?:\.\d{1,3}){3} might take a prefix
 	}
-	groups, n := 0, 0
-	for _, c := range t {
-		switch {
-		case isDigit(c) && n < 3:
-			n++
-		case c == '.' && n > 0:
-			groups, n = groups+1, 0
-		default:
-			return 0, false
-		}
-	}
-	return q, groups == 3 && n > 0
+	return q, addrToken(t)
 }
 
 // matchDovecotAuthFailed: the dovecot failregex

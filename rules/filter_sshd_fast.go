@@ -50,18 +50,22 @@ func sshdHost(b []byte, p int) (int, bool) {
 	if q == p || b[q-1] == ':' || b[q-1] == '.' || q < len(b) && b[q] != ' ' {
 		return 0, false
 	}
-	t := b[p:q]
+	// ip4RE cannot match a prefix that the rest of the regex (a blank or the end) follows.
+	return q, addrToken(b[p:q])
+}
+
+// addrToken reports whether t, a run of [0-9A-Fa-f:.], has the shape of the filters' address
+// regexes as a whole: with a ':', [0-9A-Fa-f]{0,4}: then anything (ip6RE; the caller checks
+// how it ends); without, \d{1,3}(?:\.\d{1,3}){3} (ip4RE).
+func addrToken(t []byte) bool {
 	if i := bytes.IndexByte(t, ':'); i >= 0 {
-		// [0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*[0-9A-Fa-f:], and ip4RE cannot match a prefix
-		// that the rest of the regex (a blank or the end) follows.
 		for _, c := range t[:i] {
 			if !isHex(c) {
-				return 0, false
+				return false
 			}
 		}
-		return q, i <= 4
+		return i <= 4
 	}
-	// \d{1,3}(?:\.\d{1,3}){3}
 	groups, n := 0, 0
 	for _, c := range t {
 		switch {
@@ -70,10 +74,10 @@ func sshdHost(b []byte, p int) (int, bool) {
 		case c == '.' && n > 0:
 			groups, n = groups+1, 0
 		default:
-			return 0, false
+			return false
 		}
 	}
-	return q, groups == 3 && n > 0
+	return groups == 3 && n > 0
 }
 
 // skipItems takes up to max of sshd's " port N", " on X" (when on), " [preauth]" (when
