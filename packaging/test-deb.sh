@@ -29,7 +29,10 @@ cmp /etc/fail2ban-scan/config.yaml /usr/share/doc/fail2ban-scan/examples/config.
 systemd-analyze verify /lib/systemd/system/fail2ban-scan.service /lib/systemd/system/fail2ban-scan.timer \
 	/lib/systemd/system/fail2ban-scan-report.service /lib/systemd/system/fail2ban-scan-report.timer
 if command -v logrotate >/dev/null; then
-	logrotate --debug /etc/logrotate.d/fail2ban-scan 2>&1 | grep -q 'fail2ban-scan.log' ||
+	# Output captured first: grep -q stops reading at the first match, and under pipefail the
+	# writer's SIGPIPE would fail the check now and then.
+	rotate=$(logrotate --debug /etc/logrotate.d/fail2ban-scan 2>&1 || true)
+	grep -q 'fail2ban-scan.log' <<<"$rotate" ||
 		fail "logrotate does not see /var/log/fail2ban-scan/fail2ban-scan.log"
 fi
 if command -v systemd-tmpfiles >/dev/null; then # the lock file iptables-legacy needs in the sandbox
@@ -38,7 +41,8 @@ if command -v systemd-tmpfiles >/dev/null; then # the lock file iptables-legacy 
 	[ -f "$root/run/xtables.lock" ] || { rm -rf "$root"; fail "tmpfiles.d/fail2ban-scan.conf does not create /run/xtables.lock"; }
 	rm -rf "$root"
 fi
-zcat /usr/share/man/man8/fail2ban-scan.8.gz | grep -q '^\.TH fail2ban-scan 8' || fail "no man page fail2ban-scan(8)"
+man=$(zcat /usr/share/man/man8/fail2ban-scan.8.gz)
+grep -q '^\.TH fail2ban-scan 8' <<<"$man" || fail "no man page fail2ban-scan(8)"
 bash -c 'source /usr/share/bash-completion/completions/fail2ban-scan && complete -p fail2ban-scan' >/dev/null
 [ "$(stat -c %a /var/lib/fail2ban-scan)" = 700 ] || fail "/var/lib/fail2ban-scan is not mode 0700"
 conffiles=$(dpkg-query -W -f='${Conffiles}' fail2ban-scan)
