@@ -46,7 +46,7 @@ func cmdScan(c *cli.Context) error {
 		}
 		defer unlock()
 	}
-	st, err := e.loadState()
+	st, err := e.loadStateWith(state.LoadLazy) // most failures are neither read nor changed
 	if err != nil {
 		return err
 	}

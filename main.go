@@ -342,8 +342,11 @@ func (e *env) lock() (unlock func(), ok bool, err error) {
 	return unlock, true, nil
 }
 
-func (e *env) loadState() (*state.State, error) {
-	st, err := state.Load(e.statePath)
+func (e *env) loadState() (*state.State, error) { return e.loadStateWith(state.Load) }
+
+// loadStateWith loads the state with load (state.Load, or state.LoadLazy for scan).
+func (e *env) loadStateWith(load func(string) (*state.State, error)) (*state.State, error) {
+	st, err := load(e.statePath)
 	if err != nil {
 		return nil, usageErr(err)
 	}

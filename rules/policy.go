@@ -80,7 +80,7 @@ func (j *Jail) Failure(js *state.Jail, jails map[string]*state.Jail, ip netip.Ad
 		a.Outcome, a.Ban = DuringBan, b
 		return a
 	}
-	ts := js.Failures[key]
+	ts := js.FailureTimes()[key]
 	i, _ := slices.BinarySearch(ts, t+1) // after equal stamps: keep arrival order
 	ts = slices.Insert(ts, i, t)
 	js.TotalFailed++
@@ -145,7 +145,7 @@ func (j *Jail) banKeyNow(js *state.Jail, jails map[string]*state.Jail, key strin
 	if bantime >= 0 {
 		b.End = now + bantime
 	}
-	delete(js.Failures, key)
+	delete(js.FailureTimes(), key)
 	if old, ok := js.Bans[key]; ok && (old.Permanent() || old.End > now) {
 		if !old.Permanent() && (b.Permanent() || b.End > old.End) {
 			old.End = b.End
@@ -173,7 +173,11 @@ func (j *Jail) Expire(js *state.Jail, now int64) []Action {
 		}
 	}
 	slices.SortFunc(out, func(a, b Action) int { return CompareKeys(a.Key, b.Key) })
-	for key, ts := range js.Failures {
+	if oldest, ok := js.OldestFailure(); js.Lazy() && ok && oldest > now-j.FindTime-pruneSlack(j.FindTime) {
+		j.forget(js, now)
+		return out // failures left as text (state.LoadLazy): see pruneSlack
+	}
+	for key, ts := range js.FailureTimes() {
 		i, _ := slices.BinarySearch(ts, now-j.FindTime+1)
 		if i == len(ts) {
 			delete(js.Failures, key)
@@ -185,10 +189,18 @@ func (j *Jail) Expire(js *state.Jail, now int64) []Action {
 	return out
 }
 
+// pruneSlack is how long after they left findtime the failures of a jail whose failures are
+// still the text they were read from (state.LoadLazy) may stay: a minute run with nothing new
+// then neither decodes nor rewrites them, and the next that must (a failure, or a failure
+// older than findtime plus the slack) drops every old one. An old failure never counts
+// (Failure counts those within findtime of the new one; CurrentlyFailed those within findtime
+// of now), so keeping it a while changes no decision: findtime/10, at most an hour.
+func pruneSlack(findTime int64) int64 { return min(findTime/10, 3600) }
+
 // CurrentlyFailed counts the IPs with at least one failure in (now - findtime, now].
 func (j *Jail) CurrentlyFailed(js *state.Jail, now int64) int {
 	n := 0
-	for _, ts := range js.Failures {
+	for _, ts := range js.FailureTimes() {
 		for _, t := range ts {
 			if t > now-j.FindTime && t <= now {
 				n++

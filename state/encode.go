@@ -13,6 +13,11 @@ import (
 // intermediate copy, without encoding/json escaping strings that need no escape, and without
 // its reflection per record. The small parts (files, outbox) are written by encoding/json.
 func appendState(b []byte, s *State) ([]byte, error) {
+	for _, j := range s.Jails {
+		if j != nil && j.lazy != "" && len(j.Failures) > 0 {
+			j.decodeLazy() // failures set in the map without FailureTimes: both are kept
+		}
+	}
 	pre := writeAhead(s)
 	b = append(b, `{"version":`...)
 	b = strconv.AppendInt(b, int64(s.Version), 10)
@@ -70,7 +75,11 @@ func appendJail(b []byte, j *Jail, pre ahead) ([]byte, error) {
 		b = appendJSONString(b, j.Cursor)
 		b = append(b, ',')
 	}
-	if len(j.Failures) > 0 {
+	if j.lazy != "" {
+		b = append(b, `"failures":"`...) // as read: plainJSON (decodeJails)
+		b = append(b, j.lazy...)
+		b = append(b, `",`...)
+	} else if len(j.Failures) > 0 {
 		b = append(b, `"failures":`...)
 		b = pre.quoted(b, &j.Failures, j.Failures.appendText)
 		b = append(b, ',')

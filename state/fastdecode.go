@@ -21,7 +21,7 @@ import (
 // by hand, schema 1, a damaged file) returns ok false, and Decode reads the whole document with
 // encoding/json, as it did before, so what is accepted and every error message stay its own.
 // FuzzDecodeFast checks that both ways decode a document to the same state.
-func decodeFast(data []byte) (s *State, ok bool) {
+func decodeFast(data []byte, lazy bool) (s *State, ok bool) {
 	p := &fastParser{d: data, rest: make([]byte, 0, 4096)}
 	if !p.object(p.top) {
 		return nil, false
@@ -37,7 +37,7 @@ func decodeFast(data []byte) (s *State, ok bool) {
 	if err := dec.Decode(&st); err != nil {
 		return nil, false
 	}
-	kept, ok := decodeJails(p.jails, st.Jails)
+	kept, ok := decodeJails(p.jails, st.Jails, lazy)
 	if !ok {
 		return nil, false
 	}
@@ -79,7 +79,9 @@ type fastJail struct {
 // 100,000 addresses a string takes tens of milliseconds, and two cores halve the time of a
 // state of several. It reports false if a jail is missing or a string does not decode, and
 // else the texts of the maps (see keptText; a text with JSON escapes is not kept).
-func decodeJails(fast map[string]*fastJail, jails map[string]*Jail) (map[any]keptText, bool) {
+//
+// With lazy, a jail's failures are not decoded but checked and kept as text (Jail.lazy).
+func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (map[any]keptText, bool) {
 	type job struct {
 		raw  []byte
 		dst  interface{ fromText(string) error }
@@ -94,6 +96,10 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail) (map[any]kep
 		j := jails[name]
 		if j == nil {
 			return nil, false
+		}
+		if lazy && pj.failures != nil && plainJSON(pj.failures[1:len(pj.failures)-1]) {
+			jobs = append(jobs, &job{raw: pj.failures, dst: lazyFailures{j}})
+			pj.failures = nil
 		}
 		for _, jb := range []*job{
 			{raw: pj.failures, dst: &j.Failures, key: &j.Failures, sum: func() uint64 { return j.Failures.sum() }},
@@ -113,7 +119,7 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail) (map[any]kep
 		if err == nil {
 			err = jb.dst.fromText(text)
 		}
-		if jb.err = err; err == nil && plainJSON(jb.raw[1:len(jb.raw)-1]) {
+		if jb.err = err; err == nil && jb.key != nil && plainJSON(jb.raw[1:len(jb.raw)-1]) {
 			jb.kept = keptText{text: text, sum: jb.sum()}
 		}
 	}

@@ -38,7 +38,7 @@ func TestDecodeFast(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fast, ok := decodeFast(data)
+		fast, ok := decodeFast(data, false)
 		if !ok {
 			t.Fatalf("sample %d: decodeFast refused what Encode wrote:\n%s", i, data)
 		}
@@ -60,7 +60,7 @@ func TestDecodeFast(t *testing.T) {
 		`{"version":2,"jails":{},"history":{"jails":{"j":{"bans":[{"at":1,"ip":"192.0.2.7","end":2}]}}}}`,
 		`{"version":2,"jails":{}} x`,
 	} {
-		if _, ok := decodeFast([]byte(doc)); ok {
+		if _, ok := decodeFast([]byte(doc), false); ok {
 			t.Errorf("decodeFast read %s", doc)
 		}
 	}
@@ -92,7 +92,7 @@ func FuzzDecodeFast(f *testing.F) {
 	}
 	f.Add([]byte(`{"version":2,"jails":{"j":{"failures":"192.0.2.7=1,2","cursor":"x"}},"history":{"jails":{"j":{"runs":[[1,2,3,4,5,6,7]],"bans":[]}}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fast, ok := decodeFast(data)
+		fast, ok := decodeFast(data, false)
 		if !ok {
 			return
 		}

@@ -1,0 +1,104 @@
+package state
+
+import (
+	"errors"
+	"strings"
+)
+
+// lazyFailures decodes a jail's failures the lazy way (LoadLazy): it checks the text as
+// Failures.fromText and Jail.check would, notes the earliest time and the number of keys, and
+// keeps the text in the jail instead of a map.
+type lazyFailures struct{ j *Jail }
+
+func (l lazyFailures) fromText(s string) error {
+	oldest, keys := int64(-1), 0
+	err := eachPair(s, func(key, val string) error {
+		if err := checkIPKey(key); err != nil {
+			return err
+		}
+		// The first time is parsed; the deltas after it are only checked (digits, 1 to 12 of
+		// them: never negative, so the times ascend, and a million of them cannot overflow),
+		// as parsing a million of them was most of the cost of a lazy load. What this refuses
+		// and the eager decoder reads (a delta of 13 digits) makes the load eager.
+		num, rest, _ := strings.Cut(val, ",")
+		first, err := parseInt(num)
+		if err != nil {
+			return err
+		}
+		if first < 0 || first >= 1e12 {
+			return errors.New("timestamp out of range")
+		}
+		if oldest < 0 || first < oldest {
+			oldest = first
+		}
+		if len(rest) > 13e6 {
+			return errors.New("too many times")
+		}
+		if _, more := strings.CutPrefix(val[len(num):], ","); more {
+			digits := 0
+			for i := 0; i < len(rest); i++ {
+				switch c := rest[i]; {
+				case c >= '0' && c <= '9':
+					digits++
+				case c == ',' && digits > 0:
+					digits = 0
+				default:
+					return errors.New("timestamps not ascending, or not numbers")
+				}
+				if digits > 12 {
+					return errors.New("delta out of range")
+				}
+			}
+			if digits == 0 {
+				return errors.New("empty number")
+			}
+		}
+		keys++
+		return nil
+	})
+	if err != nil {
+		return err // the eager decoder says it, naming the key
+	}
+	l.j.lazy, l.j.lazyOldest, l.j.lazyKeys = s, oldest, keys
+	return nil
+}
+
+// FailureTimes returns the jail's failures, decoding them first if LoadLazy left them as text.
+// Code that changes or reads the failures of a state from LoadLazy goes through it.
+func (j *Jail) FailureTimes() Failures {
+	if j.lazy != "" {
+		j.decodeLazy()
+	}
+	if j.Failures == nil {
+		j.Failures = Failures{}
+	}
+	return j.Failures
+}
+
+// decodeLazy decodes the text of the failures into Failures; failures set in the map before
+// (which only FailureTimes should do) are kept over those of the text.
+func (j *Jail) decodeLazy() {
+	var m Failures
+	_ = m.fromText(j.lazy) // checked by lazyFailures
+	for k, ts := range j.Failures {
+		m[k] = ts
+	}
+	j.Failures, j.lazy, j.lazyOldest, j.lazyKeys = m, "", 0, 0
+}
+
+// OldestFailure returns the earliest failure time of the jail, without decoding the failures
+// LoadLazy left as text; ok is false when there is none.
+func (j *Jail) OldestFailure() (t int64, ok bool) {
+	if j.lazy != "" && len(j.Failures) == 0 {
+		return j.lazyOldest, true
+	}
+	for _, ts := range j.FailureTimes() {
+		if len(ts) > 0 && (!ok || ts[0] < t) {
+			t, ok = ts[0], true
+		}
+	}
+	return t, ok
+}
+
+// Lazy reports whether the jail's failures are still the text LoadLazy read.
+func (j *Jail) Lazy() bool { return j.lazy != "" }

@@ -1,0 +1,107 @@
+package state
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestLoadLazy: LoadLazy leaves the failures as text, checked as Load checks them; Save writes
+// them back as read while nobody asked for them (the file is not rewritten), FailureTimes
+// gives the map Load gives, and a change through it is saved.
+func TestLoadLazy(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	s := botnet(3000, 5, 10)
+	if err := Save(path, s); err != nil {
+		t.Fatal(err)
+	}
+	eager, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy, err := LoadLazy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := lazy.Jails["postfix-sasl"]
+	if !j.Lazy() || len(j.Failures) != 0 {
+		t.Fatalf("LoadLazy decoded the failures (%d keys)", len(j.Failures))
+	}
+	var want int64 = -1
+	for _, ts := range eager.Jails["postfix-sasl"].Failures {
+		if want < 0 || ts[0] < want {
+			want = ts[0]
+		}
+	}
+	if got, ok := j.OldestFailure(); !ok || got != want || !j.Lazy() {
+		t.Errorf("OldestFailure = %d, %v (lazy still: %v); want %d without decoding", got, ok, j.Lazy(), want)
+	}
+	fi, _ := os.Stat(path)
+	os.Chtimes(path, fi.ModTime().Add(-3600e9), fi.ModTime().Add(-3600e9))
+	fi, _ = os.Stat(path)
+	if err := Save(path, lazy); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.Stat(path); !after.ModTime().Equal(fi.ModTime()) {
+		t.Error("a lazy state with no change was written again")
+	}
+	if got := j.FailureTimes(); !reflect.DeepEqual(got, eager.Jails["postfix-sasl"].Failures) || j.Lazy() {
+		t.Fatalf("FailureTimes differs from what Load decodes (%d keys, want %d)", len(got), len(eager.Jails["postfix-sasl"].Failures))
+	}
+	j.FailureTimes()["192.0.2.200"] = []int64{1786838000}
+	if err := Save(path, lazy); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.Jails["postfix-sasl"].Failures; len(got) != 3001 || got["192.0.2.200"][0] != 1786838000 {
+		t.Errorf("after a change through FailureTimes: %d keys, 192.0.2.200 %v", len(got), got["192.0.2.200"])
+	}
+
+	// A bad failures string is refused by LoadLazy with Load's message.
+	bad := `{"version":2,"jails":{"j":{"failures":"192.0.2.7=5,-1"}}}`
+	os.WriteFile(path, []byte(bad), 0o600)
+	_, errEager := Load(path)
+	_, errLazy := LoadLazy(path)
+	if errEager == nil || errLazy == nil || errEager.Error() != errLazy.Error() || !strings.Contains(errLazy.Error(), "ascending") {
+		t.Errorf("bad failures: Load says %v, LoadLazy says %v", errEager, errLazy)
+	}
+}
+
+// FuzzLazyFailures: what the lazy check accepts, the eager decoder and check accept too, with
+// the same earliest time and keys.
+func FuzzLazyFailures(f *testing.F) {
+	f.Add("192.0.2.7=5,0,3 2001:db8::1=7")
+	f.Add("192.0.2.7=5,-1")
+	f.Add("") // no key: no oldest either
+	f.Add("192.0.2.7=999999999999,999999999999,999999999999")
+	f.Fuzz(func(t *testing.T, s string) {
+		j := &Jail{}
+		if (lazyFailures{j}).fromText(s) != nil {
+			return
+		}
+		var m Failures
+		if err := m.fromText(s); err != nil {
+			t.Fatalf("lazy accepted %q, eager refuses: %v", s, err)
+		}
+		e := &Jail{Failures: m}
+		if err := e.check("j"); err != nil {
+			t.Fatalf("lazy accepted %q, check refuses: %v", s, err)
+		}
+		oldest, ok := e.OldestFailure()
+		if j.lazyKeys == 0 {
+			if ok || len(m) > 0 {
+				t.Fatalf("%q: lazy found no key, eager %d", s, len(m))
+			}
+			return
+		}
+		if !ok || oldest != j.lazyOldest || len(m) > j.lazyKeys {
+			t.Fatalf("%q: lazy oldest %d, %d keys; eager %d (%v), %d keys", s, j.lazyOldest, j.lazyKeys, oldest, ok, len(m))
+		}
+	})
+}
