@@ -89,6 +89,9 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 		sum  func() uint64
 		kept keptText
 		err  error
+		// marked: the text is kept only in the form of this schema, which starts with the
+		// radixMark (failures in decimal, of schema 2, are written again in base 36)
+		marked bool
 	}
 	var jobs []*job
 	big := 0
@@ -97,12 +100,12 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 		if j == nil {
 			return nil, false
 		}
-		if lazy && pj.failures != nil && plainJSON(pj.failures[1:len(pj.failures)-1]) {
+		if lazy && len(pj.failures) > 2 && pj.failures[1] == radixMark && plainJSON(pj.failures[1:len(pj.failures)-1]) {
 			jobs = append(jobs, &job{raw: pj.failures, dst: lazyFailures{j}})
 			pj.failures = nil
 		}
 		for _, jb := range []*job{
-			{raw: pj.failures, dst: &j.Failures, key: &j.Failures, sum: func() uint64 { return j.Failures.sum() }},
+			{raw: pj.failures, dst: &j.Failures, key: &j.Failures, sum: func() uint64 { return j.Failures.sum() }, marked: true},
 			{raw: pj.bans, dst: &j.Bans, key: &j.Bans, sum: func() uint64 { return j.Bans.sum() }},
 			{raw: pj.history, dst: &j.BanHistory, key: &j.BanHistory, sum: func() uint64 { return j.BanHistory.sum() }},
 		} {
@@ -119,7 +122,7 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 		if err == nil {
 			err = jb.dst.fromText(text)
 		}
-		if jb.err = err; err == nil && jb.key != nil && plainJSON(jb.raw[1:len(jb.raw)-1]) {
+		if jb.err = err; err == nil && jb.key != nil && plainJSON(jb.raw[1:len(jb.raw)-1]) && (!jb.marked || text[0] == radixMark) {
 			jb.kept = keptText{text: text, sum: jb.sum()}
 		}
 	}

@@ -10,18 +10,22 @@ import (
 // keeps the text in the jail instead of a map.
 type lazyFailures struct{ j *Jail }
 
-func (l lazyFailures) fromText(s string) error {
+func (l lazyFailures) fromText(text string) error {
+	s, ok := strings.CutPrefix(text, string(radixMark))
+	if !ok {
+		return errors.New("failures not in base 36") // schema 2: decodeJails decodes them
+	}
 	oldest, keys := int64(-1), 0
 	err := eachPair(s, func(key, val string) error {
 		if err := checkIPKey(key); err != nil {
 			return err
 		}
-		// The first time is parsed; the deltas after it are only checked (digits, 1 to 12 of
-		// them: never negative, so the times ascend, and a million of them cannot overflow),
-		// as parsing a million of them was most of the cost of a lazy load. What this refuses
-		// and the eager decoder reads (a delta of 13 digits) makes the load eager.
+		// The first time is parsed; the deltas after it are only checked (base-36 digits, 1 to
+		// 8 of them: never negative, so the times ascend, and a million of them cannot
+		// overflow), as parsing a million of them was most of the cost of a lazy load. What
+		// this refuses and the eager decoder reads (a delta of 9 digits) makes the load eager.
 		num, rest, _ := strings.Cut(val, ",")
-		first, err := parseInt(num)
+		first, err := parseIntBase(num, 36)
 		if err != nil {
 			return err
 		}
@@ -38,14 +42,14 @@ func (l lazyFailures) fromText(s string) error {
 			digits := 0
 			for i := 0; i < len(rest); i++ {
 				switch c := rest[i]; {
-				case c >= '0' && c <= '9':
+				case c >= '0' && c <= '9' || c >= 'a' && c <= 'z':
 					digits++
 				case c == ',' && digits > 0:
 					digits = 0
 				default:
 					return errors.New("timestamps not ascending, or not numbers")
 				}
-				if digits > 12 {
+				if digits > 8 {
 					return errors.New("delta out of range")
 				}
 			}
@@ -59,7 +63,7 @@ func (l lazyFailures) fromText(s string) error {
 	if err != nil {
 		return err // the eager decoder says it, naming the key
 	}
-	l.j.lazy, l.j.lazyOldest, l.j.lazyKeys = s, oldest, keys
+	l.j.lazy, l.j.lazyOldest, l.j.lazyKeys = text, oldest, keys
 	return nil
 }
 

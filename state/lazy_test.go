@@ -64,7 +64,7 @@ func TestLoadLazy(t *testing.T) {
 	}
 
 	// A bad failures string is refused by LoadLazy with Load's message.
-	bad := `{"version":2,"jails":{"j":{"failures":"192.0.2.7=5,-1"}}}`
+	bad := `{"version":3,"jails":{"j":{"failures":"~192.0.2.7=5,-1"}}}`
 	os.WriteFile(path, []byte(bad), 0o600)
 	_, errEager := Load(path)
 	_, errLazy := LoadLazy(path)
@@ -76,7 +76,8 @@ func TestLoadLazy(t *testing.T) {
 // FuzzLazyFailures: what the lazy check accepts, the eager decoder and check accept too, with
 // the same earliest time and keys.
 func FuzzLazyFailures(f *testing.F) {
-	f.Add("192.0.2.7=5,0,3 2001:db8::1=7")
+	f.Add("~192.0.2.7=5,0,3 2001:db8::1=7")
+	f.Add("~192.0.2.7=tju5c0,2s0,zzzzzzzz")
 	f.Add("192.0.2.7=5,-1")
 	f.Add("") // no key: no oldest either
 	f.Add("192.0.2.7=999999999999,999999999999,999999999999")

@@ -20,7 +20,8 @@ import (
 //
 //	1  failures, bans and ban_history as JSON objects
 //	2  the same as compact strings (compact.go)
-const Version = 2
+//	3  the failures' times in base 36 (compact.go)
+const Version = 3
 
 // FilePos is where reading of one log file stopped. A file is known by device and inode and by
 // a fingerprint of its first bytes (uncompressed), so it is recognised after it was renamed,
