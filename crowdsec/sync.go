@@ -1,0 +1,348 @@
+package crowdsec
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fail2ban-scan/fail2ban-scan/state"
+)
+
+// Origin is the origin of the decisions this tool pushes.
+const Origin = "fail2ban-scan"
+
+// ReassertBefore is how long before its decision runs out in the LAPI a permanent ban is
+// pushed again.
+const ReassertBefore = 30 * 24 * time.Hour
+
+// MaxBatch is the most alerts one POST /v1/alerts carries.
+const MaxBatch = 500
+
+// Identity names this host's decisions in the LAPI: scenario "PREFIX/JAIL@MACHINE" with origin
+// Origin. The decision stream carries no machine, so the scenario tells this host's own
+// decisions (not applied again as fleet bans) from those of the other hosts.
+type Identity struct {
+	MachineID      string
+	ScenarioPrefix string
+	// Origins are the other origins whose ban decisions the fleet takes ("cscli", "crowdsec",
+	// "CAPI", "lists"); those of other hosts of this tool are always taken.
+	Origins []string
+}
+
+// Scenario is the scenario of this host's bans in jail.
+func (id Identity) Scenario(jail string) string {
+	return id.ScenarioPrefix + "/" + jail + "@" + id.MachineID
+}
+
+// own reports whether d was pushed by this host.
+func (id Identity) own(d Decision) bool {
+	return d.Origin == Origin && strings.HasPrefix(d.Scenario, id.ScenarioPrefix+"/") && strings.HasSuffix(d.Scenario, "@"+id.MachineID)
+}
+
+// wanted reports whether the fleet takes d (checked apart: its shape).
+func (id Identity) wanted(d Decision) bool {
+	if id.own(d) {
+		return false
+	}
+	if d.Origin == Origin && strings.HasPrefix(d.Scenario, id.ScenarioPrefix+"/") {
+		return true
+	}
+	return slices.Contains(id.Origins, d.Origin)
+}
+
+// ParseDecision checks a ban decision of the stream and returns what it bans, as a ban's key
+// (an address, or a masked prefix), and when it ends. Only type ban of scope Ip or Range is
+// taken; anything else, or a value or duration that does not parse, is an error naming it.
+func ParseDecision(d Decision, now time.Time) (key string, until int64, err error) {
+	if !strings.EqualFold(d.Type, "ban") {
+		return "", 0, fmt.Errorf("decision %d: type %q, not ban", d.ID, d.Type)
+	}
+	var p netip.Prefix
+	switch {
+	case strings.EqualFold(d.Scope, "ip"):
+		a, err := netip.ParseAddr(d.Value)
+		if err != nil || a.Zone() != "" {
+			return "", 0, fmt.Errorf("decision %d: scope Ip, value %q is not an address", d.ID, d.Value)
+		}
+		a = a.Unmap()
+		p = netip.PrefixFrom(a, a.BitLen())
+	case strings.EqualFold(d.Scope, "range"):
+		r, err := netip.ParsePrefix(d.Value)
+		if err != nil {
+			return "", 0, fmt.Errorf("decision %d: scope Range, value %q is not a prefix", d.ID, d.Value)
+		}
+		if r.Addr().Is4In6() {
+			if r.Bits() < 96 {
+				return "", 0, fmt.Errorf("decision %d: scope Range, value %q is wider than the IPv4-mapped space", d.ID, d.Value)
+			}
+			r = netip.PrefixFrom(r.Addr().Unmap(), r.Bits()-96)
+		}
+		p = r.Masked()
+	default:
+		return "", 0, fmt.Errorf("decision %d: scope %q, not Ip nor Range", d.ID, d.Scope)
+	}
+	dur, err := time.ParseDuration(d.Duration)
+	if err != nil {
+		return "", 0, fmt.Errorf("decision %d: duration %q: %w", d.ID, d.Duration, err)
+	}
+	if dur <= 0 {
+		return "", 0, fmt.Errorf("decision %d: duration %q is over", d.ID, d.Duration)
+	}
+	key = p.String()
+	if p.IsSingleIP() {
+		key = p.Addr().String()
+	}
+	return key, now.Add(dur).Unix(), nil
+}
+
+// PullResult is what one pull changed in the fleet.
+type PullResult struct {
+	Startup        bool
+	Added, Removed int
+	Skipped        []error // malformed decisions, not applied
+	Own, Others    int     // decisions left out: this host's own, and of origins not taken
+}
+
+// Pull reads the stream (startup unless cs.Streamed) and applies it to cs.Fleet: a startup
+// answer replaces the fleet, a later one adds its new decisions and removes its deleted
+// ones. Decisions that run out are removed too. On error the fleet is left as it was.
+func Pull(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now time.Time) (PullResult, error) {
+	startup := !cs.Streamed
+	s, err := c.Pull(ctx, startup)
+	if err != nil {
+		return PullResult{Startup: startup}, err
+	}
+	r := Apply(cs, s, startup, id, now)
+	cs.Streamed = true
+	return r, nil
+}
+
+// Apply applies one stream answer to cs.Fleet (see Pull).
+func Apply(cs *state.Crowdsec, s *Stream, startup bool, id Identity, now time.Time) PullResult {
+	r := PullResult{Startup: startup}
+	if startup {
+		r.Removed = len(cs.Fleet)
+		cs.Fleet = state.FleetBans{}
+	}
+	if cs.Fleet == nil {
+		cs.Fleet = state.FleetBans{}
+	}
+	for _, d := range s.Deleted {
+		if _, ok := cs.Fleet[d.ID]; ok {
+			delete(cs.Fleet, d.ID)
+			r.Removed++
+		}
+	}
+	for _, d := range s.New {
+		if id.own(d) {
+			r.Own++
+			continue
+		}
+		if !id.wanted(d) {
+			r.Others++
+			continue
+		}
+		key, until, err := ParseDecision(d, now)
+		if err != nil {
+			r.Skipped = append(r.Skipped, err)
+			continue
+		}
+		if _, ok := cs.Fleet[d.ID]; !ok {
+			r.Added++
+		}
+		cs.Fleet[d.ID] = state.FleetBan{Value: key, Until: until, Origin: d.Origin, Scenario: d.Scenario}
+	}
+	if startup {
+		r.Removed = max(0, r.Removed-r.Added) // the same decisions read again are not news
+	}
+	r.Removed += Expire(cs, now.Unix())
+	return r
+}
+
+// Expire removes the fleet's decisions that ended at or before now, and this host's pushed
+// records whose decision ended; it returns how many fleet decisions went.
+func Expire(cs *state.Crowdsec, now int64) int {
+	n := 0
+	for id, fb := range cs.Fleet {
+		if fb.Until <= now {
+			delete(cs.Fleet, id)
+			n++
+		}
+	}
+	cs.Pushed = slices.DeleteFunc(cs.Pushed, func(p state.Pushed) bool { return p.Until <= now })
+	return n
+}
+
+// QueueUnban queues the deletion of this host's decisions for key in jail: a ban still
+// pending is simply taken off the queue, one pushed gets an unban with its alerts.
+func QueueUnban(cs *state.Crowdsec, jail, key string, now int64) (dropped int) {
+	cs.Pending = slices.DeleteFunc(cs.Pending, func(p state.Push) bool {
+		return p.Kind == state.PushBan && p.Jail == jail && p.IP == key
+	})
+	var alerts []int64
+	cs.Pushed = slices.DeleteFunc(cs.Pushed, func(p state.Pushed) bool {
+		if p.Jail == jail && p.IP == key {
+			alerts = append(alerts, p.Alert)
+			return true
+		}
+		return false
+	})
+	if len(alerts) == 0 {
+		return 0 // never pushed (a pending ban taken off the queue, if any): nothing to delete
+	}
+	return cs.Queue(state.Push{Kind: state.PushUnban, Jail: jail, IP: key, Time: now, Alerts: alerts})
+}
+
+// Reassert queues again the permanent bans whose decision runs out within ReassertBefore;
+// it returns how many.
+func Reassert(cs *state.Crowdsec, now int64) (n int) {
+	for i := range cs.Pushed {
+		p := &cs.Pushed[i]
+		if p.End >= 0 || p.Until-now > int64(ReassertBefore/time.Second) || pendingBan(cs, p.Jail, p.IP) {
+			continue
+		}
+		cs.Queue(state.Push{Kind: state.PushBan, Jail: p.Jail, IP: p.IP, Time: now, End: -1})
+		n++
+	}
+	return n
+}
+
+func pendingBan(cs *state.Crowdsec, jail, key string) bool {
+	return slices.ContainsFunc(cs.Pending, func(p state.Push) bool {
+		return p.Kind == state.PushBan && p.Jail == jail && p.IP == key
+	})
+}
+
+// PushResult is what one Push did.
+type PushResult struct {
+	Bans, Unbans int // pushed, and unbans whose decisions were deleted
+	Over         int // bans that ended before they could be pushed: dropped
+}
+
+// Push sends cs.Pending in order: runs of bans as alerts (MaxBatch a POST), each unban as
+// the deletion of the decisions of its alerts. It stops at the first error, which it returns;
+// what was done before stays done, the rest stays pending for the next run.
+func Push(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now time.Time) (PushResult, error) {
+	var r PushResult
+	for len(cs.Pending) > 0 {
+		p := cs.Pending[0]
+		if p.Kind == state.PushUnban {
+			if err := deleteAlerts(ctx, c, p.Alerts); err != nil {
+				return r, fmt.Errorf("unban %s (jail %s): %w", p.IP, p.Jail, err)
+			}
+			cs.Pending = cs.Pending[1:]
+			r.Unbans++
+			continue
+		}
+		n := 0
+		for n < len(cs.Pending) && n < MaxBatch && cs.Pending[n].Kind == state.PushBan {
+			n++
+		}
+		var alerts []Alert
+		var pushes []state.Push
+		for _, p := range cs.Pending[:n] {
+			a, ok := AlertOf(p, id, now)
+			if !ok {
+				r.Over++
+				continue
+			}
+			alerts = append(alerts, a)
+			pushes = append(pushes, p)
+		}
+		if len(alerts) > 0 {
+			ids, err := c.PushAlerts(ctx, alerts)
+			if err != nil {
+				return r, fmt.Errorf("push %d bans: %w", len(alerts), err)
+			}
+			for i, p := range pushes {
+				until := p.End
+				if p.End < 0 {
+					until = now.Add(MaxDuration).Unix()
+				}
+				cs.Pushed = append(cs.Pushed, state.Pushed{Jail: p.Jail, IP: p.IP, Alert: ids[i], Until: until, End: p.End})
+			}
+			r.Bans += len(alerts)
+		}
+		cs.Pending = cs.Pending[n:]
+	}
+	cs.Pending = nil
+	return r, nil
+}
+
+// deleteAlerts deletes the decisions of the alerts.
+func deleteAlerts(ctx context.Context, c *Client, alerts []int64) error {
+	for _, a := range alerts {
+		ids, err := c.AlertDecisions(ctx, a)
+		if err != nil {
+			return err
+		}
+		for _, d := range ids {
+			if err := c.DeleteDecision(ctx, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// AlertOf makes the alert of a pending ban: its decision lasts the ban's remaining time at
+// now (MaxDuration when permanent). ok is false when the ban is over.
+func AlertOf(p state.Push, id Identity, now time.Time) (a Alert, ok bool) {
+	dur := MaxDuration
+	if p.End >= 0 {
+		if p.End <= now.Unix() {
+			return Alert{}, false
+		}
+		dur = time.Duration(p.End-now.Unix()) * time.Second
+	}
+	scope, src := "Ip", Source{Scope: "Ip", Value: p.IP, IP: p.IP}
+	if strings.Contains(p.IP, "/") {
+		scope, src = "Range", Source{Scope: "Range", Value: p.IP, Range: p.IP}
+	}
+	first, last := p.First, p.Last
+	if first == 0 {
+		first = p.Time
+	}
+	if last == 0 {
+		last = p.Time
+	}
+	events := p.Failures
+	what := fmt.Sprintf("banned after %d failures", p.Failures)
+	if p.Failures == 0 {
+		events, what = 1, "banned by hand"
+	}
+	scenario := id.Scenario(p.Jail)
+	return Alert{
+		Scenario:    scenario,
+		Message:     fmt.Sprintf("fail2ban-scan on %s, jail %s: %s %s", id.MachineID, p.Jail, p.IP, what),
+		EventsCount: int32(min(events, 1<<31-1)),
+		StartAt:     time.Unix(first, 0).UTC().Format(time.RFC3339),
+		StopAt:      time.Unix(last, 0).UTC().Format(time.RFC3339),
+		Leakspeed:   "0",
+		Events:      []json.RawMessage{},
+		Source:      src,
+		Decisions: []Decision{{Duration: formatDuration(dur), Type: "ban", Scope: scope, Value: p.IP,
+			Origin: Origin, Scenario: scenario}},
+	}, true
+}
+
+// formatDuration writes a duration in whole seconds ("600s"), or whole hours for MaxDuration.
+func formatDuration(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	}
+	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+}
+
+// IsUnavailable reports whether err is the LAPI not answering (down, refused, timed out)
+// rather than answering an error.
+func IsUnavailable(err error) bool {
+	var se *StatusError
+	return err != nil && !errors.As(err, &se)
+}
