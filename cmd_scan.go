@@ -75,6 +75,12 @@ func cmdScan(c *cli.Context) error {
 		}
 		run.jailDone(j.Name, st.Jail(j.Name), err, e.held[j.Name] > 0)
 	}
+	lapiFailed := false
+	if !dry {
+		e.queuePushes(st) // kept in the state before anything is sent: a failed push is not lost
+		lapiFailed = e.pullFleet(c.Context, st)
+		e.tidyCrowdsec(st)
+	}
 	saved := false
 	if !dry {
 		st.History.Prune(e.now.Unix(), e.cfg.HistoryDays)
@@ -95,15 +101,21 @@ func cmdScan(c *cli.Context) error {
 	if dry {
 		e.notify(c.Context, st, true)
 	} else {
+		if saved && e.pushAndSave(c.Context, st) { // unsaved, the pushes are not queued: the next run decides again
+			lapiFailed = true
+		}
 		if saved && e.notifyAndSave(c.Context, st) { // unsaved, the next run decides again
 			failed = true
 		}
-		if !e.finishRun(run, st, failed) {
+		if !e.finishRun(run, st, failed || lapiFailed) {
 			failed = true
 		}
 	}
 	if failed {
 		return runtimeErr(errors.New("some jails or the firewall failed; see the errors above"))
+	}
+	if lapiFailed {
+		return runtimeErr(errors.New("the CrowdSec LAPI failed; see the errors above (the jails and the firewall are done, what was not pushed waits in the state)"))
 	}
 	return nil
 }
@@ -209,6 +221,7 @@ func (e *env) failure(j *rules.Jail, js *state.Jail, jails map[string]*state.Jai
 	if a.Outcome == rules.Banned {
 		rec.Ban(a.Key, a.Ban.End, false)
 		e.noteBan(j.Name, a.Key, a.Ban, a.Count, a.Reason, false)
+		e.noteFirst(j.Name, a.Key, a.First)
 	}
 	if a.Outcome == rules.Old {
 		return // most lines of a first run over a big log: nothing to say at the usual levels

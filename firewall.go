@@ -36,6 +36,13 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 		}
 		jails = append(jails, fj)
 	}
+	// The fleet's bans pulled from CrowdSec: a jail of their own, in the same transaction.
+	if !e.foreign[rules.FleetJail] {
+		managed = append(managed, rules.FleetJail)
+		if fj, ok := e.fleetJail(st); ok {
+			jails = append(jails, fj)
+		}
+	}
 	return jails, managed
 }
 

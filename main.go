@@ -173,6 +173,13 @@ type env struct {
 	events    []state.Event   // this run's bans and unbans, for the notifications
 	stdout    io.Writer
 	closeLog  func()
+
+	self []netip.Addr // the host's addresses (ignoreself)
+	// CrowdSec (cmd_scan_crowdsec.go): the run's LAPI client, the first failure of each ban
+	// of this run ("jail key"), and how many of events are queued for the LAPI already.
+	lapiRun *lapi
+	firsts  map[string]int64
+	queued  int
 }
 
 // globals parses --log-level and --now, which every command takes, and makes the logger:
@@ -210,7 +217,7 @@ func setup(c *cli.Context) (*env, error) {
 	for _, j := range cfg.Jails {
 		j.Self = self
 	}
-	e := &env{held: map[string]int{}, cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: func() {},
+	e := &env{held: map[string]int{}, self: self, cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: func() {},
 		firewall: firewalls{fw.New(fw.Options{}), fw.NewNFTables("")}}
 	if s := c.String("state"); s != "" {
 		e.statePath = s

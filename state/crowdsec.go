@@ -22,6 +22,46 @@ type Crowdsec struct {
 	Pushed []Pushed `json:"pushed,omitempty"`
 	// Fleet are the decisions pulled from the LAPI that this host enforces (the jail "fleet").
 	Fleet FleetBans `json:"fleet,omitempty"`
+	// Hours counts, per hour (its start, unix seconds), the fleet's decisions pulled and lifted
+	// and this host's bans pushed, for report; pruned with the history.
+	Hours map[int64]*[3]int64 `json:"hours,omitempty"`
+}
+
+// Indexes of Crowdsec.Hours' counts.
+const (
+	FleetPulled = iota // fleet decisions taken
+	FleetLifted        // fleet decisions gone (deleted in the LAPI, or run out)
+	FleetPushed        // bans of this host pushed
+)
+
+// Count adds n to the count k of the hour of t.
+func (c *Crowdsec) Count(t int64, k int, n int) {
+	if n == 0 {
+		return
+	}
+	if c.Hours == nil {
+		c.Hours = map[int64]*[3]int64{}
+	}
+	h := t - t%3600
+	if t < 0 && t%3600 != 0 {
+		h -= 3600
+	}
+	if c.Hours[h] == nil {
+		c.Hours[h] = &[3]int64{}
+	}
+	c.Hours[h][k] += int64(n)
+}
+
+// PruneHours drops the counts of the hours before from.
+func (c *Crowdsec) PruneHours(from int64) {
+	for h := range c.Hours {
+		if h+3600 <= from {
+			delete(c.Hours, h)
+		}
+	}
+	if len(c.Hours) == 0 {
+		c.Hours = nil
+	}
 }
 
 // MaxPending bounds Crowdsec.Pending: when the LAPI stays away, the oldest are dropped.
@@ -166,6 +206,11 @@ func checkCrowdsec(c *Crowdsec) error {
 			return fmt.Errorf("%s: ip %q: %w", where, p.IP, err)
 		}
 	}
+	for h, n := range c.Hours {
+		if n == nil {
+			return fmt.Errorf("crowdsec.hours.%d: null", h)
+		}
+	}
 	for i, p := range c.Pushed {
 		if err := checkIPKey(p.IP); err != nil {
 			return fmt.Errorf("crowdsec.pushed[%d]: ip %q: %w", i, p.IP, err)
@@ -179,7 +224,7 @@ func checkCrowdsec(c *Crowdsec) error {
 
 // Empty reports whether c holds nothing worth saving.
 func (c *Crowdsec) Empty() bool {
-	return c == nil || !c.Streamed && len(c.Pending) == 0 && len(c.Pushed) == 0 && len(c.Fleet) == 0
+	return c == nil || !c.Streamed && len(c.Pending) == 0 && len(c.Pushed) == 0 && len(c.Fleet) == 0 && len(c.Hours) == 0
 }
 
 // Queue appends pushes to Pending and drops the oldest beyond MaxPending; it returns how many

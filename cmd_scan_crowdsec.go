@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/fail2ban-scan/fail2ban-scan/crowdsec"
+	"github.com/fail2ban-scan/fail2ban-scan/fw"
+	"github.com/fail2ban-scan/fail2ban-scan/rules"
+	"github.com/fail2ban-scan/fail2ban-scan/state"
+)
+
+// maxSkippedLogged is how many malformed decisions of one pull are logged one by one.
+const maxSkippedLogged = 10
+
+// lapi is a run's use of the CrowdSec LAPI: one client, and one deadline for all its calls.
+type lapi struct {
+	client   *crowdsec.Client
+	id       crowdsec.Identity
+	deadline time.Time // zero until the first call
+	timeout  time.Duration
+}
+
+// lapi returns the run's LAPI, or nil when the config has no crowdsec: section.
+func (e *env) lapi() *lapi {
+	cs := e.cfg.Crowdsec
+	if cs == nil {
+		return nil
+	}
+	if e.lapiRun == nil {
+		e.lapiRun = &lapi{
+			client: &crowdsec.Client{URL: cs.URL, MachineID: cs.MachineID, Password: cs.Password, BouncerKey: cs.BouncerKey,
+				HTTP: &http.Client{}, UserAgent: "fail2ban-scan/" + buildVersion()},
+			id:      crowdsec.Identity{MachineID: cs.MachineID, ScenarioPrefix: cs.ScenarioPrefix, Origins: cs.Origins},
+			timeout: time.Duration(cs.Timeout) * time.Second,
+		}
+	}
+	return e.lapiRun
+}
+
+// ctx bounds a call by the run's LAPI deadline, which the first call starts.
+func (l *lapi) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+	if l.deadline.IsZero() {
+		l.deadline = time.Now().Add(l.timeout)
+	}
+	return context.WithDeadline(parent, l.deadline)
+}
+
+// crowdsecState returns st's crowdsec section, creating it.
+func crowdsecState(st *state.State) *state.Crowdsec {
+	if st.Crowdsec == nil {
+		st.Crowdsec = &state.Crowdsec{}
+	}
+	return st.Crowdsec
+}
+
+// tidyCrowdsec drops a crowdsec section that holds nothing, so that a state without CrowdSec
+// stays as it was; without a crowdsec: section in the config, the fleet's bans go (the LAPI
+// is no longer read, so nobody would lift them) and nothing more is pushed.
+func (e *env) tidyCrowdsec(st *state.State) {
+	cs := st.Crowdsec
+	if cs == nil {
+		return
+	}
+	if e.cfg.Crowdsec == nil || !e.cfg.Crowdsec.Pull {
+		if len(cs.Fleet) > 0 {
+			e.log.logf(levelNotice, "crowdsec", rules.FleetJail, "%d fleet bans lifted: the config no longer pulls from CrowdSec", len(cs.Fleet))
+		}
+		cs.Fleet, cs.Streamed = nil, false
+	}
+	if e.cfg.Crowdsec == nil || !e.cfg.Crowdsec.Push {
+		if n := len(cs.Pending); n > 0 {
+			e.log.logf(levelWarning, "crowdsec", "", "%d pushes to CrowdSec dropped: the config no longer pushes", n)
+		}
+		cs.Pending, cs.Pushed = nil, nil
+	}
+	cs.PruneHours(e.now.Unix() - int64(e.cfg.HistoryDays)*86400)
+	if cs.Empty() {
+		st.Crowdsec = nil
+	}
+}
+
+// noteFirst records the first failure of a ban this run decides, for the alert pushed.
+func (e *env) noteFirst(jail, key string, first int64) {
+	if e.firsts == nil {
+		e.firsts = map[string]int64{}
+	}
+	e.firsts[jail+" "+key] = first
+}
+
+// queuePushes turns this run's bans and unbans (e.events) into pushes kept in the state, so
+// that they survive until the LAPI has them; an unban of a ban not pushed yet just takes it
+// off the queue. Bans that ran out are not pushed: the LAPI lifts their decisions itself. It
+// also queues the permanent bans whose decision in the LAPI runs out soon.
+func (e *env) queuePushes(st *state.State) {
+	if e.cfg.Crowdsec == nil || !e.cfg.Crowdsec.Push {
+		return
+	}
+	cs := crowdsecState(st)
+	dropped := 0
+	for _, ev := range e.events[e.queued:] {
+		switch {
+		case ev.Kind == state.EventBan:
+			p := state.Push{Kind: state.PushBan, Jail: ev.Jail, IP: ev.IP, Time: ev.Time, End: ev.End,
+				Failures: ev.Failures, First: e.firsts[ev.Jail+" "+ev.IP], Last: ev.Start}
+			if ev.Manual || p.Failures == 0 {
+				p.First, p.Last = 0, 0
+			}
+			dropped += cs.Queue(p)
+		case ev.Kind == state.EventUnban && ev.Reason != "expired":
+			dropped += crowdsec.QueueUnban(cs, ev.Jail, ev.IP, ev.Time)
+		}
+	}
+	e.queued = len(e.events)
+	if n := crowdsec.Reassert(cs, e.now.Unix()); n > 0 {
+		e.log.logf(levelInfo, "crowdsec", "", "%d permanent bans pushed again: their decision in the LAPI runs out within %s", n, crowdsec.ReassertBefore)
+	}
+	if dropped > 0 {
+		e.log.logf(levelWarning, "crowdsec", "", "the %d oldest pushes to CrowdSec dropped: at most %d wait for the LAPI", dropped, state.MaxPending)
+	}
+}
+
+// pullFleet reads the LAPI's decision stream into st's fleet. A failure is logged and
+// reported; the fleet is then kept as it was (its bans still expire as the LAPI said).
+func (e *env) pullFleet(ctx context.Context, st *state.State) (failed bool) {
+	cfg := e.cfg.Crowdsec
+	if cfg == nil || !cfg.Pull {
+		return false
+	}
+	cs := crowdsecState(st)
+	now := e.now.Unix()
+	if n := crowdsec.Expire(cs, now); n > 0 {
+		cs.Count(now, state.FleetLifted, n)
+	}
+	if cfg.BouncerKeyErr != "" {
+		e.log.logf(levelError, "crowdsec", rules.FleetJail, "pull from %s: bouncer_key_file: %s", cfg.URL, cfg.BouncerKeyErr)
+		return true
+	}
+	l := e.lapi()
+	cctx, cancel := l.ctx(ctx)
+	defer cancel()
+	started := time.Now()
+	r, err := crowdsec.Pull(cctx, l.client, cs, l.id, e.now)
+	if err != nil {
+		e.log.logf(levelError, "crowdsec", rules.FleetJail, "pull from %s (the fleet's %d bans are kept until they run out): %s", cfg.URL, len(cs.Fleet), e.lapiErr(err))
+		return true
+	}
+	cs.Count(now, state.FleetPulled, r.Added)
+	cs.Count(now, state.FleetLifted, r.Removed)
+	for i, err := range r.Skipped {
+		if i == maxSkippedLogged {
+			e.log.logf(levelWarning, "crowdsec", rules.FleetJail, "%d more malformed decisions skipped", len(r.Skipped)-i)
+			break
+		}
+		e.log.logf(levelWarning, "crowdsec", rules.FleetJail, "skipped: %s", err)
+	}
+	kind := "incremental"
+	if r.Startup {
+		kind = "startup"
+	}
+	e.log.logf(levelInfo, "crowdsec", rules.FleetJail, "pulled (%s) in %s: %d new, %d gone, %d in the fleet; left out: %d of this host, %d of other origins, %d malformed",
+		kind, time.Since(started).Round(time.Millisecond), r.Added, r.Removed, len(cs.Fleet), r.Own, r.Others, len(r.Skipped))
+	return false
+}
+
+// pushPending sends the pushes waiting in the state; what fails stays for the next run. It
+// reports whether the state changed (to save it again) and whether the LAPI failed.
+func (e *env) pushPending(ctx context.Context, st *state.State) (changed, failed bool) {
+	cfg := e.cfg.Crowdsec
+	if cfg == nil || !cfg.Push || st.Crowdsec == nil || len(st.Crowdsec.Pending) == 0 {
+		return false, false
+	}
+	cs := st.Crowdsec
+	if cfg.PasswordErr != "" {
+		e.log.logf(levelError, "crowdsec", "", "push to %s: password_file: %s; %d pushes wait in the state", cfg.URL, cfg.PasswordErr, len(cs.Pending))
+		return false, true
+	}
+	l := e.lapi()
+	cctx, cancel := l.ctx(ctx)
+	defer cancel()
+	before := len(cs.Pending)
+	r, err := crowdsec.Push(cctx, l.client, cs, l.id, e.now)
+	cs.Count(e.now.Unix(), state.FleetPushed, r.Bans)
+	changed = len(cs.Pending) != before
+	if r.Bans+r.Unbans+r.Over > 0 {
+		e.log.logf(levelInfo, "crowdsec", "", "pushed to %s: %d bans, %d unbans (%d bans over before they could be pushed)", cfg.URL, r.Bans, r.Unbans, r.Over)
+	}
+	if err != nil {
+		e.log.logf(levelError, "crowdsec", "", "push to %s: %s; %d pushes wait in the state for the next run", cfg.URL, e.lapiErr(err), len(cs.Pending))
+		return changed, true
+	}
+	return changed, false
+}
+
+// pushAndSave pushes and, when the pending pushes changed, saves the state again (the
+// firewall is reconciled already). It reports whether the LAPI or that save failed.
+func (e *env) pushAndSave(ctx context.Context, st *state.State) (failed bool) {
+	changed, failed := e.pushPending(ctx, st)
+	if !changed {
+		return failed
+	}
+	e.tidyCrowdsec(st)
+	if err := state.Save(e.statePath, st); err != nil {
+		e.log.logf(levelError, "crowdsec", "", "what was pushed to CrowdSec was not saved (the next run pushes it again): %s", err)
+		return true
+	}
+	return failed
+}
+
+// lapiErr words a LAPI error for the log: a deadline names the run's budget.
+func (e *env) lapiErr(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("%s (a run's LAPI calls have %ds in all: crowdsec.timeout)", err, e.cfg.Crowdsec.Timeout)
+	}
+	return err.Error()
+}
+
+// fleetJail is the firewall's jail of the fleet's bans: every port and protocol, the
+// section's banaction and blocktype; ignoreip, this host's addresses and the never-banned
+// addresses are left out (a prefix that overlaps them entirely).
+func (e *env) fleetJail(st *state.State) (fw.Jail, bool) {
+	cfg := e.cfg.Crowdsec
+	if cfg == nil || !cfg.Pull {
+		return fw.Jail{}, false
+	}
+	fj := fw.Jail{Name: rules.FleetJail, Protocol: "all", BlockType: cfg.BlockType, Action: cfg.BanAction}
+	if st.Crowdsec == nil {
+		return fj, true
+	}
+	guard := &rules.Jail{IgnoreIP: cfg.IgnoreIP, IgnoreSelf: cfg.IgnoreSelf, Self: e.self}
+	now := e.now.Unix()
+	seen := make(map[string]bool, len(st.Crowdsec.Fleet))
+	for _, fb := range st.Crowdsec.Fleet {
+		if fb.Until <= now || seen[fb.Value] {
+			continue
+		}
+		seen[fb.Value] = true
+		p, err := rules.ParseKey(fb.Value)
+		if err != nil || rules.ProtectedPrefix(p) {
+			continue
+		}
+		if _, ok := guard.IgnoredIn(p); ok {
+			continue
+		}
+		fj.Bans = append(fj.Bans, p)
+	}
+	slices.SortFunc(fj.Bans, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	return fj, true
+}
