@@ -142,6 +142,7 @@ func (e *env) pullFleet(ctx context.Context, st *state.State) (failed bool) {
 		return true
 	}
 	l := e.lapi()
+	l.id.Ignored = e.fleetIgnores()
 	cctx, cancel := l.ctx(ctx)
 	defer cancel()
 	started := time.Now()
@@ -163,8 +164,15 @@ func (e *env) pullFleet(ctx context.Context, st *state.State) (failed bool) {
 	if r.Startup {
 		kind = "startup"
 	}
-	e.log.logf(levelInfo, "crowdsec", rules.FleetJail, "pulled (%s) in %s: %d new, %d gone, %d in the fleet; left out: %d of this host, %d of other origins, %d malformed",
-		kind, time.Since(started).Round(time.Millisecond), r.Added, r.Removed, len(cs.Fleet), r.Own, r.Others, len(r.Skipped))
+	for i, v := range r.Ignored {
+		if i == maxSkippedLogged {
+			e.log.logf(levelInfo, "crowdsec", rules.FleetJail, "%d more decisions ignored", len(r.Ignored)-i)
+			break
+		}
+		e.log.logf(levelInfo, "crowdsec", rules.FleetJail, "Ignore %s: in ignoreip, one of this host's addresses, or never banned", v)
+	}
+	e.log.logf(levelInfo, "crowdsec", rules.FleetJail, "pulled (%s) in %s: %d new, %d gone, %d in the fleet; left out: %d of this host, %d of other origins, %d ignored, %d malformed",
+		kind, time.Since(started).Round(time.Millisecond), r.Added, r.Removed, len(cs.Fleet), r.Own, r.Others, len(r.Ignored), len(r.Skipped))
 	return false
 }
 
@@ -220,6 +228,21 @@ func (e *env) lapiErr(err error) string {
 	return err.Error()
 }
 
+// fleetIgnores reports whether the fleet must not ban p: the never-banned addresses
+// (loopback, ...), the crowdsec section's ignoreip (the defaults') and, with ignoreself, this
+// host's addresses; a prefix that overlaps any of them is left out whole.
+func (e *env) fleetIgnores() func(netip.Prefix) bool {
+	cfg := e.cfg.Crowdsec
+	guard := &rules.Jail{IgnoreIP: cfg.IgnoreIP, IgnoreSelf: cfg.IgnoreSelf, Self: e.self}
+	return func(p netip.Prefix) bool {
+		if rules.ProtectedPrefix(p) {
+			return true
+		}
+		_, ok := guard.IgnoredIn(p)
+		return ok
+	}
+}
+
 // fleetJail is the firewall's jail of the fleet's bans: every port and protocol, the
 // section's banaction and blocktype; ignoreip, this host's addresses and the never-banned
 // addresses are left out (a prefix that overlaps them entirely).
@@ -232,7 +255,7 @@ func (e *env) fleetJail(st *state.State) (fw.Jail, bool) {
 	if st.Crowdsec == nil {
 		return fj, true
 	}
-	guard := &rules.Jail{IgnoreIP: cfg.IgnoreIP, IgnoreSelf: cfg.IgnoreSelf, Self: e.self}
+	ignored := e.fleetIgnores()
 	now := e.now.Unix()
 	seen := make(map[string]bool, len(st.Crowdsec.Fleet))
 	for _, fb := range st.Crowdsec.Fleet {
@@ -241,11 +264,8 @@ func (e *env) fleetJail(st *state.State) (fw.Jail, bool) {
 		}
 		seen[fb.Value] = true
 		p, err := rules.ParseKey(fb.Value)
-		if err != nil || rules.ProtectedPrefix(p) {
-			continue
-		}
-		if _, ok := guard.IgnoredIn(p); ok {
-			continue
+		if err != nil || ignored(p) {
+			continue // pulled before the config's ignoreip changed
 		}
 		fj.Bans = append(fj.Bans, p)
 	}

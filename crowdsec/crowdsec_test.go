@@ -3,6 +3,8 @@ package crowdsec
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,14 +37,14 @@ func TestParseDecision(t *testing.T) {
 		{"over", Decision{ID: 7, Type: "ban", Scope: "Ip", Value: "192.0.2.7", Duration: "-3s"}, "", 0, `duration "-3s" is over`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			key, until, err := ParseDecision(tt.d, now)
+			key, p, until, err := ParseDecision(tt.d, now)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want %q", err, tt.wantErr)
 				}
 				return
 			}
-			if err != nil || key != tt.wantKey || until != tt.wantUntil {
+			if err != nil || key != tt.wantKey || until != tt.wantUntil || (p.IsSingleIP() && p.Addr().String() != key) {
 				t.Fatalf("got %q %d %v, want %q %d", key, until, err, tt.wantKey, tt.wantUntil)
 			}
 		})
@@ -52,7 +54,8 @@ func TestParseDecision(t *testing.T) {
 // TestApply: a startup answer replaces the fleet, later ones add and delete; this host's own
 // decisions, origins not chosen and malformed decisions are left out, the last with a reason.
 func TestApply(t *testing.T) {
-	id := Identity{MachineID: "mx1", ScenarioPrefix: "fail2ban-scan", Origins: []string{"cscli"}}
+	id := Identity{MachineID: "mx1", ScenarioPrefix: "fail2ban-scan", Origins: []string{"cscli"},
+		Ignored: func(p netip.Prefix) bool { return p.Overlaps(netip.MustParsePrefix("10.0.0.0/8")) }}
 	now := time.Unix(1_000_000, 0)
 	cs := &state.Crowdsec{Fleet: state.FleetBans{99: {Value: "198.51.100.1", Until: 2_000_000}}}
 	r := Apply(cs, &Stream{New: []Decision{
@@ -61,8 +64,9 @@ func TestApply(t *testing.T) {
 		{ID: 3, Type: "ban", Scope: "Ip", Value: "192.0.2.3", Duration: "1h", Origin: "cscli", Scenario: "manual"},
 		{ID: 4, Type: "ban", Scope: "Ip", Value: "192.0.2.4", Duration: "1h", Origin: "CAPI", Scenario: "ssh-bf"},
 		{ID: 5, Type: "ban", Scope: "Ip", Value: "nope", Duration: "1h", Origin: "cscli", Scenario: "manual"},
+		{ID: 7, Type: "ban", Scope: "Range", Value: "10.1.0.0/16", Duration: "1h", Origin: "cscli", Scenario: "manual"},
 	}}, true, id, now)
-	if r.Added != 2 || r.Own != 1 || r.Others != 1 || len(r.Skipped) != 1 || len(cs.Fleet) != 2 || cs.Fleet[1].Value != "192.0.2.1" || cs.Fleet[3].Until != 1_003_600 {
+	if r.Added != 2 || r.Own != 1 || r.Others != 1 || len(r.Skipped) != 1 || len(r.Ignored) != 1 || len(cs.Fleet) != 2 || cs.Fleet[1].Value != "192.0.2.1" || cs.Fleet[3].Until != 1_003_600 {
 		t.Fatalf("startup: %+v, fleet %v", r, cs.Fleet)
 	}
 	r = Apply(cs, &Stream{Deleted: []Decision{{ID: 1}}, New: []Decision{
@@ -138,5 +142,48 @@ func TestLAPI(t *testing.T) {
 	}
 	if _, err := (&Client{URL: l.URL, BouncerKey: "wrong"}).Pull(ctx, true); err == nil || !strings.Contains(err.Error(), "HTTP 403") {
 		t.Errorf("wrong bouncer key: %v", err)
+	}
+}
+
+// TestQueue: an unban of a ban still pending takes it off the queue; of a pushed one, queues
+// the deletion of its alerts; a permanent ban is queued again before its decision runs out.
+func TestQueue(t *testing.T) {
+	cs := &state.Crowdsec{}
+	cs.Queue(state.Push{Kind: state.PushBan, Jail: "j", IP: "192.0.2.1", End: 100})
+	if QueueUnban(cs, "j", "192.0.2.1", 50); len(cs.Pending) != 0 {
+		t.Fatalf("unban of a pending ban: %+v", cs.Pending)
+	}
+	cs.Pushed = []state.Pushed{
+		{Jail: "j", IP: "192.0.2.2", Alert: 7, Until: 1000, End: 1000},
+		{Jail: "k", IP: "192.0.2.2", Alert: 8, Until: 1000, End: 1000},
+		{Jail: "j", IP: "192.0.2.3", Alert: 9, Until: 1000 + 40*86400, End: -1},
+		{Jail: "j", IP: "192.0.2.4", Alert: 10, Until: 1000 + 20*86400, End: -1},
+	}
+	QueueUnban(cs, "j", "192.0.2.2", 50)
+	if len(cs.Pending) != 1 || cs.Pending[0].Kind != state.PushUnban || !slices.Equal(cs.Pending[0].Alerts, []int64{7}) || len(cs.Pushed) != 3 {
+		t.Fatalf("unban of a pushed ban: %+v, pushed %+v", cs.Pending, cs.Pushed)
+	}
+	if n := Reassert(cs, 1000); n != 1 || cs.Pending[1].IP != "192.0.2.4" || cs.Pending[1].End != -1 {
+		t.Fatalf("reassert: %d, %+v", n, cs.Pending)
+	}
+	if n := Reassert(cs, 1000); n != 0 {
+		t.Fatalf("reassert twice: %d", n)
+	}
+}
+
+// TestAlertOf: the decision runs from the alert's stop_at (the last failure) to the ban's end.
+func TestAlertOf(t *testing.T) {
+	id := Identity{MachineID: "mx1", ScenarioPrefix: "fail2ban-scan"}
+	now := time.Unix(1_000_000, 0)
+	a, ok := AlertOf(state.Push{Kind: state.PushBan, Jail: "postfix-sasl", IP: "2001:db8::/64", Time: now.Unix(), End: now.Unix() + 540, Failures: 5, First: now.Unix() - 100, Last: now.Unix() - 60}, id, now)
+	if !ok || a.Decisions[0].Duration != "600s" || decisionEnd(a) != now.Unix()+540 || a.Source.Range != "2001:db8::/64" || a.Decisions[0].Scope != "Range" || a.EventsCount != 5 {
+		t.Fatalf("%+v", a)
+	}
+	if _, ok := AlertOf(state.Push{Kind: state.PushBan, Jail: "j", IP: "192.0.2.1", Time: 1, End: now.Unix()}, id, now); ok {
+		t.Fatal("a ban over is pushed")
+	}
+	a, _ = AlertOf(state.Push{Kind: state.PushBan, Jail: "j", IP: "192.0.2.1", Time: now.Unix(), End: -1}, id, now)
+	if a.Decisions[0].Duration != "2562047h" || a.Scenario != "fail2ban-scan/j@mx1" || a.Decisions[0].Origin != "fail2ban-scan" {
+		t.Fatalf("permanent: %+v", a)
 	}
 }

@@ -33,6 +33,9 @@ type Identity struct {
 	// Origins are the other origins whose ban decisions the fleet takes ("cscli", "crowdsec",
 	// "CAPI", "lists"); those of other hosts of this tool are always taken.
 	Origins []string
+	// Ignored reports whether a ban of p must not be taken (ignoreip, the host's own
+	// addresses, the never-banned ones); nil takes all.
+	Ignored func(p netip.Prefix) bool
 }
 
 // Scenario is the scenario of this host's bans in jail.
@@ -57,56 +60,56 @@ func (id Identity) wanted(d Decision) bool {
 }
 
 // ParseDecision checks a ban decision of the stream and returns what it bans, as a ban's key
-// (an address, or a masked prefix), and when it ends. Only type ban of scope Ip or Range is
+// (an address, or a masked prefix) and as a prefix, and when it ends. Only type ban of scope Ip or Range is
 // taken; anything else, or a value or duration that does not parse, is an error naming it.
-func ParseDecision(d Decision, now time.Time) (key string, until int64, err error) {
+func ParseDecision(d Decision, now time.Time) (key string, p netip.Prefix, until int64, err error) {
 	if !strings.EqualFold(d.Type, "ban") {
-		return "", 0, fmt.Errorf("decision %d: type %q, not ban", d.ID, d.Type)
+		return "", p, 0, fmt.Errorf("decision %d: type %q, not ban", d.ID, d.Type)
 	}
-	var p netip.Prefix
 	switch {
 	case strings.EqualFold(d.Scope, "ip"):
 		a, err := netip.ParseAddr(d.Value)
 		if err != nil || a.Zone() != "" {
-			return "", 0, fmt.Errorf("decision %d: scope Ip, value %q is not an address", d.ID, d.Value)
+			return "", p, 0, fmt.Errorf("decision %d: scope Ip, value %q is not an address", d.ID, d.Value)
 		}
 		a = a.Unmap()
 		p = netip.PrefixFrom(a, a.BitLen())
 	case strings.EqualFold(d.Scope, "range"):
 		r, err := netip.ParsePrefix(d.Value)
 		if err != nil {
-			return "", 0, fmt.Errorf("decision %d: scope Range, value %q is not a prefix", d.ID, d.Value)
+			return "", p, 0, fmt.Errorf("decision %d: scope Range, value %q is not a prefix", d.ID, d.Value)
 		}
 		if r.Addr().Is4In6() {
 			if r.Bits() < 96 {
-				return "", 0, fmt.Errorf("decision %d: scope Range, value %q is wider than the IPv4-mapped space", d.ID, d.Value)
+				return "", p, 0, fmt.Errorf("decision %d: scope Range, value %q is wider than the IPv4-mapped space", d.ID, d.Value)
 			}
 			r = netip.PrefixFrom(r.Addr().Unmap(), r.Bits()-96)
 		}
 		p = r.Masked()
 	default:
-		return "", 0, fmt.Errorf("decision %d: scope %q, not Ip nor Range", d.ID, d.Scope)
+		return "", p, 0, fmt.Errorf("decision %d: scope %q, not Ip nor Range", d.ID, d.Scope)
 	}
 	dur, err := time.ParseDuration(d.Duration)
 	if err != nil {
-		return "", 0, fmt.Errorf("decision %d: duration %q: %w", d.ID, d.Duration, err)
+		return "", p, 0, fmt.Errorf("decision %d: duration %q: %w", d.ID, d.Duration, err)
 	}
 	if dur <= 0 {
-		return "", 0, fmt.Errorf("decision %d: duration %q is over", d.ID, d.Duration)
+		return "", p, 0, fmt.Errorf("decision %d: duration %q is over", d.ID, d.Duration)
 	}
 	key = p.String()
 	if p.IsSingleIP() {
 		key = p.Addr().String()
 	}
-	return key, now.Add(dur).Unix(), nil
+	return key, p, now.Add(dur).Unix(), nil
 }
 
 // PullResult is what one pull changed in the fleet.
 type PullResult struct {
 	Startup        bool
 	Added, Removed int
-	Skipped        []error // malformed decisions, not applied
-	Own, Others    int     // decisions left out: this host's own, and of origins not taken
+	Skipped        []error  // malformed decisions, not applied
+	Own, Others    int      // decisions left out: this host's own, and of origins not taken
+	Ignored        []string // decisions left out by Identity.Ignored: their values
 }
 
 // Pull reads the stream (startup unless cs.Streamed) and applies it to cs.Fleet: a startup
@@ -148,9 +151,13 @@ func Apply(cs *state.Crowdsec, s *Stream, startup bool, id Identity, now time.Ti
 			r.Others++
 			continue
 		}
-		key, until, err := ParseDecision(d, now)
+		key, p, until, err := ParseDecision(d, now)
 		if err != nil {
 			r.Skipped = append(r.Skipped, err)
+			continue
+		}
+		if id.Ignored != nil && id.Ignored(p) {
+			r.Ignored = append(r.Ignored, key)
 			continue
 		}
 		if _, ok := cs.Fleet[d.ID]; !ok {
@@ -261,11 +268,7 @@ func Push(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now t
 				return r, fmt.Errorf("push %d bans: %w", len(alerts), err)
 			}
 			for i, p := range pushes {
-				until := p.End
-				if p.End < 0 {
-					until = now.Add(MaxDuration).Unix()
-				}
-				cs.Pushed = append(cs.Pushed, state.Pushed{Jail: p.Jail, IP: p.IP, Alert: ids[i], Until: until, End: p.End})
+				cs.Pushed = append(cs.Pushed, state.Pushed{Jail: p.Jail, IP: p.IP, Alert: ids[i], Until: decisionEnd(alerts[i]), End: p.End})
 			}
 			r.Bans += len(alerts)
 		}
@@ -291,26 +294,33 @@ func deleteAlerts(ctx context.Context, c *Client, alerts []int64) error {
 	return nil
 }
 
-// AlertOf makes the alert of a pending ban: its decision lasts the ban's remaining time at
-// now (MaxDuration when permanent). ok is false when the ban is over.
+// AlertOf makes the alert of a pending ban, ok false when the ban is over at now. The LAPI
+// (1.4.6, pkg/database/alerts.go) ends a decision at the alert's stop_at plus its duration,
+// so stop_at is the last failure and the duration runs from it to the ban's end: the
+// decision ends with the ban, and `cscli decisions list` shows its remaining time. A
+// permanent ban's decision lasts MaxDuration from stop_at.
 func AlertOf(p state.Push, id Identity, now time.Time) (a Alert, ok bool) {
+	first, last := p.First, p.Last
+	if last == 0 {
+		last = p.Time
+	}
+	if first == 0 || first > last {
+		first = last
+	}
 	dur := MaxDuration
 	if p.End >= 0 {
 		if p.End <= now.Unix() {
 			return Alert{}, false
 		}
-		dur = time.Duration(p.End-now.Unix()) * time.Second
+		if last > now.Unix() || last >= p.End {
+			last = now.Unix() // a clock that went back: the remaining time from now
+			first = min(first, last)
+		}
+		dur = time.Duration(p.End-last) * time.Second
 	}
 	scope, src := "Ip", Source{Scope: "Ip", Value: p.IP, IP: p.IP}
 	if strings.Contains(p.IP, "/") {
 		scope, src = "Range", Source{Scope: "Range", Value: p.IP, Range: p.IP}
-	}
-	first, last := p.First, p.Last
-	if first == 0 {
-		first = p.Time
-	}
-	if last == 0 {
-		last = p.Time
 	}
 	events := p.Failures
 	what := fmt.Sprintf("banned after %d failures", p.Failures)
@@ -330,6 +340,13 @@ func AlertOf(p state.Push, id Identity, now time.Time) (a Alert, ok bool) {
 		Decisions: []Decision{{Duration: formatDuration(dur), Type: "ban", Scope: scope, Value: p.IP,
 			Origin: Origin, Scenario: scenario}},
 	}, true
+}
+
+// decisionEnd is when the LAPI ends the decision of a: stop_at plus its duration.
+func decisionEnd(a Alert) int64 {
+	stop, _ := time.Parse(time.RFC3339, a.StopAt)
+	d, _ := time.ParseDuration(a.Decisions[0].Duration)
+	return stop.Add(d).Unix()
 }
 
 // formatDuration writes a duration in whole seconds ("600s"), or whole hours for MaxDuration.
