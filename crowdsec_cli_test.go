@@ -334,3 +334,32 @@ func TestCrowdsecLAPIDown(t *testing.T) {
 	a.expectChain(t, "f2b-postfix-sasl", "192.0.2.10", "192.0.2.7", "192.0.2.8", "192.0.2.9")
 	a.expectChain(t, "f2b-fleet", "203.0.113.5")
 }
+
+// TestCrowdsecCheck: check refuses a jail named fleet, and warns of a secret file that every
+// user can read; with such a file a scan does its local work and exits 1.
+func TestCrowdsecCheck(t *testing.T) {
+	dir := t.TempDir()
+	cfg, logPath := filepath.Join(dir, "c.yaml"), filepath.Join(dir, "mail.log")
+	write(t, logPath, "")
+	if err := os.WriteFile(filepath.Join(dir, "password"), []byte("secret\n"), 0o644); err != nil { // every user reads it
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bouncer"), []byte("key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	section := "crowdsec:\n  url: http://127.0.0.1:9\n  machine_id: mx1\n  password_file: password\n  bouncer_key_file: bouncer\n  timeout: 1s\n"
+	write(t, cfg, "state: "+filepath.Join(dir, "s.json")+"\nfail2ban_socket: \"\"\n"+section+"jails:\n  fleet:\n    logpath: ["+logPath+"]\n")
+	code, _, stderr := runCLI(t, "--config", cfg, "check")
+	if code != 2 || !strings.Contains(stderr, cfg+":10: jails.fleet: the name fleet is reserved for the bans pulled from CrowdSec") {
+		t.Errorf("check of a jail named fleet: exit %d\n%s", code, stderr)
+	}
+	write(t, cfg, "state: "+filepath.Join(dir, "s.json")+"\nfail2ban_socket: \"\"\n"+section+"jails:\n  postfix-sasl:\n    logpath: ["+logPath+"]\n")
+	code, _, stderr = runCLI(t, "--config", cfg, "check")
+	if code != 0 || !strings.Contains(stderr, "crowdsec.password_file: "+filepath.Join(dir, "password")+" is readable by every user") {
+		t.Errorf("check of a readable password file: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "--config", cfg, "--state", filepath.Join(dir, "s.json"), "scan", "--dry-run")
+	if code != 0 {
+		t.Errorf("a dry run does not call the LAPI: exit %d\n%s", code, stderr)
+	}
+}
