@@ -221,7 +221,7 @@ func TestCrowdsecFleet(t *testing.T) {
 
 	b.mustCLI(t, 0, "ban", "--jail", "postfix-sasl", "--bantime", "-1", "198.51.100.9")
 	l.Run("decisions", "add", "--ip", "203.0.113.5", "--duration", "2h", "--reason", "by hand")
-	l.Run("decisions", "add", "--ip", "10.1.2.3", "--duration", "2h") // B's ignoreip
+	l.Run("decisions", "add", "--ip", "10.1.2.3", "--duration", "2h")  // B's ignoreip
 	l.Run("decisions", "add", "--ip", "127.0.0.2", "--duration", "2h") // never banned
 	b.mustCLI(t, 0, "scan")
 	b.expectChain(t, "f2b-fleet", "192.0.2.7", "203.0.113.5")
