@@ -79,7 +79,9 @@ func (e *env) tidyCrowdsec(st *state.State) {
 		}
 		cs.Pending, cs.Pushed = nil, nil
 	}
-	cs.PruneHours(e.now.Unix() - int64(e.cfg.HistoryDays)*86400)
+	now := e.now.Unix()
+	cs.Pushed = slices.DeleteFunc(cs.Pushed, func(p state.Pushed) bool { return p.Until <= now }) // ended in the LAPI
+	cs.PruneHours(now - int64(e.cfg.HistoryDays)*86400)
 	if cs.Empty() {
 		st.Crowdsec = nil
 	}

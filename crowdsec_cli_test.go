@@ -223,7 +223,13 @@ func TestCrowdsecFleet(t *testing.T) {
 	l.Run("decisions", "add", "--ip", "203.0.113.5", "--duration", "2h", "--reason", "by hand")
 	l.Run("decisions", "add", "--ip", "10.1.2.3", "--duration", "2h")  // B's ignoreip
 	l.Run("decisions", "add", "--ip", "127.0.0.2", "--duration", "2h") // never banned
-	b.mustCLI(t, 0, "scan")
+	l.Run("decisions", "add", "--ip", "192.0.2.50", "--duration", "2h", "--type", "captcha")
+	stderr := b.mustCLI(t, 0, "scan")
+	for _, want := range []string{`skipped: decision`, `type "captcha", not ban`, "Ignore 10.1.2.3", "Ignore 127.0.0.2"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("B's pull does not log %q:\n%s", want, stderr)
+		}
+	}
 	b.expectChain(t, "f2b-fleet", "192.0.2.7", "203.0.113.5")
 	b.expectChain(t, "f2b-postfix-sasl", "198.51.100.9")
 
@@ -234,10 +240,9 @@ func TestCrowdsecFleet(t *testing.T) {
 		t.Fatalf("the permanent ban in the LAPI: %+v", perm)
 	}
 
-	out := b.mustCLI(t, 0, "status", "fleet")
 	_, text, _ := b.cli("status", "fleet")
 	if !strings.Contains(text, "Currently banned:\t2") || !strings.Contains(text, "192.0.2.7 203.0.113.5") {
-		t.Errorf("status fleet:\n%s%s", text, out)
+		t.Errorf("status fleet:\n%s", text)
 	}
 	_, js, _ := b.cli("status", "--json")
 	var status struct {
@@ -305,6 +310,25 @@ func TestCrowdsecLAPIDown(t *testing.T) {
 		t.Fatalf("after the pushes: %+v", st.Crowdsec)
 	}
 
+	// A LAPI that answers an error: a bouncer key it does not know.
+	cfg, _ := os.ReadFile(a.cfg)
+	write(t, a.cfg, strings.Replace(string(cfg), "bouncer_key_file: ", "bouncer_key_file: /nonexistent/", 1))
+	stderr = a.mustCLI(t, 1, "scan")
+	if !strings.Contains(stderr, "bouncer_key_file: stat /nonexistent/") {
+		t.Errorf("a missing bouncer key file is not named:\n%s", stderr)
+	}
+	key := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(key, []byte("not-a-key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write(t, a.cfg, strings.Replace(string(cfg), "bouncer_key_file: ", "bouncer_key_file: "+key+" #", 1))
+	stderr = a.mustCLI(t, 1, "scan")
+	if !strings.Contains(stderr, "HTTP 403") {
+		t.Errorf("the LAPI's refusal is not logged:\n%s", stderr)
+	}
+	a.expectChain(t, "f2b-fleet", "203.0.113.5")
+	write(t, a.cfg, string(cfg))
+
 	// A LAPI that accepts connections and never answers.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -320,7 +344,6 @@ func TestCrowdsecLAPIDown(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	cfg, _ := os.ReadFile(a.cfg)
 	write(t, a.cfg, strings.Replace(strings.Replace(string(cfg), l.URL, "http://"+ln.Addr().String(), 1), "crowdsec:\n", "crowdsec:\n  timeout: 1s\n", 1))
 	a.fail(t, "192.0.2.10")
 	start := time.Now()
