@@ -203,11 +203,18 @@ func (e *env) pushPending(ctx context.Context, st *state.State) (changed, failed
 	if r.Bans+r.Unbans+r.Over > 0 {
 		e.log.logf(levelInfo, "crowdsec", "", "pushed to %s: %d bans, %d unbans (%d bans over before they could be pushed)", cfg.URL, r.Bans, r.Unbans, r.Over)
 	}
+	for _, err := range r.Refused {
+		e.log.logf(levelError, "crowdsec", "", "push to %s: the LAPI refused the %s; tried again at the next run", cfg.URL, err)
+	}
+	for _, err := range r.Dropped {
+		e.log.logf(levelError, "crowdsec", "", "push to %s: the LAPI refused the %s; dropped (at most %d tries)", cfg.URL, err, crowdsec.MaxTries)
+	}
+	changed = changed || len(r.Refused) > 0 // their tries
 	if err != nil {
 		e.log.logf(levelError, "crowdsec", "", "push to %s: %s; %d pushes wait in the state for the next run", cfg.URL, e.lapiErr(err), len(cs.Pending))
 		return changed, true
 	}
-	return changed, false
+	return changed, len(r.Refused)+len(r.Dropped) > 0
 }
 
 // pushAndSave pushes and, when the pending pushes changed, saves the state again (the

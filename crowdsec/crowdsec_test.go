@@ -95,10 +95,12 @@ func TestLAPI(t *testing.T) {
 		state.Push{Kind: state.PushBan, Jail: "postfix-sasl", IP: "192.0.2.7", Time: now.Unix(), End: now.Unix() + 600, Failures: 5, First: now.Unix() - 60, Last: now.Unix()},
 		state.Push{Kind: state.PushBan, Jail: "postfix-sasl", IP: "203.0.113.0/24", Time: now.Unix(), End: -1},
 		state.Push{Kind: state.PushBan, Jail: "postfix-sasl", IP: "192.0.2.8", Time: now.Unix() - 700, End: now.Unix() - 100},
+		state.Push{Kind: state.PushBan, Jail: "postfix-sasl", IP: "2001:db8::7", Time: now.Unix(), End: now.Unix() + 60},
+		state.Push{Kind: state.PushBan, Jail: "postfix-sasl", IP: "2001:db8:1::/48", Time: now.Unix(), End: now.Unix() + 60},
 	)
 	c1.token = "expired" // the LAPI answers 401: a new login, then the call again
 	r, err := Push(ctx, c1, cs1, id1, now)
-	if err != nil || r.Bans != 2 || r.Over != 1 || len(cs1.Pending) != 0 || len(cs1.Pushed) != 2 {
+	if err != nil || r.Bans != 4 || r.Over != 1 || len(cs1.Pending) != 0 || len(cs1.Pushed) != 4 {
 		t.Fatalf("push: %+v %v, state %+v", r, err, cs1)
 	}
 	var alerts []struct {
@@ -122,18 +124,39 @@ func TestLAPI(t *testing.T) {
 		t.Errorf("cscli decisions list, permanent: %+v", got)
 	}
 
-	if r, err := Pull(ctx, c2, cs2, id2, now); err != nil || !r.Startup || r.Added != 2 || !cs2.Streamed {
+	if d := got["2001:db8:1::/48"]; d.Scope != "Range" {
+		t.Errorf("cscli decisions list, IPv6 prefix: %+v", got)
+	}
+	if r, err := Pull(ctx, c2, cs2, id2, now); err != nil || !r.Startup || r.Added != 4 || !cs2.Streamed {
 		t.Fatalf("pull of mx2: %+v %v", r, err)
 	}
-	if r, err := Pull(ctx, c1, cs1, id1, now); err != nil || r.Added != 0 || r.Own != 2 {
+	if r, err := Pull(ctx, c1, cs1, id1, now); err != nil || r.Added != 0 || r.Own != 4 {
 		t.Fatalf("mx1 pulls its own: %+v %v", r, err)
 	}
 	QueueUnban(cs1, "postfix-sasl", "192.0.2.7", now.Unix())
 	if r, err := Push(ctx, c1, cs1, id1, now); err != nil || r.Unbans != 1 {
 		t.Fatalf("unban: %+v %v", r, err)
 	}
-	if r, err := Pull(ctx, c2, cs2, id2, now); err != nil || r.Startup || r.Removed != 1 || len(cs2.Fleet) != 1 {
+	if r, err := Pull(ctx, c2, cs2, id2, now); err != nil || r.Startup || r.Removed != 1 || len(cs2.Fleet) != 3 {
 		t.Fatalf("incremental pull after the unban: %+v %v, fleet %v", r, err, cs2.Fleet)
+	}
+
+	// A push the LAPI refuses does not hold the others, and is dropped after MaxTries runs.
+	cs3 := &state.Crowdsec{}
+	cs3.Queue(
+		state.Push{Kind: state.PushBan, Jail: "j", IP: "192.0.2.31", Time: now.Unix(), End: now.Unix() + 60},
+		state.Push{Kind: state.PushBan, Jail: "j", IP: "not-an-address", Time: now.Unix(), End: now.Unix() + 60},
+		state.Push{Kind: state.PushBan, Jail: "j", IP: "192.0.2.32", Time: now.Unix(), End: now.Unix() + 60},
+	)
+	r, err = Push(ctx, c1, cs3, id1, now)
+	if err != nil || r.Bans != 2 || len(r.Refused) != 1 || len(cs3.Pending) != 1 || cs3.Pending[0].Tries != 1 {
+		t.Fatalf("a refused push: %+v %v, pending %+v", r, err, cs3.Pending)
+	}
+	for range MaxTries - 1 {
+		r, err = Push(ctx, c1, cs3, id1, now)
+	}
+	if err != nil || len(r.Dropped) != 1 || !strings.Contains(r.Dropped[0].Error(), "ban of not-an-address (jail j), refused 3 times: POST /v1/alerts: HTTP 500") || cs3.Pending != nil {
+		t.Fatalf("a push refused %d times: %+v %v, pending %+v", MaxTries, r, err, cs3.Pending)
 	}
 
 	bad := &Client{URL: l.URL, MachineID: "mx1", Password: "wrong"}

@@ -230,20 +230,55 @@ func pendingBan(cs *state.Crowdsec, jail, key string) bool {
 type PushResult struct {
 	Bans, Unbans int // pushed, and unbans whose decisions were deleted
 	Over         int // bans that ended before they could be pushed: dropped
+	// Refused are the pushes the LAPI answered with an error, kept for the next run; Dropped
+	// those it refused MaxTries runs in a row, given up.
+	Refused, Dropped []error
 }
 
+// MaxTries is how many runs in a row the LAPI may refuse a push (an error answer, not a
+// failure to reach it) before the push is dropped: one push it will never take must not
+// hold the queue for ever.
+const MaxTries = 3
+
 // Push sends cs.Pending in order: runs of bans as alerts (MaxBatch a POST), each unban as
-// the deletion of the decisions of its alerts. It stops at the first error, which it returns;
-// what was done before stays done, the rest stays pending for the next run.
-func Push(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now time.Time) (PushResult, error) {
-	var r PushResult
+// the deletion of the decisions of its alerts. A batch the LAPI refuses is sent again one
+// alert at a time, so that one bad alert does not hold the others; what it refuses is kept
+// (see MaxTries). When the LAPI cannot be reached (or the run's time is up), Push stops and
+// returns the error: what was done before stays done, the rest stays pending, in order.
+func Push(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now time.Time) (r PushResult, err error) {
+	var kept []state.Push // refused in this run: tried again at the next, before the rest
+	defer func() {
+		cs.Pending = append(kept, cs.Pending...)
+		if len(cs.Pending) == 0 {
+			cs.Pending = nil
+		}
+	}()
+	refused := func(p state.Push, err error) {
+		p.Tries++
+		what := fmt.Errorf("%s of %s (jail %s), refused %d times: %w", p.Kind, p.IP, p.Jail, p.Tries, err)
+		if p.Tries >= MaxTries {
+			r.Dropped = append(r.Dropped, what)
+			return
+		}
+		r.Refused = append(r.Refused, what)
+		kept = append(kept, p)
+	}
+	record := func(p state.Push, a Alert, alertID int64) {
+		cs.Pushed = append(cs.Pushed, state.Pushed{Jail: p.Jail, IP: p.IP, Alert: alertID, Until: decisionEnd(a), End: p.End})
+		r.Bans++
+	}
 	for len(cs.Pending) > 0 {
 		p := cs.Pending[0]
 		if p.Kind == state.PushUnban {
-			if err := deleteAlerts(ctx, c, p.Alerts); err != nil {
+			err := deleteAlerts(ctx, c, p.Alerts)
+			if err != nil && !isAnswer(err) {
 				return r, fmt.Errorf("unban %s (jail %s): %w", p.IP, p.Jail, err)
 			}
 			cs.Pending = cs.Pending[1:]
+			if err != nil {
+				refused(p, err)
+				continue
+			}
 			r.Unbans++
 			continue
 		}
@@ -262,20 +297,43 @@ func Push(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now t
 			alerts = append(alerts, a)
 			pushes = append(pushes, p)
 		}
-		if len(alerts) > 0 {
-			ids, err := c.PushAlerts(ctx, alerts)
-			if err != nil {
-				return r, fmt.Errorf("push %d bans: %w", len(alerts), err)
-			}
+		if len(alerts) == 0 {
+			cs.Pending = cs.Pending[n:]
+			continue
+		}
+		ids, err := c.PushAlerts(ctx, alerts)
+		if err != nil && !isAnswer(err) {
+			return r, fmt.Errorf("push %d bans: %w", len(alerts), err)
+		}
+		if err == nil {
 			for i, p := range pushes {
-				cs.Pushed = append(cs.Pushed, state.Pushed{Jail: p.Jail, IP: p.IP, Alert: ids[i], Until: decisionEnd(alerts[i]), End: p.End})
+				record(p, alerts[i], ids[i])
 			}
-			r.Bans += len(alerts)
+			cs.Pending = cs.Pending[n:]
+			continue
+		}
+		// The LAPI refused the batch: one alert at a time, to find those it refuses.
+		for i, p := range pushes {
+			ids, err := c.PushAlerts(ctx, alerts[i:i+1])
+			switch {
+			case err == nil:
+				record(p, alerts[i], ids[0])
+			case isAnswer(err):
+				refused(p, err)
+			default:
+				cs.Pending = append(pushes[i:], cs.Pending[n:]...)
+				return r, fmt.Errorf("push the ban of %s (jail %s): %w", p.IP, p.Jail, err)
+			}
 		}
 		cs.Pending = cs.Pending[n:]
 	}
-	cs.Pending = nil
 	return r, nil
+}
+
+// isAnswer reports whether err is an error answer of the LAPI (it was reached).
+func isAnswer(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se)
 }
 
 // deleteAlerts deletes the decisions of the alerts.
@@ -355,11 +413,4 @@ func formatDuration(d time.Duration) string {
 		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
 	}
 	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
-}
-
-// IsUnavailable reports whether err is the LAPI not answering (down, refused, timed out)
-// rather than answering an error.
-func IsUnavailable(err error) bool {
-	var se *StatusError
-	return err != nil && !errors.As(err, &se)
 }

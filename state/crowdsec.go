@@ -84,6 +84,7 @@ type Push struct {
 	First    int64   `json:"first,omitempty"`    // ban: the first and last of those failures
 	Last     int64   `json:"last,omitempty"`
 	Alerts   []int64 `json:"alerts,omitempty"` // unban: the alerts whose decisions go
+	Tries    int     `json:"tries,omitempty"`  // the runs whose LAPI refused it (answered an error)
 }
 
 // Pushed is one alert of this host in the LAPI, with the ban decision it carries.

@@ -14,7 +14,7 @@ func withCrowdsec() *State {
 		Streamed: true,
 		Pending: []Push{
 			{Kind: PushBan, Jail: "postfix-sasl", IP: "192.0.2.7", Time: 1000, End: 1600, Failures: 5, First: 900, Last: 1000},
-			{Kind: PushUnban, Jail: "postfix-sasl", IP: "2001:db8::/64", Time: 1100, Alerts: []int64{3, 4}},
+			{Kind: PushUnban, Jail: "postfix-sasl", IP: "2001:db8::/64", Time: 1100, Alerts: []int64{3, 4}, Tries: 1},
 		},
 		Hours:  map[int64]*[3]int64{1786752000: {3, 1, 2}},
 		Pushed: []Pushed{{Jail: "postfix-sasl", IP: "198.51.100.0/24", Alert: 2, Until: 92233720368, End: -1}},
