@@ -4,13 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -384,5 +390,50 @@ func TestCrowdsecCheck(t *testing.T) {
 	code, _, stderr = runCLI(t, "--config", cfg, "--state", filepath.Join(dir, "s.json"), "scan", "--dry-run")
 	if code != 0 {
 		t.Errorf("a dry run does not call the LAPI: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestCrowdsecLAPIStopsMidRun: the LAPI stops during a run, after the pull and before the
+// push (a reverse proxy in front of it stops it once the stream is served, then answers 502):
+// the run bans locally, keeps the push and exits 1; the LAPI back, the next run pushes it, once.
+func TestCrowdsecLAPIStopsMidRun(t *testing.T) {
+	l := startFleet(t)
+	target, err := url.Parse(l.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = log.New(io.Discard, "", 0)
+	var stopped atomic.Bool
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxy.ServeHTTP(w, r)
+		if r.URL.Path == "/v1/decisions/stream" && !stopped.Swap(true) {
+			l.Stop()
+		}
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	a := newFleetHost(t, l, "mxa", "  origins: [cscli]\n")
+	cfg, _ := os.ReadFile(a.cfg)
+	write(t, a.cfg, strings.Replace(string(cfg), l.URL, "http://"+ln.Addr().String(), 1))
+	l.Run("decisions", "add", "--ip", "203.0.113.5", "--duration", "2h")
+
+	a.fail(t, "192.0.2.7")
+	stderr := a.mustCLI(t, 1, "scan")
+	if !stopped.Load() || !strings.Contains(stderr, "pulled (startup)") || !strings.Contains(stderr, "HTTP 502") || !strings.Contains(stderr, "1 pushes wait in the state") {
+		t.Fatalf("the run that lost the LAPI after its pull:\n%s", stderr)
+	}
+	a.expectChain(t, "f2b-postfix-sasl", "192.0.2.7")
+	a.expectChain(t, "f2b-fleet", "203.0.113.5")
+
+	l.Start()
+	a.mustCLI(t, 0, "scan")
+	a.mustCLI(t, 0, "scan")
+	if ds := lapiDecisions(t, l, "fail2ban-scan"); len(ds) != 1 || ds[0].Value != "192.0.2.7" {
+		t.Fatalf("the LAPI holds %+v, want the ban of 192.0.2.7 once", ds)
 	}
 }

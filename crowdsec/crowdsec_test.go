@@ -3,6 +3,7 @@ package crowdsec
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -152,7 +153,11 @@ func TestLAPI(t *testing.T) {
 	if err != nil || r.Bans != 2 || len(r.Refused) != 1 || len(cs3.Pending) != 1 || cs3.Pending[0].Tries != 1 {
 		t.Fatalf("a refused push: %+v %v, pending %+v", r, err, cs3.Pending)
 	}
-	for range MaxTries - 1 {
+	if r, err = Push(ctx, c1, cs3, id1, now); err == nil || cs3.Pending[0].Tries != 1 {
+		t.Fatalf("a lone push refused, nothing else taken, counts no try: %v, pending %+v", err, cs3.Pending)
+	}
+	for i := range MaxTries - 1 {
+		cs3.Queue(state.Push{Kind: state.PushBan, Jail: "j", IP: fmt.Sprintf("192.0.2.%d", 40+i), Time: now.Unix(), End: now.Unix() + 60})
 		r, err = Push(ctx, c1, cs3, id1, now)
 	}
 	if err != nil || len(r.Dropped) != 1 || !strings.Contains(r.Dropped[0].Error(), "ban of not-an-address (jail j), refused 3 times: POST /v1/alerts: HTTP 500") || cs3.Pending != nil {

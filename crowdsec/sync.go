@@ -270,15 +270,10 @@ func Push(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now t
 	for len(cs.Pending) > 0 {
 		p := cs.Pending[0]
 		if p.Kind == state.PushUnban {
-			err := deleteAlerts(ctx, c, p.Alerts)
-			if err != nil && !isAnswer(err) {
+			if err := deleteAlerts(ctx, c, p.Alerts); err != nil {
 				return r, fmt.Errorf("unban %s (jail %s): %w", p.IP, p.Jail, err)
 			}
 			cs.Pending = cs.Pending[1:]
-			if err != nil {
-				refused(p, err)
-				continue
-			}
 			r.Unbans++
 			continue
 		}
@@ -302,7 +297,9 @@ func Push(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now t
 			continue
 		}
 		ids, err := c.PushAlerts(ctx, alerts)
-		if err != nil && !isAnswer(err) {
+		if err != nil && (!isRefusal(err) || len(alerts) == 1 && r.Bans == 0) {
+			// Unreachable, or a lone alert refused with nothing accepted to tell a bad alert
+			// from a broken LAPI: kept, no try counted.
 			return r, fmt.Errorf("push %d bans: %w", len(alerts), err)
 		}
 		if err == nil {
@@ -312,28 +309,47 @@ func Push(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now t
 			cs.Pending = cs.Pending[n:]
 			continue
 		}
-		// The LAPI refused the batch: one alert at a time, to find those it refuses.
+		// The LAPI refused the batch: one alert at a time, to find those it refuses. Only
+		// when it takes others are they counted as refused: a LAPI that refuses every alert
+		// is broken (a database error), and keeps them all.
+		var no []int
+		var errs []error
 		for i, p := range pushes {
 			ids, err := c.PushAlerts(ctx, alerts[i:i+1])
 			switch {
 			case err == nil:
 				record(p, alerts[i], ids[0])
-			case isAnswer(err):
-				refused(p, err)
+			case isRefusal(err):
+				no, errs = append(no, i), append(errs, err)
 			default:
-				cs.Pending = append(pushes[i:], cs.Pending[n:]...)
+				rest := slices.Clone(pushes[i:])
+				for j := len(no) - 1; j >= 0; j-- {
+					rest = slices.Insert(rest, 0, pushes[no[j]])
+				}
+				cs.Pending = append(rest, cs.Pending[n:]...)
 				return r, fmt.Errorf("push the ban of %s (jail %s): %w", p.IP, p.Jail, err)
 			}
+		}
+		if r.Bans == 0 {
+			return r, fmt.Errorf("push %d bans: the LAPI refused each of them: %w", len(alerts), errs[0])
+		}
+		for k, i := range no {
+			refused(pushes[i], errs[k])
 		}
 		cs.Pending = cs.Pending[n:]
 	}
 	return r, nil
 }
 
-// isAnswer reports whether err is an error answer of the LAPI (it was reached).
-func isAnswer(err error) bool {
+// isRefusal reports whether err is the LAPI refusing alerts it was given: an error answer
+// of POST /v1/alerts itself, 400, 422 or 500 (1.4.6 answers 500 to an invalid value). A
+// login that fails, a proxy's 502, 503 or 504, or no answer, is the LAPI unavailable.
+func isRefusal(err error) bool {
 	var se *StatusError
-	return errors.As(err, &se)
+	if !errors.As(err, &se) || se.Op != "POST /v1/alerts" {
+		return false
+	}
+	return se.Code == 400 || se.Code == 422 || se.Code == 500
 }
 
 // deleteAlerts deletes the decisions of the alerts.
