@@ -159,6 +159,10 @@ func (f *FleetBans) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &in); err != nil {
 		return err
 	}
+	if in.Bans == "" {
+		*f = nil // as Encode omits an empty fleet: Decode(Encode(s)) is s
+		return nil
+	}
 	m := FleetBans{}
 	rest := in.Bans
 	for rest != "" {
@@ -190,10 +194,25 @@ func (f *FleetBans) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// checkCrowdsec validates the crowdsec section (nil: none).
+// checkCrowdsec validates the crowdsec section (nil: none), and makes its empty lists and
+// maps nil, as Encode omits them.
 func checkCrowdsec(c *Crowdsec) error {
 	if c == nil {
 		return nil
+	}
+	if len(c.Pending) == 0 {
+		c.Pending = nil
+	}
+	if len(c.Pushed) == 0 {
+		c.Pushed = nil
+	}
+	if len(c.Hours) == 0 {
+		c.Hours = nil
+	}
+	for i := range c.Pending {
+		if len(c.Pending[i].Alerts) == 0 {
+			c.Pending[i].Alerts = nil
+		}
 	}
 	for i, p := range c.Pending {
 		where := fmt.Sprintf("crowdsec.pending[%d]", i)
