@@ -22,12 +22,12 @@ func BenchmarkApply(b *testing.B) {
 	now := time.Unix(1_000_000, 0)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		var got Stream
-		if err := json.Unmarshal(data, &got); err != nil {
+		got, err := DecodeStream(data)
+		if err != nil {
 			b.Fatal(err)
 		}
 		cs := &state.Crowdsec{}
-		if r := Apply(cs, &got, true, id, now); r.Added != 100000 {
+		if r := Apply(cs, got, true, id, now); r.Added != 100000 {
 			b.Fatal(r)
 		}
 	}

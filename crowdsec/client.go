@@ -172,11 +172,15 @@ func (c *Client) DeleteDecision(ctx context.Context, id int64) error {
 func (c *Client) Pull(ctx context.Context, startup bool) (*Stream, error) {
 	q := url.Values{"startup": {strconv.FormatBool(startup)}}
 	hdr := http.Header{"X-Api-Key": {c.BouncerKey}}
-	var s Stream
-	if err := c.do(ctx, http.MethodGet, "/v1/decisions/stream?"+q.Encode(), hdr, nil, &s, http.StatusOK); err != nil {
+	var raw rawBody
+	if err := c.do(ctx, http.MethodGet, "/v1/decisions/stream?"+q.Encode(), hdr, nil, &raw, http.StatusOK); err != nil {
 		return nil, fmt.Errorf("pull the decisions as a bouncer: %w", err)
 	}
-	return &s, nil
+	s, err := DecodeStream(raw)
+	if err != nil {
+		return nil, fmt.Errorf("pull the decisions as a bouncer: GET /v1/decisions/stream: decode the answer: %w", err)
+	}
+	return s, nil
 }
 
 // machine makes a call with the machine's JWT, logging in first when there is none, and
@@ -259,8 +263,19 @@ func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, i
 		}
 		return nil
 	}
+	if raw, ok := out.(*rawBody); ok {
+		data, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return fmt.Errorf("%s: read the answer: %w", op, err)
+		}
+		*raw = data
+		return nil
+	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%s: decode the answer: %w", op, err)
 	}
 	return nil
 }
+
+// rawBody, as do's out, takes the answer's bytes as they are.
+type rawBody []byte
