@@ -109,9 +109,9 @@ func (e *env) queuePushes(st *state.State) {
 		switch {
 		case ev.Kind == state.EventBan:
 			p := state.Push{Kind: state.PushBan, Jail: ev.Jail, IP: ev.IP, Time: ev.Time, End: ev.End,
-				Failures: ev.Failures, First: e.firsts[ev.Jail+" "+ev.IP], Last: ev.Start}
+				Failures: ev.Failures, First: e.firsts[ev.Jail+" "+ev.IP], Last: ev.Start, Manual: ev.Manual, Reason: ev.Reason}
 			if ev.Manual || p.Failures == 0 {
-				p.First, p.Last = 0, 0
+				p.First, p.Last = 0, 0 // the time of the decision stands for both
 			}
 			dropped += cs.Queue(p)
 		case ev.Kind == state.EventUnban && ev.Reason != "expired":

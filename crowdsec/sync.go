@@ -398,8 +398,14 @@ func AlertOf(p state.Push, id Identity, now time.Time) (a Alert, ok bool) {
 	}
 	events := p.Failures
 	what := fmt.Sprintf("banned after %d failures", p.Failures)
-	if p.Failures == 0 {
+	switch {
+	case p.Manual:
 		events, what = 1, "banned by hand"
+	case p.Failures == 0:
+		events, what = 1, "banned"
+	}
+	if p.Reason != "" {
+		what += " (" + p.Reason + ")"
 	}
 	scenario := id.Scenario(p.Jail)
 	return Alert{

@@ -83,6 +83,8 @@ type Push struct {
 	Failures int     `json:"failures,omitempty"` // ban: the failures that led to it (0: manual)
 	First    int64   `json:"first,omitempty"`    // ban: the first and last of those failures
 	Last     int64   `json:"last,omitempty"`
+	Manual   bool    `json:"manual,omitempty"` // ban: by the ban command
+	Reason   string  `json:"reason,omitempty"` // ban: what decided its length, or that it is a prefix's
 	Alerts   []int64 `json:"alerts,omitempty"` // unban: the alerts whose decisions go
 	Tries    int     `json:"tries,omitempty"`  // the runs whose LAPI refused it (answered an error)
 }
