@@ -203,9 +203,9 @@ func TestQueue(t *testing.T) {
 func TestAlertOf(t *testing.T) {
 	id := Identity{MachineID: "mx1", ScenarioPrefix: "fail2ban-scan"}
 	now := time.Unix(1_000_000, 0)
-	a, ok := AlertOf(state.Push{Kind: state.PushBan, Jail: "postfix-sasl", IP: "2001:db8::/64", Time: now.Unix(), End: now.Unix() + 540, Failures: 5, First: now.Unix() - 100, Last: now.Unix() - 60, Reason: "1st ban: 10m"}, id, now)
+	a, ok := AlertOf(state.Push{Kind: state.PushBan, Jail: "postfix-sasl", IP: "2001:db8::/64", Time: now.Unix(), End: now.Unix() + 540, Failures: 5, First: now.Unix() - 100, Last: now.Unix() - 60, Reason: "1st ban: bantime 10m"}, id, now)
 	if !ok || a.Decisions[0].Duration != "600s" || decisionEnd(a) != now.Unix()+540 || a.Source.Range != "2001:db8::/64" || a.Decisions[0].Scope != "Range" || a.EventsCount != 5 ||
-		a.Message != "fail2ban-scan on mx1, jail postfix-sasl: 2001:db8::/64 banned after 5 failures (1st ban: 10m)" || a.StartAt != "1970-01-12T13:45:00Z" {
+		a.Message != "fail2ban-scan on mx1, jail postfix-sasl: 2001:db8::/64 banned after 5 failures (1st ban: bantime 10m)" || a.StartAt != "1970-01-12T13:45:00Z" {
 		t.Fatalf("%+v", a)
 	}
 	if _, ok := AlertOf(state.Push{Kind: state.PushBan, Jail: "j", IP: "192.0.2.1", Time: 1, End: now.Unix()}, id, now); ok {

@@ -13,7 +13,7 @@ func withCrowdsec() *State {
 	s.Crowdsec = &Crowdsec{
 		Streamed: true,
 		Pending: []Push{
-			{Kind: PushBan, Jail: "postfix-sasl", IP: "192.0.2.7", Time: 1000, End: 1600, Failures: 5, First: 900, Last: 1000, Reason: "1st ban: 10m"},
+			{Kind: PushBan, Jail: "postfix-sasl", IP: "192.0.2.7", Time: 1000, End: 1600, Failures: 5, First: 900, Last: 1000, Reason: "1st ban: bantime 10m"},
 			{Kind: PushUnban, Jail: "postfix-sasl", IP: "2001:db8::/64", Time: 1100, Alerts: []int64{3, 4}, Tries: 1},
 		},
 		Hours:  map[int64]*[3]int64{1786752000: {3, 1, 2}},
