@@ -101,8 +101,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 			{
 				Name:      "status",
-				Usage:     "show jails, or one jail's counters and bans, like fail2ban-client status",
-				ArgsUsage: "[JAIL]",
+				Usage:     "show jails, or one jail's counters and bans, like fail2ban-client status (fleet: the bans pulled from CrowdSec)",
+				ArgsUsage: "[JAIL|fleet]",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "json", Usage: "JSON for scripts"},
 					&cli.BoolFlag{Name: "with-time", Usage: "one line per ban: IP, start + bantime = end, as fail2ban-client get JAIL banip --with-time"},
