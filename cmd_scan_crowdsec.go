@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fail2ban-scan/fail2ban-scan/crowdsec"
@@ -71,7 +72,7 @@ func (e *env) tidyCrowdsec(st *state.State) {
 		if len(cs.Fleet) > 0 {
 			e.log.logf(levelNotice, "crowdsec", rules.FleetJail, "%d fleet bans lifted: the config no longer pulls from CrowdSec", len(cs.Fleet))
 		}
-		cs.Fleet, cs.Streamed = nil, false
+		cs.Fleet, cs.Streamed, cs.Source = nil, false, ""
 	}
 	if e.cfg.Crowdsec == nil || !e.cfg.Crowdsec.Push {
 		if n := len(cs.Pending); n > 0 {
@@ -136,6 +137,14 @@ func (e *env) pullFleet(ctx context.Context, st *state.State) (failed bool) {
 	}
 	cs := crowdsecState(st)
 	now := e.now.Unix()
+	origins := slices.Sorted(slices.Values(cfg.Origins))
+	source := strings.Join(append([]string{cfg.URL, cfg.MachineID, cfg.ScenarioPrefix}, slices.Compact(origins)...), " ")
+	if cs.Source != source {
+		if cs.Streamed {
+			e.log.logf(levelInfo, "crowdsec", rules.FleetJail, "the LAPI, machine_id, scenario_prefix or origins changed: a startup pull reads the fleet again")
+		}
+		cs.Streamed = false
+	}
 	if n := crowdsec.Expire(cs, now); n > 0 {
 		cs.Count(now, state.FleetLifted, n)
 	}
@@ -156,6 +165,7 @@ func (e *env) pullFleet(ctx context.Context, st *state.State) (failed bool) {
 		}
 		return true
 	}
+	cs.Source = source
 	cs.Count(now, state.FleetPulled, r.Added)
 	cs.Count(now, state.FleetLifted, r.Removed)
 	for i, err := range r.Skipped {

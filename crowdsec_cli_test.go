@@ -276,6 +276,14 @@ func TestCrowdsecFleet(t *testing.T) {
 	if st := b.loadState(t); st.Jails["postfix-sasl"].TotalBanned != 1 {
 		t.Errorf("fleet bans counted as the jail's: total banned %d", st.Jails["postfix-sasl"].TotalBanned)
 	}
+
+	// A takes cscli's decisions from now on: a startup pull brings those made before.
+	cfg, _ := os.ReadFile(a.cfg)
+	write(t, a.cfg, strings.Replace(string(cfg), "crowdsec:\n", "crowdsec:\n  origins: [cscli]\n", 1))
+	if stderr := a.mustCLI(t, 0, "scan"); !strings.Contains(stderr, "pulled (startup)") {
+		t.Errorf("a change of origins does not pull the fleet again:\n%s", stderr)
+	}
+	a.expectChain(t, "f2b-fleet", "198.51.100.9", "203.0.113.5")
 }
 
 // TestCrowdsecLAPIDown: the LAPI stopped during a run: the run bans locally, keeps the push

@@ -15,6 +15,10 @@ type Crowdsec struct {
 	// Streamed is true once a pull with startup=true was read and saved: the next pulls ask
 	// only for what changed since (the LAPI keeps the bouncer's last pull).
 	Streamed bool `json:"streamed,omitempty"`
+	// Source names what the fleet was pulled with (the LAPI, the machine, the scenario prefix,
+	// the origins): when the config changes it, the next pull is a startup pull again, so that
+	// the decisions the new settings take come in, and those they no longer take go.
+	Source string `json:"source,omitempty"`
 	// Pending are the bans to push and the unbans to delete that the LAPI has not taken yet,
 	// oldest first, at most MaxPending.
 	Pending []Push `json:"pending,omitempty"`
@@ -246,7 +250,7 @@ func checkCrowdsec(c *Crowdsec) error {
 
 // Empty reports whether c holds nothing worth saving.
 func (c *Crowdsec) Empty() bool {
-	return c == nil || !c.Streamed && len(c.Pending) == 0 && len(c.Pushed) == 0 && len(c.Fleet) == 0 && len(c.Hours) == 0
+	return c == nil || !c.Streamed && c.Source == "" && len(c.Pending) == 0 && len(c.Pushed) == 0 && len(c.Fleet) == 0 && len(c.Hours) == 0
 }
 
 // Queue appends pushes to Pending and drops the oldest beyond MaxPending; it returns how many
