@@ -58,6 +58,10 @@ func cmdScan(c *cli.Context) error {
 		e.log.logf(levelError, "scan", "", "%s", err)
 		failed = true
 	}
+	if err := e.fleetClash(); err != nil {
+		e.log.logf(levelError, "crowdsec", rules.FleetJail, "%s", err)
+		failed = true
+	}
 	jails = e.ours(jails)
 	for _, j := range jails {
 		var rec *state.Recorder // nil: a dry run records nothing

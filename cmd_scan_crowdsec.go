@@ -250,6 +250,15 @@ func (e *env) lapiErr(err error) string {
 	return err.Error()
 }
 
+// fleetClash says when a running fail2ban has a jail named fleet: it owns the chain f2b-fleet,
+// which is then left alone, and the fleet's bans are not enforced.
+func (e *env) fleetClash() error {
+	if cfg := e.cfg.Crowdsec; cfg == nil || !cfg.Pull || !e.foreign[rules.FleetJail] {
+		return nil
+	}
+	return fmt.Errorf("the fail2ban running at %s has a jail named %s, and so owns the chain f2b-%s: the bans pulled from CrowdSec are not enforced; rename that jail of fail2ban", e.cfg.Fail2banSocket, rules.FleetJail, rules.FleetJail)
+}
+
 // fleetIgnores reports whether the fleet must not ban p: the never-banned addresses
 // (loopback, ...), the crowdsec section's ignoreip (the defaults') and, with ignoreself, this
 // host's addresses; a prefix that overlaps any of them is left out whole.
