@@ -29,7 +29,13 @@ func TestFleet(t *testing.T) {
 	if f := s.Fleet; f == nil || f.Pulled != 5 || f.Pushed != 2 || f.Lifted != 1 || f.CurrentlyBanned != 1 {
 		t.Fatalf("fleet %+v", s.Fleet)
 	}
-	var text, js bytes.Buffer
+	var text, js, html bytes.Buffer
+	if err := HTML(&html, s); err != nil {
+		t.Fatal(err)
+	}
+	if want := `<tr><th>Bans pulled</th><td class="n">5</td><th>Bans pushed</th><td class="n">2</td></tr>`; !strings.Contains(html.String(), want) {
+		t.Errorf("html:\n%s", html.String())
+	}
 	if err := Text(&text, s); err != nil {
 		t.Fatal(err)
 	}
