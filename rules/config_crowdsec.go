@@ -72,6 +72,9 @@ func (l *loader) crowdsec(key, n *yaml.Node, d *settings) *CrowdsecConfig {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				return l.errf(v, p, "want an http:// or https:// URL, got %q", c.URL)
 			}
+			if h := u.Hostname(); u.Scheme == "http" && h != "localhost" && !isLoopback(h) {
+				l.warnf(v.Line, p, "http:// to another host: the machine's password, its token and the bouncer key cross the network in clear text (use https://)")
+			}
 		case "machine_id":
 			if err := l.str(v, p, &c.MachineID); err != nil {
 				return err
@@ -175,6 +178,12 @@ func (l *loader) crowdsec(key, n *yaml.Node, d *settings) *CrowdsecConfig {
 		}
 	}
 	return c
+}
+
+// isLoopback reports whether host is a loopback address.
+func isLoopback(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // readSecret reads a secret file through Env.ReadSecret (which refuses one other users can

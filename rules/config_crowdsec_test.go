@@ -34,6 +34,8 @@ func TestLoadConfigCrowdsec(t *testing.T) {
 				return c.BanAction == "nftables" && c.BlockType == "DROP" && slices.Equal(c.Origins, []string{"cscli", "lists"}) &&
 					c.ScenarioPrefix == "mail" && c.Timeout == 2 && !c.Push && c.Password == ""
 			}, "", ""},
+		{"http to another host", strings.Replace(full, "http://127.0.0.1:8080", "http://lapi.example.org:8080", 1) + jails, func(c *CrowdsecConfig) bool { return true }, "",
+			"c.yaml:2: crowdsec.url: http:// to another host: the machine's password, its token and the bouncer key cross the network in clear text (use https://)"},
 		{"pull only", "crowdsec:\n  url: https://lapi.example.org\n  machine_id: mx1\n  push: false\n  bouncer_key_file: /etc/f2b/cs-bouncer\n" + jails,
 			func(c *CrowdsecConfig) bool { return !c.Push && c.BouncerKey == "0123abcd" }, "", ""},
 		{"missing", "crowdsec:\n  push: true\n" + jails, nil,
