@@ -111,6 +111,7 @@ func cmdScan(c *cli.Context) error {
 		if saved && e.notifyAndSave(c.Context, st) { // unsaved, the next run decides again
 			failed = true
 		}
+		e.lapiFailed = lapiFailed
 		if !e.finishRun(run, st, failed || lapiFailed) {
 			failed = true
 		}

@@ -292,9 +292,20 @@ func TestCrowdsecFleet(t *testing.T) {
 func TestCrowdsecLAPIDown(t *testing.T) {
 	l := startFleet(t)
 	a := newFleetHost(t, l, "mxa", "  origins: [cscli]\n")
+	metricsFile := filepath.Join(t.TempDir(), "f2b.prom")
+	cfg, _ := os.ReadFile(a.cfg)
+	write(t, a.cfg, "metrics_file: "+metricsFile+"\n"+string(cfg))
+	metric := func(want string) {
+		t.Helper()
+		if data, _ := os.ReadFile(metricsFile); !strings.Contains(string(data), want+"\n") {
+			t.Errorf("metrics file without %q:\n%s", want, data)
+		}
+	}
 	l.Run("decisions", "add", "--ip", "203.0.113.5", "--duration", "2h")
 	a.mustCLI(t, 0, "scan")
 	a.expectChain(t, "f2b-fleet", "203.0.113.5")
+	metric("fail2ban_scan_fleet_lapi_up 1")
+	metric("fail2ban_scan_fleet_currently_banned 1")
 
 	l.Stop()
 	a.fail(t, "192.0.2.7")
@@ -308,6 +319,8 @@ func TestCrowdsecLAPIDown(t *testing.T) {
 	if st := a.loadState(t); st.Crowdsec == nil || len(st.Crowdsec.Pending) != 2 {
 		t.Fatalf("pending pushes in the state: %+v", st.Crowdsec)
 	}
+	metric("fail2ban_scan_fleet_lapi_up 0")
+	metric("fail2ban_scan_fleet_pending_pushes 2")
 	a.mustCLI(t, 1, "ban", "--jail", "postfix-sasl", "192.0.2.9")
 
 	l.Start()
@@ -325,7 +338,7 @@ func TestCrowdsecLAPIDown(t *testing.T) {
 	}
 
 	// A LAPI that answers an error: a bouncer key it does not know.
-	cfg, _ := os.ReadFile(a.cfg)
+	cfg, _ = os.ReadFile(a.cfg)
 	write(t, a.cfg, strings.Replace(string(cfg), "bouncer_key_file: ", "bouncer_key_file: /nonexistent/", 1))
 	stderr = a.mustCLI(t, 1, "scan")
 	if !strings.Contains(stderr, "bouncer_key_file: stat /nonexistent/") {

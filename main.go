@@ -177,9 +177,10 @@ type env struct {
 	self []netip.Addr // the host's addresses (ignoreself)
 	// CrowdSec (cmd_scan_crowdsec.go): the run's LAPI client, the first failure of each ban
 	// of this run ("jail key"), and how many of events are queued for the LAPI already.
-	lapiRun *lapi
-	firsts  map[string]int64
-	queued  int
+	lapiRun    *lapi
+	firsts     map[string]int64
+	queued     int
+	lapiFailed bool // a call to the LAPI failed in this run (metrics)
 }
 
 // globals parses --log-level and --now, which every command takes, and makes the logger:
