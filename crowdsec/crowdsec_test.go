@@ -78,6 +78,14 @@ func TestApply(t *testing.T) {
 	if n := Expire(cs, now.Unix()+30); n != 1 || len(cs.Fleet) != 1 {
 		t.Fatalf("expire: %d gone, fleet %v", n, cs.Fleet)
 	}
+	// A startup answer again: only the difference counts.
+	r = Apply(cs, &Stream{New: []Decision{
+		{ID: 3, Type: "ban", Scope: "Ip", Value: "192.0.2.3", Duration: "1h", Origin: "cscli", Scenario: "manual"},
+		{ID: 8, Type: "ban", Scope: "Ip", Value: "192.0.2.8", Duration: "1h", Origin: "cscli", Scenario: "manual"},
+	}}, true, id, now)
+	if r.Added != 1 || r.Removed != 0 || len(cs.Fleet) != 2 {
+		t.Fatalf("startup again: %+v, fleet %v", r, cs.Fleet)
+	}
 }
 
 // TestLAPI pushes bans as one machine and pulls them as another host's bouncer, deletes them,

@@ -129,11 +129,8 @@ func Pull(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now t
 // Apply applies one stream answer to cs.Fleet (see Pull).
 func Apply(cs *state.Crowdsec, s *Stream, startup bool, id Identity, now time.Time) PullResult {
 	r := PullResult{Startup: startup}
-	if startup {
-		r.Removed = len(cs.Fleet)
-		cs.Fleet = state.FleetBans{}
-	}
-	if cs.Fleet == nil {
+	old := cs.Fleet // what a startup answer replaces: Added and Removed count the difference
+	if startup || cs.Fleet == nil {
 		cs.Fleet = state.FleetBans{}
 	}
 	for _, d := range s.Deleted {
@@ -160,13 +157,19 @@ func Apply(cs *state.Crowdsec, s *Stream, startup bool, id Identity, now time.Ti
 			r.Ignored = append(r.Ignored, key)
 			continue
 		}
-		if _, ok := cs.Fleet[d.ID]; !ok {
-			r.Added++
+		if _, ok := old[d.ID]; !ok {
+			if _, ok := cs.Fleet[d.ID]; !ok {
+				r.Added++
+			}
 		}
 		cs.Fleet[d.ID] = state.FleetBan{Value: key, Until: until, Origin: d.Origin, Scenario: d.Scenario}
 	}
 	if startup {
-		r.Removed = max(0, r.Removed-r.Added) // the same decisions read again are not news
+		for id := range old {
+			if _, ok := cs.Fleet[id]; !ok {
+				r.Removed++
+			}
+		}
 	}
 	r.Removed += Expire(cs, now.Unix())
 	return r
