@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -66,11 +67,26 @@ func Find() (crowdsec, cscli string, err error) {
 	return crowdsec, cscli, nil
 }
 
-// unpack unpacks Debian's crowdsec package into root.
+// unpack unpacks Debian's crowdsec package into root, under a lock: go test runs the test
+// binaries of several packages at once, and each may get here first.
 func unpack(root string) error {
 	dpkg, err := exec.LookPath("dpkg-deb")
 	if err != nil {
 		return errors.New("no crowdsec unpacked and no dpkg-deb to unpack it")
+	}
+	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+		return err
+	}
+	lock, err := os.OpenFile(root+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "usr/bin/crowdsec")); err == nil {
+		return nil // unpacked by another test binary meanwhile
 	}
 	debs, _ := filepath.Glob("/var/cache/apt/archives/crowdsec_*.deb")
 	if len(debs) == 0 {
