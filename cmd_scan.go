@@ -104,6 +104,7 @@ func cmdScan(c *cli.Context) error {
 	}
 	if dry {
 		e.notify(c.Context, st, true)
+		e.crowdsecDry(st)
 	} else {
 		if saved && e.pushAndSave(c.Context, st) { // unsaved, the pushes are not queued: the next run decides again
 			lapiFailed = true

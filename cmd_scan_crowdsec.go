@@ -128,6 +128,34 @@ func (e *env) queuePushes(st *state.State) {
 	}
 }
 
+// crowdsecDry prints what a run would send to the LAPI, for scan --dry-run, which neither
+// pulls (that moves the bouncer's stream on) nor pushes.
+func (e *env) crowdsecDry(st *state.State) {
+	cfg := e.cfg.Crowdsec
+	if cfg == nil {
+		return
+	}
+	if cfg.Push {
+		bans, unbans := 0, 0
+		for _, ev := range e.events {
+			switch {
+			case ev.Kind == state.EventBan:
+				bans++
+			case ev.Kind == state.EventUnban && ev.Reason != "expired":
+				unbans++
+			}
+		}
+		waiting := 0
+		if st.Crowdsec != nil {
+			waiting = len(st.Crowdsec.Pending)
+		}
+		fmt.Fprintf(e.stdout, "crowdsec: would push %d bans and %d unbans to %s (%d more wait from earlier runs)\n", bans, unbans, cfg.URL, waiting)
+	}
+	if cfg.Pull {
+		fmt.Fprintf(e.stdout, "crowdsec: the fleet is not pulled in a dry run (a pull moves the stream on); the firewall shows the fleet of the state\n")
+	}
+}
+
 // pullFleet reads the LAPI's decision stream into st's fleet. A failure is logged and
 // reported; the fleet is then kept as it was (its bans still expire as the LAPI said).
 func (e *env) pullFleet(ctx context.Context, st *state.State) (failed bool) {

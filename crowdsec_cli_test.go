@@ -403,14 +403,15 @@ func TestCrowdsecCheck(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, cfg+":10: jails.fleet: the name fleet is reserved for the bans pulled from CrowdSec") {
 		t.Errorf("check of a jail named fleet: exit %d\n%s", code, stderr)
 	}
-	write(t, cfg, "state: "+filepath.Join(dir, "s.json")+"\nfail2ban_socket: \"\"\n"+section+"jails:\n  postfix-sasl:\n    logpath: ["+logPath+"]\n")
+	write(t, cfg, "state: "+filepath.Join(dir, "s.json")+"\nfail2ban_socket: \"\"\n"+section+"defaults:\n  maxretry: 1\njails:\n  postfix-sasl:\n    logpath: ["+logPath+"]\n")
 	code, _, stderr = runCLI(t, "--config", cfg, "check")
 	if code != 0 || !strings.Contains(stderr, "crowdsec.password_file: "+filepath.Join(dir, "password")+" is readable by every user") {
 		t.Errorf("check of a readable password file: exit %d\n%s", code, stderr)
 	}
-	code, _, stderr = runCLI(t, "--config", cfg, "--state", filepath.Join(dir, "s.json"), "scan", "--dry-run")
-	if code != 0 {
-		t.Errorf("a dry run does not call the LAPI: exit %d\n%s", code, stderr)
+	write(t, logPath, syslogLine(time.Now().Add(-time.Minute), "postfix/smtpd[77]: warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6")+"\n")
+	code, out, stderr := runCLI(t, "--config", cfg, "--state", filepath.Join(dir, "s.json"), "scan", "--dry-run")
+	if code != 0 || !strings.Contains(out, "crowdsec: would push 1 bans and 0 unbans to http://127.0.0.1:9 (0 more wait from earlier runs)") {
+		t.Errorf("a dry run does not call the LAPI, and says what it would push: exit %d\n%s%s", code, out, stderr)
 	}
 }
 
