@@ -149,11 +149,19 @@ func (e *env) crowdsecDry(st *state.State) {
 		if st.Crowdsec != nil {
 			waiting = len(st.Crowdsec.Pending)
 		}
-		fmt.Fprintf(e.stdout, "crowdsec: would push %d bans and %d unbans to %s (%d more wait from earlier runs)\n", bans, unbans, cfg.URL, waiting)
+		fmt.Fprintf(e.stdout, "crowdsec: would push %s and %s to %s (%d more wait from earlier runs)\n", plural(bans, "ban"), plural(unbans, "unban"), cfg.URL, waiting)
 	}
 	if cfg.Pull {
 		fmt.Fprintf(e.stdout, "crowdsec: the fleet is not pulled in a dry run (a pull moves the stream on); the firewall shows the fleet of the state\n")
 	}
+}
+
+// plural writes "1 ban", "2 bans".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // pullFleet reads the LAPI's decision stream into st's fleet. A failure is logged and

@@ -410,7 +410,7 @@ func TestCrowdsecCheck(t *testing.T) {
 	}
 	write(t, logPath, syslogLine(time.Now().Add(-time.Minute), "postfix/smtpd[77]: warning: unknown[192.0.2.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6")+"\n")
 	code, out, stderr := runCLI(t, "--config", cfg, "--state", filepath.Join(dir, "s.json"), "scan", "--dry-run")
-	if code != 0 || !strings.Contains(out, "crowdsec: would push 1 bans and 0 unbans to http://127.0.0.1:9 (0 more wait from earlier runs)") {
+	if code != 0 || !strings.Contains(out, "crowdsec: would push 1 ban and 0 unbans to http://127.0.0.1:9 (0 more wait from earlier runs)") {
 		t.Errorf("a dry run does not call the LAPI, and says what it would push: exit %d\n%s%s", code, out, stderr)
 	}
 }
