@@ -76,7 +76,7 @@ func (e *env) tidyCrowdsec(st *state.State) {
 	}
 	if e.cfg.Crowdsec == nil || !e.cfg.Crowdsec.Push {
 		if n := len(cs.Pending); n > 0 {
-			e.log.logf(levelWarning, "crowdsec", "", "%d pushes to CrowdSec dropped: the config no longer pushes", n)
+			e.log.logf(levelWarning, "crowdsec", "", "%s to CrowdSec dropped: the config no longer pushes", nPushes(n))
 		}
 		cs.Pending, cs.Pushed = nil, nil
 	}
@@ -124,7 +124,7 @@ func (e *env) queuePushes(st *state.State) {
 		e.log.logf(levelInfo, "crowdsec", "", "%d permanent bans pushed again: their decision in the LAPI runs out within %s", n, crowdsec.ReassertBefore)
 	}
 	if dropped > 0 {
-		e.log.logf(levelWarning, "crowdsec", "", "the %d oldest pushes to CrowdSec dropped: at most %d wait for the LAPI", dropped, state.MaxPending)
+		e.log.logf(levelWarning, "crowdsec", "", "the oldest %s to CrowdSec dropped: at most %d wait for the LAPI", nPushes(dropped), state.MaxPending)
 	}
 }
 
@@ -162,6 +162,14 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// nPushes writes "1 push", "2 pushes".
+func nPushes(n int) string {
+	if n == 1 {
+		return "1 push"
+	}
+	return fmt.Sprintf("%d pushes", n)
 }
 
 // pullFleet reads the LAPI's decision stream into st's fleet. A failure is logged and
@@ -236,7 +244,7 @@ func (e *env) pushPending(ctx context.Context, st *state.State) (changed, failed
 	}
 	cs := st.Crowdsec
 	if cfg.PasswordErr != "" {
-		e.log.logf(levelError, "crowdsec", "", "push to %s: password_file: %s; %d pushes wait in the state", cfg.URL, cfg.PasswordErr, len(cs.Pending))
+		e.log.logf(levelError, "crowdsec", "", "push to %s: password_file: %s; %s waiting in the state", cfg.URL, cfg.PasswordErr, nPushes(len(cs.Pending)))
 		return false, true
 	}
 	l := e.lapi()
@@ -257,7 +265,7 @@ func (e *env) pushPending(ctx context.Context, st *state.State) (changed, failed
 	}
 	changed = changed || len(r.Refused) > 0 // their tries
 	if err != nil {
-		e.log.logf(levelError, "crowdsec", "", "push to %s: %s; %d pushes wait in the state for the next run", cfg.URL, e.lapiErr(err), len(cs.Pending))
+		e.log.logf(levelError, "crowdsec", "", "push to %s: %s; %s waiting in the state for the next run", cfg.URL, e.lapiErr(err), nPushes(len(cs.Pending)))
 		return changed, true
 	}
 	return changed, len(r.Refused)+len(r.Dropped) > 0

@@ -311,7 +311,7 @@ func TestCrowdsecLAPIDown(t *testing.T) {
 	a.fail(t, "192.0.2.7")
 	a.fail(t, "192.0.2.8")
 	stderr := a.mustCLI(t, 1, "scan")
-	if !strings.Contains(stderr, "crowdsec") || !strings.Contains(stderr, "2 pushes wait in the state") {
+	if !strings.Contains(stderr, "crowdsec") || !strings.Contains(stderr, "2 pushes waiting in the state") {
 		t.Errorf("the failed push is not logged:\n%s", stderr)
 	}
 	a.expectChain(t, "f2b-postfix-sasl", "192.0.2.7", "192.0.2.8")
@@ -446,7 +446,7 @@ func TestCrowdsecLAPIStopsMidRun(t *testing.T) {
 
 	a.fail(t, "192.0.2.7")
 	stderr := a.mustCLI(t, 1, "scan")
-	if !stopped.Load() || !strings.Contains(stderr, "pulled (startup)") || !strings.Contains(stderr, "HTTP 502") || !strings.Contains(stderr, "1 pushes wait in the state") {
+	if !stopped.Load() || !strings.Contains(stderr, "pulled (startup)") || !strings.Contains(stderr, "HTTP 502") || !strings.Contains(stderr, "1 push waiting in the state") {
 		t.Fatalf("the run that lost the LAPI after its pull:\n%s", stderr)
 	}
 	a.expectChain(t, "f2b-postfix-sasl", "192.0.2.7")
