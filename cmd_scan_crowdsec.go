@@ -230,7 +230,11 @@ func (e *env) pullFleet(ctx context.Context, st *state.State) (failed bool) {
 		}
 		e.log.logf(levelInfo, "crowdsec", rules.FleetJail, "Ignore %s: in ignoreip, one of this host's addresses, or never banned", v)
 	}
-	e.log.logf(levelInfo, "crowdsec", rules.FleetJail, "pulled (%s) in %s: %d new, %d gone, %d in the fleet; left out: %d of this host, %d of other origins, %d ignored, %d malformed",
+	level := levelInfo
+	if !r.Startup && r.Added+r.Removed+len(r.Skipped)+len(r.Ignored) == 0 {
+		level = levelDebug // a minute without news: not worth a line at the usual levels
+	}
+	e.log.logf(level, "crowdsec", rules.FleetJail, "pulled (%s) in %s: %d new, %d gone, %d in the fleet; left out: %d of this host, %d of other origins, %d ignored, %d malformed",
 		kind, time.Since(started).Round(time.Millisecond), r.Added, r.Removed, len(cs.Fleet), r.Own, r.Others, len(r.Ignored), len(r.Skipped))
 	return false
 }
