@@ -106,7 +106,7 @@ func cmdScan(c *cli.Context) error {
 		e.notify(c.Context, st, true)
 		e.crowdsecDry(st)
 	} else {
-		if saved && e.pushAndSave(c.Context, st) { // unsaved, the pushes are not queued: the next run decides again
+		if saved && e.pushAndSave(c.Context, st) { // unsaved, nothing is pushed: the next run decides these bans again
 			lapiFailed = true
 		}
 		if saved && e.notifyAndSave(c.Context, st) { // unsaved, the next run decides again
