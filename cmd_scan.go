@@ -93,6 +93,9 @@ func cmdScan(c *cli.Context) error {
 			// bans go, new ones come, a deleted jump comes back. The next run that can save
 			// reads this run's lines again and decides the same.
 			e.log.logf(levelError, "scan", "", "the state was not saved (the firewall is reconciled all the same; the next run reads these lines again): %s", err)
+			if e.pulled {
+				e.log.logf(levelWarning, "crowdsec", rules.FleetJail, "the fleet's changes of this pull are not in the state and the LAPI has moved the stream on: they come back at the next startup pull (delete crowdsec.streamed from the state to have one)")
+			}
 			failed = true
 		} else {
 			saved = true

@@ -210,6 +210,7 @@ func (e *env) pullFleet(ctx context.Context, st *state.State) (failed bool) {
 		return true
 	}
 	cs.Source = source
+	e.pulled = r.Added+r.Removed > 0
 	cs.Count(now, state.FleetPulled, r.Added)
 	cs.Count(now, state.FleetLifted, r.Removed)
 	for i, err := range r.Skipped {

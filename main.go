@@ -181,6 +181,7 @@ type env struct {
 	firsts     map[string]int64
 	queued     int
 	lapiFailed bool // a call to the LAPI failed in this run (metrics)
+	pulled     bool // this run's pull changed the fleet
 }
 
 // globals parses --log-level and --now, which every command takes, and makes the logger:
