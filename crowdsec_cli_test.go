@@ -459,3 +459,72 @@ func TestCrowdsecLAPIStopsMidRun(t *testing.T) {
 		t.Fatalf("the LAPI holds %+v, want the ban of 192.0.2.7 once", ds)
 	}
 }
+
+// requireCommand skips the test when cmd is not installed, or fails it when env is 1.
+func requireCommand(t *testing.T, cmd, env string) {
+	t.Helper()
+	for _, dir := range []string{"", "/usr/sbin/", "/sbin/"} {
+		if _, err := exec.LookPath(dir + cmd); err == nil {
+			return
+		}
+	}
+	if os.Getenv(env) == "1" {
+		t.Fatalf("needs %s (%s=1)", cmd, env)
+	}
+	t.Skipf("needs %s (%s=1 makes this a failure)", cmd, env)
+}
+
+// TestCrowdsecFleetSets: a pull of many decisions goes into the fleet's set with the set
+// backends, ipset and nftables, and a later pull is incremental.
+func TestCrowdsecFleetSets(t *testing.T) {
+	l := startFleet(t)
+	const n = 2000
+	var csv strings.Builder
+	csv.WriteString("duration,reason,scope,type,value\n")
+	for i := range n {
+		fmt.Fprintf(&csv, "2h,fail2ban-scan/postfix-sasl@mx9,ip,ban,10.99.%d.%d\n", i/250, i%250+1)
+	}
+	csvPath := filepath.Join(t.TempDir(), "decisions.csv")
+	write(t, csvPath, csv.String())
+	l.Run("decisions", "import", "-i", csvPath)
+	for _, tt := range []struct{ action, cmd, env string }{
+		{"ipset", "ipset", "FAIL2BAN_SCAN_REQUIRE_IPSET"},
+		{"nftables", "nft", "FAIL2BAN_SCAN_REQUIRE_NFT"},
+	} {
+		t.Run(tt.action, func(t *testing.T) {
+			requireCommand(t, tt.cmd, tt.env)
+			// 10.0.0.0/8 is in the hosts' ignoreip: these hosts ignore nothing.
+			h := newFleetHost(t, l, "mx-"+tt.action, "  banaction: "+tt.action+"\n  origins: [cscli-import]\n")
+			cfg, _ := os.ReadFile(h.cfg)
+			write(t, h.cfg, strings.Replace(string(cfg), `ignoreip: [127.0.0.0/8, "::1", 10.0.0.0/8]`, `ignoreip: [127.0.0.0/8, "::1"]`, 1))
+			if stderr := h.mustCLI(t, 0, "scan"); !strings.Contains(stderr, "pulled (startup)") || !strings.Contains(stderr, fmt.Sprintf("%d new", n)) {
+				t.Fatalf("startup pull:\n%s", stderr)
+			}
+			count := func() int {
+				var out []byte
+				var err error
+				h.in(func() {
+					if tt.action == "ipset" {
+						out, err = exec.Command("ipset", "list", "f2b-fleet").CombinedOutput()
+					} else {
+						out, err = exec.Command("nft", "list", "set", "inet", "fail2ban-scan", "f2b-fleet-v4").CombinedOutput()
+					}
+				})
+				if err != nil {
+					t.Fatalf("list the fleet's set: %v\n%s", err, out)
+				}
+				return strings.Count(string(out), "10.99.")
+			}
+			if got := count(); got != n {
+				t.Fatalf("the fleet's set holds %d addresses, want %d", got, n)
+			}
+			l.Run("decisions", "add", "--ip", "10.98.0.1", "--duration", "1h")
+			if stderr := h.mustCLI(t, 0, "--log-level", "debug", "scan"); !strings.Contains(stderr, "pulled (incremental)") || !strings.Contains(stderr, ": 0 new, 0 gone") {
+				t.Errorf("the next pull:\n%s", stderr)
+			}
+			if st := h.loadState(t); len(st.Crowdsec.Fleet) != n {
+				t.Fatalf("the fleet in the state: %d decisions, want %d (cscli's own decision is not among the origins)", len(st.Crowdsec.Fleet), n)
+			}
+		})
+	}
+}
