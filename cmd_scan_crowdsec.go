@@ -260,7 +260,8 @@ func (e *env) pushPending(ctx context.Context, st *state.State) (changed, failed
 	cs.Count(e.now.Unix(), state.FleetPushed, r.Bans)
 	changed = len(cs.Pending) != before
 	if r.Bans+r.Unbans+r.Over > 0 {
-		e.log.logf(levelInfo, "crowdsec", "", "pushed to %s: %d bans, %d unbans (%d bans over before they could be pushed)", cfg.URL, r.Bans, r.Unbans, r.Over)
+		e.log.logf(levelInfo, "crowdsec", "", "pushed to %s: %d bans, %d unbans (%d bans over before they could be pushed; %d found in the LAPI already, sent by a request that got no answer)",
+			cfg.URL, r.Bans, r.Unbans, r.Over, r.Found)
 	}
 	for _, err := range r.Refused {
 		e.log.logf(levelError, "crowdsec", "", "push to %s: the LAPI refused the %s; tried again at the next run", cfg.URL, err)

@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -101,6 +102,24 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("%s: HTTP %d: %s", e.Op, e.Code, e.Message)
 }
 
+// RequestError is a request that got no answer: the LAPI could not be reached, or it did not
+// answer in time, or the connection broke. The request may have reached it all the same,
+// unless the connection was refused (see MayHaveArrived).
+type RequestError struct {
+	Op  string // "POST /v1/alerts"
+	Err error
+}
+
+func (e *RequestError) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// MayHaveArrived reports whether err leaves open that the LAPI got and handled request op:
+// no answer to it, and not because the connection was refused.
+func MayHaveArrived(err error, op string) bool {
+	var re *RequestError
+	return errors.As(err, &re) && re.Op == op && !errors.Is(err, syscall.ECONNREFUSED)
+}
+
 // Login logs the machine in and keeps its JWT for the next calls.
 func (c *Client) Login(ctx context.Context) error {
 	body := map[string]string{"machine_id": c.MachineID, "password": c.Password}
@@ -155,6 +174,45 @@ func (c *Client) AlertDecisions(ctx context.Context, id int64) ([]int64, error) 
 		ids = append(ids, d.ID)
 	}
 	return ids, nil
+}
+
+// FoundAlert is an alert of this machine found in the LAPI, with its decision's end.
+type FoundAlert struct {
+	ID    int64
+	Until time.Time // the end of its ban decision (the LAPI's now plus the decision's duration)
+}
+
+// FindAlerts returns the alerts of this machine of scenario about value (an address or a
+// prefix) that still carry an active ban decision: GET /v1/alerts?ip=|range=&scenario=.
+func (c *Client) FindAlerts(ctx context.Context, value, scenario string) ([]FoundAlert, error) {
+	q := url.Values{"scenario": {scenario}, "has_active_decision": {"true"}}
+	if strings.Contains(value, "/") {
+		q.Set("range", value)
+	} else {
+		q.Set("ip", value)
+	}
+	var alerts []struct {
+		ID        int64      `json:"id"`
+		MachineID string     `json:"machine_id"`
+		Decisions []Decision `json:"decisions"`
+	}
+	if err := c.machine(ctx, http.MethodGet, "/v1/alerts?"+q.Encode(), nil, &alerts, http.StatusOK); err != nil {
+		return nil, err
+	}
+	var out []FoundAlert
+	for _, a := range alerts {
+		if a.MachineID != c.MachineID {
+			continue
+		}
+		for _, d := range a.Decisions {
+			dur, err := time.ParseDuration(d.Duration)
+			if err == nil && d.Value == value && d.Scenario == scenario && strings.EqualFold(d.Type, "ban") && dur > 0 {
+				out = append(out, FoundAlert{ID: a.ID, Until: time.Now().Add(dur)})
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 // DeleteDecision deletes decision id. A decision the LAPI does not have is gone already: no
@@ -235,7 +293,7 @@ func (c *Client) do(ctx context.Context, method, path string, hdr http.Header, i
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return &RequestError{Op: op, Err: err}
 	}
 	defer resp.Body.Close()
 	ok := false

@@ -4,9 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -222,5 +227,63 @@ func TestAlertOf(t *testing.T) {
 	a, _ = AlertOf(state.Push{Kind: state.PushBan, Jail: "j", IP: "192.0.2.1", Time: now.Unix(), End: -1}, id, now)
 	if a.Decisions[0].Duration != "2562047h" || a.Scenario != "fail2ban-scan/j@mx1" || a.Decisions[0].Origin != "fail2ban-scan" {
 		t.Fatalf("permanent: %+v", a)
+	}
+}
+
+// TestPushNoAnswer: a POST /v1/alerts that the LAPI handles but whose answer is lost (the
+// connection breaks) leaves its bans marked sent; the next Push finds them in the LAPI and
+// does not post them again: each ban reaches the LAPI once.
+func TestPushNoAnswer(t *testing.T) {
+	l := crowdsectest.Start(t)
+	l.AddMachine("mx1", "password-of-mx1")
+	target, _ := url.Parse(l.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var lose atomic.Bool
+	lose.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/alerts" && lose.Swap(false) {
+			rec := httptest.NewRecorder()
+			proxy.ServeHTTP(rec, r) // the LAPI takes the alerts...
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close() // ...and its answer is lost
+			}
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	c := &Client{URL: srv.URL, MachineID: "mx1", Password: "password-of-mx1"}
+	id := Identity{MachineID: "mx1", ScenarioPrefix: "fail2ban-scan"}
+	now := time.Now()
+	cs := &state.Crowdsec{}
+	cs.Queue(
+		state.Push{Kind: state.PushBan, Jail: "j", IP: "192.0.2.7", Time: now.Unix(), End: now.Unix() + 600},
+		state.Push{Kind: state.PushBan, Jail: "j", IP: "203.0.113.0/24", Time: now.Unix(), End: -1},
+	)
+	if _, err := Push(ctx, c, cs, id, now); err == nil || !MayHaveArrived(err, "POST /v1/alerts") || len(cs.Pending) != 2 || cs.Pending[0].Sent == 0 {
+		t.Fatalf("a lost answer: %v, pending %+v", err, cs.Pending)
+	}
+	cs.Queue(state.Push{Kind: state.PushBan, Jail: "j", IP: "192.0.2.8", Time: now.Unix(), End: now.Unix() + 600})
+	r, err := Push(ctx, c, cs, id, now)
+	if err != nil || r.Found != 2 || r.Bans != 3 || len(cs.Pending) != 0 || len(cs.Pushed) != 3 {
+		t.Fatalf("the next push: %+v %v, state %+v", r, err, cs)
+	}
+	var alerts []struct {
+		Decisions []Decision `json:"decisions"`
+	}
+	if err := json.Unmarshal([]byte(l.Run("decisions", "list", "--origin", Origin, "-o", "json")), &alerts); err != nil {
+		t.Fatal(err)
+	}
+	var values []string
+	for _, a := range alerts {
+		for _, d := range a.Decisions {
+			values = append(values, d.Value)
+		}
+	}
+	slices.Sort(values)
+	if want := []string{"192.0.2.7", "192.0.2.8", "203.0.113.0/24"}; !slices.Equal(values, want) {
+		t.Fatalf("the LAPI holds %v, want each of %v once", values, want)
 	}
 }

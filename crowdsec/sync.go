@@ -232,6 +232,7 @@ func pendingBan(cs *state.Crowdsec, jail, key string) bool {
 // PushResult is what one Push did.
 type PushResult struct {
 	Bans, Unbans int // pushed, and unbans whose decisions were deleted
+	Found        int // of Bans, those a request without an answer had pushed after all
 	Over         int // bans that ended before they could be pushed: dropped
 	// Refused are the pushes the LAPI answered with an error, kept for the next run; Dropped
 	// those it refused MaxTries runs in a row, given up.
@@ -270,6 +271,9 @@ func Push(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now t
 		cs.Pushed = append(cs.Pushed, state.Pushed{Jail: p.Jail, IP: p.IP, Alert: alertID, Until: decisionEnd(a), End: p.End})
 		r.Bans++
 	}
+	if err := resolveSent(ctx, c, cs, id, now, record, &r); err != nil {
+		return r, err
+	}
 	for len(cs.Pending) > 0 {
 		p := cs.Pending[0]
 		if p.Kind == state.PushUnban {
@@ -300,6 +304,9 @@ func Push(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now t
 			continue
 		}
 		ids, err := c.PushAlerts(ctx, alerts)
+		if MayHaveArrived(err, "POST /v1/alerts") {
+			markSent(cs.Pending[:n], now)
+		}
 		if err != nil && (!isRefusal(err) || len(alerts) == 1 && r.Bans == 0) {
 			// Unreachable, or a lone alert refused with nothing accepted to tell a bad alert
 			// from a broken LAPI: kept, no try counted.
@@ -325,6 +332,9 @@ func Push(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now t
 			case isRefusal(err):
 				no, errs = append(no, i), append(errs, err)
 			default:
+				if MayHaveArrived(err, "POST /v1/alerts") {
+					pushes[i].Sent = now.Unix()
+				}
 				rest := slices.Clone(pushes[i:])
 				for j := len(no) - 1; j >= 0; j-- {
 					rest = slices.Insert(rest, 0, pushes[no[j]])
@@ -342,6 +352,66 @@ func Push(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now t
 		cs.Pending = cs.Pending[n:]
 	}
 	return r, nil
+}
+
+// markSent notes on pushes that a request carrying them got no answer: the LAPI may have
+// them already (see resolveSent).
+func markSent(pushes []state.Push, now time.Time) {
+	for i := range pushes {
+		if pushes[i].Kind == state.PushBan {
+			pushes[i].Sent = now.Unix()
+		}
+	}
+}
+
+// resolveSent looks up in the LAPI the pending bans that a request without an answer may
+// have pushed (Sent): one found there (an alert of this machine, scenario and value whose
+// decision ends with the ban) is recorded as pushed and leaves the queue, so that it is not
+// pushed twice; the others are pushed as usual.
+func resolveSent(ctx context.Context, c *Client, cs *state.Crowdsec, id Identity, now time.Time, record func(state.Push, Alert, int64), r *PushResult) error {
+	known := map[int64]bool{}
+	for _, p := range cs.Pushed {
+		known[p.Alert] = true
+	}
+	for i := 0; i < len(cs.Pending); i++ {
+		p := &cs.Pending[i]
+		if p.Kind != state.PushBan || p.Sent == 0 {
+			continue
+		}
+		found, err := c.FindAlerts(ctx, p.IP, id.Scenario(p.Jail))
+		if err != nil {
+			return fmt.Errorf("look up the ban of %s (jail %s), sent without an answer: %w", p.IP, p.Jail, err)
+		}
+		match := int64(0)
+		for _, f := range found {
+			ok := p.End >= 0 && abs(f.Until.Unix()-p.End) <= 120 ||
+				p.End < 0 && f.Until.After(now.Add(MaxDuration/2))
+			if ok && !known[f.ID] && f.ID > match {
+				match = f.ID
+			}
+		}
+		if match == 0 {
+			p.Sent = 0
+			continue
+		}
+		a, ok := AlertOf(*p, id, now)
+		if !ok {
+			a = Alert{StopAt: now.UTC().Format(time.RFC3339), Decisions: []Decision{{Duration: "0s"}}}
+		}
+		record(*p, a, match)
+		r.Found++
+		known[match] = true
+		cs.Pending = slices.Delete(cs.Pending, i, i+1)
+		i--
+	}
+	return nil
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // isRefusal reports whether err is the LAPI refusing alerts it was given: an error answer

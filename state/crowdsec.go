@@ -91,6 +91,7 @@ type Push struct {
 	Reason   string  `json:"reason,omitempty"` // ban: what decided its length, or that it is a prefix's
 	Alerts   []int64 `json:"alerts,omitempty"` // unban: the alerts whose decisions go
 	Tries    int     `json:"tries,omitempty"`  // the runs whose LAPI refused it (answered an error)
+	Sent     int64   `json:"sent,omitempty"`   // ban: when a request carrying it got no answer (it may be in the LAPI)
 }
 
 // Pushed is one alert of this host in the LAPI, with the ban decision it carries.
