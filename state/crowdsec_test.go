@@ -14,7 +14,7 @@ func withCrowdsec() *State {
 		Streamed: true,
 		Source:   "http://127.0.0.1:8080 mx1 fail2ban-scan cscli",
 		Pending: []Push{
-			{Kind: PushBan, Jail: "postfix-sasl", IP: "192.0.2.7", Time: 1000, End: 1600, Failures: 5, First: 900, Last: 1000, Reason: "1st ban: bantime 10m"},
+			{Kind: PushBan, Jail: "postfix-sasl", IP: "192.0.2.7", Time: 1000, End: 1600, Failures: 5, First: 900, Last: 1000, Reason: "1st ban: bantime 10m", Sent: 1001},
 			{Kind: PushUnban, Jail: "postfix-sasl", IP: "2001:db8::/64", Time: 1100, Alerts: []int64{3, 4}, Tries: 1},
 		},
 		Hours:  map[int64]*[3]int64{1786752000: {3, 1, 2}},
