@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -27,6 +28,7 @@ func cmdScan(c *cli.Context) error {
 		return err
 	}
 	defer e.closeLog()
+	e.log.hold = true
 	jails, err := e.jails(c.StringSlice("jail"))
 	if err != nil {
 		return err
@@ -85,14 +87,28 @@ func cmdScan(c *cli.Context) error {
 		lapiFailed = e.pullFleet(c.Context, st)
 		e.tidyCrowdsec(st)
 	}
+	// The state is saved while the firewall is applied: the firewall is given what the state
+	// holds now (wantedRules, read before; the fleet pulled just above included), so the two
+	// need not wait for each other (a first run over a botnet's log spends a tenth of a second
+	// on each). A run killed in between leaves the same as before: the next run reconciles the
+	// firewall with whichever state is on disk.
+	fwJails, managed := e.wantedRules(st)
 	saved := false
+	var saveErr error
+	var saving sync.WaitGroup
 	if !dry {
 		st.History.Prune(e.now.Unix(), e.cfg.HistoryDays)
-		if err := e.saveScan(run, st, failed); err != nil {
+		e.log.flush() // every Ban line out before the bans are committed
+		saving.Go(func() { saveErr = e.saveScan(run, st, failed) })
+	}
+	fwErr := e.applyRules(c.Context, fwJails, managed, dry)
+	saving.Wait()
+	if !dry {
+		if saveErr != nil {
 			// The firewall still follows the last good state plus this run's decisions: expired
 			// bans go, new ones come, a deleted jump comes back. The next run that can save
 			// reads this run's lines again and decides the same.
-			e.log.logf(levelError, "scan", "", "the state was not saved (the firewall is reconciled all the same; the next run reads these lines again): %s", err)
+			e.log.logf(levelError, "scan", "", "the state was not saved (the firewall is reconciled all the same; the next run reads these lines again): %s", saveErr)
 			if e.pulled {
 				e.log.logf(levelWarning, "crowdsec", rules.FleetJail, "the fleet's changes of this pull are not in the state and the LAPI has moved the stream on: they come back at the next startup pull (delete crowdsec.streamed from the state to have one)")
 			}
@@ -101,8 +117,8 @@ func cmdScan(c *cli.Context) error {
 			saved = true
 		}
 	}
-	if err := e.reconcile(c.Context, st, dry); err != nil {
-		e.log.logf(levelError, "actions", "", "%s", err)
+	if fwErr != nil {
+		e.log.logf(levelError, "actions", "", "%s", fwErr)
 		failed = true
 	}
 	if dry {
@@ -235,7 +251,10 @@ func (e *env) failure(j *rules.Jail, js *state.Jail, jails map[string]*state.Jai
 	if a.Outcome == rules.Old {
 		return // most lines of a first run over a big log: nothing to say at the usual levels
 	}
-	stamp := t.Local().Format(stampLayout)
+	stamp := "" // only the info lines show it: not formatted 100,000 times for nothing
+	if e.log.level >= levelInfo {
+		stamp = t.Local().Format(stampLayout)
+	}
 	switch a.Outcome {
 	case rules.IgnoredIP:
 		e.log.logf(levelInfo, "filter", j.Name, "Ignore %s by ip", host)

@@ -350,6 +350,5 @@ func (e *env) fleetJail(st *state.State) (fw.Jail, bool) {
 		}
 		fj.Bans = append(fj.Bans, p)
 	}
-	slices.SortFunc(fj.Bans, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
-	return fj, true
+	return fj, true // in no order: the firewall sorts them
 }

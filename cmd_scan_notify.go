@@ -15,6 +15,9 @@ import (
 
 // noteBan records a ban of this run for the notifications.
 func (e *env) noteBan(jail, key string, b state.Ban, failures int, reason string, manual bool) {
+	if !e.keepEvents() {
+		return
+	}
 	bantime := int64(-1)
 	if !b.Permanent() {
 		bantime = b.End - b.Start
@@ -23,8 +26,22 @@ func (e *env) noteBan(jail, key string, b state.Ban, failures int, reason string
 		Failures: failures, Start: b.Start, End: b.End, BanTime: bantime, Manual: manual, Reason: reason})
 }
 
+// keepEvents reports whether anything reads this run's events: a notification target, or
+// the pushes to a CrowdSec LAPI (queuePushes); without them, a first run that bans a botnet
+// need not hold 100,000 of them.
+func (e *env) keepEvents() bool {
+	if e.eventsWanted == nil {
+		wanted := len(e.notifyTargets()) > 0 || e.cfg.Crowdsec != nil && e.cfg.Crowdsec.Push
+		e.eventsWanted = &wanted
+	}
+	return *e.eventsWanted
+}
+
 // noteUnban records an unban of this run for the notifications; b is the ban lifted.
 func (e *env) noteUnban(jail, key string, b state.Ban, reason string, manual bool) {
+	if !e.keepEvents() {
+		return
+	}
 	bantime := int64(-1)
 	if !b.Permanent() {
 		bantime = b.End - b.Start

@@ -28,13 +28,12 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 		if !j.Enabled {
 			continue
 		}
-		fj := fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType, Action: j.BanAction}
-		for _, key := range rules.ActiveKeys(st.Jail(j.Name), now) {
-			if p, err := rules.ParseKey(key); err == nil && !rules.ProtectedPrefix(p) {
-				fj.Bans = append(fj.Bans, p)
-			}
+		js := st.Jails[j.Name] // read only: scan saves the state while the firewall is applied
+		if js == nil {
+			js = &state.Jail{}
 		}
-		jails = append(jails, fj)
+		jails = append(jails, fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType,
+			Action: j.BanAction, Bans: rules.ActivePrefixes(js, now)})
 	}
 	// The fleet's bans pulled from CrowdSec: a jail of their own, in the same transaction.
 	if !e.foreign[rules.FleetJail] {
@@ -86,6 +85,11 @@ func (fs firewalls) each(call func(fw.Firewall) (*fw.Plan, error)) (*fw.Plan, er
 // firewall it cannot read is then a warning, as a dry run changes nothing anyway.
 func (e *env) reconcile(ctx context.Context, st *state.State, dry bool) error {
 	jails, managed := e.wantedRules(st)
+	return e.applyRules(ctx, jails, managed, dry)
+}
+
+// applyRules makes the firewall match jails (see wantedRules), or prints the plan with dry.
+func (e *env) applyRules(ctx context.Context, jails []fw.Jail, managed []string, dry bool) error {
 	plan, err := e.firewall.Reconcile(ctx, jails, managed, dry)
 	if dry {
 		if err != nil {

@@ -162,17 +162,18 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 
 // env is what every command starts from: the config, the state path, now, and the logger.
 type env struct {
-	cfg       *rules.Config
-	cfgPath   string
-	statePath string
-	now       time.Time
-	log       *logger
-	firewall  fw.Firewall
-	foreign   map[string]bool // jail names a running fail2ban uses: their chains are not ours
-	held      map[string]int  // per jail, the failures of this run that max_new_bans_per_run held
-	events    []state.Event   // this run's bans and unbans, for the notifications
-	stdout    io.Writer
-	closeLog  func()
+	cfg          *rules.Config
+	cfgPath      string
+	statePath    string
+	now          time.Time
+	log          *logger
+	firewall     fw.Firewall
+	foreign      map[string]bool // jail names a running fail2ban uses: their chains are not ours
+	held         map[string]int  // per jail, the failures of this run that max_new_bans_per_run held
+	events       []state.Event   // this run's bans and unbans, for the notifications
+	eventsWanted *bool           // see keepEvents
+	stdout       io.Writer
+	closeLog     func()
 
 	self []netip.Addr // the host's addresses (ignoreself)
 	// CrowdSec (cmd_scan_crowdsec.go): the run's LAPI client, the first failure of each ban
@@ -219,7 +220,7 @@ func setup(c *cli.Context) (*env, error) {
 	for _, j := range cfg.Jails {
 		j.Self = self
 	}
-	e := &env{held: map[string]int{}, self: self, cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: func() {},
+	e := &env{held: map[string]int{}, self: self, cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: log.flush,
 		firewall: firewalls{fw.New(fw.Options{}), fw.NewNFTables("")}}
 	if s := c.String("state"); s != "" {
 		e.statePath = s
@@ -231,7 +232,7 @@ func setup(c *cli.Context) (*env, error) {
 			return nil, usageErr(fmt.Errorf("logfile: %w", err))
 		}
 		outs = append(outs, f)
-		e.closeLog = func() { f.Close() }
+		e.closeLog = func() { log.flush(); f.Close() }
 	}
 	log.out = outs
 	e.log = log

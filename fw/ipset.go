@@ -66,8 +66,8 @@ func altName(jail string, fam Family) string {
 type ipSet struct {
 	typ, family string // "hash:ip", "inet"
 	maxelem     int
-	extra       bool // created with options we do not write (timeout, counters, comment...)
-	members     map[banKey]netip.Prefix
+	extra       bool           // created with options we do not write (timeout, counters, comment...)
+	members     []netip.Prefix // normalized, in the order ipset save lists them
 }
 
 // ipSets are our sets (named f2b-* or f2b+*), by name.
@@ -100,7 +100,7 @@ func parseIPSetSave(r io.Reader) (ipSets, error) {
 			if len(f) == 0 {
 				return nil, fmt.Errorf("line %d: no set type in %q", i, line)
 			}
-			s := &ipSet{typ: f[0], members: map[banKey]netip.Prefix{}}
+			s := &ipSet{typ: f[0]}
 			for k := 1; k < len(f); k++ {
 				switch opt := f[k]; {
 				case opt == "family" && k+1 < len(f):
@@ -131,8 +131,7 @@ func parseIPSetSave(r io.Reader) (ipSets, error) {
 			if opts != "" {
 				cur.extra = true // a member with a timeout, a comment...
 			}
-			p = normalize(p)
-			cur.members[keyOf(p)] = p
+			cur.members = append(cur.members, normalize(p))
 		default:
 			return nil, fmt.Errorf("line %d: unexpected %q", i, line)
 		}
@@ -233,8 +232,7 @@ func planSets(cur ipSets, jails []Jail, managed []string) setPlan {
 // destroy after iptables-restore, the lines to run before it, and whether
 // another pass is needed (see setPlan.again).
 func planSet(fam Family, cur ipSets, main, alt string, bans []netip.Prefix) (target string, drop, pre []string, again bool) {
-	want, wantKeys := familyBans(fam, bans)
-	slices.SortFunc(want, comparePrefix)
+	want := familyBans(fam, bans)
 	typ, family := "hash:ip", "inet"
 	if fam == IPv6 {
 		family = "inet6"
@@ -258,23 +256,26 @@ func planSet(fam Family, cur ipSets, main, alt string, bans []netip.Prefix) (tar
 		return ops
 	}
 	edit := func(name string, s *ipSet) []string {
-		var ops []string
+		// A merge of two sorted lists: no map of 100,000 members.
+		have := slices.Clone(s.members)
+		sortPrefixes(have)
+		var adds, dels []string
+		i := 0
 		for _, p := range want {
-			if _, ok := s.members[keyOf(p)]; !ok {
-				ops = append(ops, "add "+name+" "+entry(p))
+			for ; i < len(have) && comparePrefix(have[i], p) < 0; i++ {
+				dels = append(dels, "del "+name+" "+entry(have[i]))
 			}
-		}
-		var dels []netip.Prefix
-		for k, p := range s.members {
-			if _, ok := wantKeys[k]; !ok {
-				dels = append(dels, p)
+			if i < len(have) && have[i] == p {
+				for i++; i < len(have) && have[i] == p; i++ { // listed twice: not by ipset
+				}
+				continue
 			}
+			adds = append(adds, "add "+name+" "+entry(p))
 		}
-		slices.SortFunc(dels, comparePrefix)
-		for _, p := range dels {
-			ops = append(ops, "del "+name+" "+entry(p))
+		for ; i < len(have); i++ {
+			dels = append(dels, "del "+name+" "+entry(have[i]))
 		}
-		return ops
+		return append(adds, dels...)
 	}
 	m, a := cur[main], cur[alt]
 	switch {

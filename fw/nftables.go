@@ -409,9 +409,8 @@ func nftDiff(cur *nftLive, jails []Jail) []string {
 	for _, j := range jails {
 		names := setNames(j.Name)
 		for fam, name := range names {
-			bans, keys := familyBans(Family(fam), j.Bans)
-			slices.SortFunc(bans, comparePrefix)
-			wantSets[name] = wantSet{Family(fam), bans, keys}
+			bans := familyBans(Family(fam), j.Bans)
+			wantSets[name] = wantSet{Family(fam), bans, keySet(bans)}
 		}
 		wantChains[ChainName(j.Name)] = j
 	}

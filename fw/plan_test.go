@@ -3,9 +3,11 @@ package fw
 import (
 	"flag"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -451,5 +453,29 @@ func BenchmarkDiff10k(b *testing.B) {
 		if ops := diff(IPv4, cur, []Jail{j}, nil, nftCosts, nil); len(ops) != 0 {
 			b.Fatal(ops)
 		}
+	}
+}
+
+// TestSortPrefixes: sortPrefixes orders as comparePrefix does, both families and lengths
+// mixed, and gives back the same prefixes.
+func TestSortPrefixes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var ps []netip.Prefix
+	for range 2000 {
+		var a [16]byte
+		for i := range a {
+			a[i] = byte(rng.IntN(3)) // few values: many equal addresses
+		}
+		addr := netip.AddrFrom16(a)
+		if rng.IntN(2) == 0 {
+			addr = netip.AddrFrom4([4]byte(a[:4]))
+		}
+		ps = append(ps, netip.PrefixFrom(addr, rng.IntN(addr.BitLen()+1)).Masked())
+	}
+	want := slices.Clone(ps)
+	slices.SortFunc(want, comparePrefix)
+	sortPrefixes(ps)
+	if !slices.Equal(ps, want) {
+		t.Errorf("sortPrefixes differs from comparePrefix:\n got %v\nwant %v", ps[:20], want[:20])
 	}
 }

@@ -169,6 +169,21 @@ func ActiveKeys(js *state.Jail, now int64) []string {
 	return out
 }
 
+// ActivePrefixes returns the active bans of js as prefixes, in no order, without
+// ProtectedPrefix ones: what the firewall is given, which drops a ban inside another itself.
+func ActivePrefixes(js *state.Jail, now int64) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(js.Bans))
+	for key, b := range js.Bans {
+		if !active(b, now) {
+			continue
+		}
+		if p, err := ParseKey(key); err == nil && !ProtectedPrefix(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // PrefixBan is a prefix that Aggregate banned, extended, refused or lifted.
 type PrefixBan struct {
 	Prefix  netip.Prefix

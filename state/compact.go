@@ -94,10 +94,15 @@ func (f *Failures) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
+	return f.fromText(s)
+}
+
+// fromText reads the text MarshalText writes.
+func (f *Failures) fromText(s string) error {
 	n := strings.Count(s, ",") + strings.Count(s, "=")
 	all := make([]int64, 0, n) // one array for every time: no allocation per key
 	m := make(Failures, strings.Count(s, "="))
-	err = eachPair(s, func(key, val string) error {
+	err := eachPair(s, func(key, val string) error {
 		start := len(all)
 		prev := int64(0)
 		for val != "" {
@@ -140,8 +145,13 @@ func (m *Bans) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
+	return m.fromText(s)
+}
+
+// fromText reads the text MarshalText writes.
+func (m *Bans) fromText(s string) error {
 	out := make(Bans, strings.Count(s, "="))
-	err = eachPair(s, func(key, val string) error {
+	err := eachPair(s, func(key, val string) error {
 		var f [3]int64
 		if err := fields(val, f[:]); err != nil {
 			return err
@@ -176,8 +186,13 @@ func (m *BanHistory) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
+	return m.fromText(s)
+}
+
+// fromText reads the text MarshalText writes.
+func (m *BanHistory) fromText(s string) error {
 	out := make(BanHistory, strings.Count(s, "="))
-	err = eachPair(s, func(key, val string) error {
+	err := eachPair(s, func(key, val string) error {
 		var f [2]int64
 		if err := fields(val, f[:]); err != nil {
 			return err

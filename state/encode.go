@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // appendState appends the JSON of s to b, the same bytes as json.Marshal(s) (TestEncodeAsJSON
@@ -13,6 +14,7 @@ import (
 // its reflection per record. The small parts (files, outbox, crowdsec, whose fleet
 // marshals itself compactly) are written by encoding/json.
 func appendState(b []byte, s *State) ([]byte, error) {
+	pre := writeAhead(s)
 	b = append(b, `{"version":`...)
 	b = strconv.AppendInt(b, int64(s.Version), 10)
 	b = append(b, `,"jails":`...)
@@ -27,14 +29,14 @@ func appendState(b []byte, s *State) ([]byte, error) {
 			b = appendJSONString(b, name)
 			b = append(b, ':')
 			var err error
-			if b, err = appendJail(b, s.Jails[name]); err != nil {
+			if b, err = appendJail(b, s.Jails[name], pre); err != nil {
 				return nil, err
 			}
 		}
 		b = append(b, '}')
 	}
 	b = append(b, `,"history":`...)
-	b = appendHistory(b, s.History)
+	b = appendHistory(b, s.History, pre)
 	if s.LastSuccess != 0 {
 		b = append(b, `,"last_success":`...)
 		b = strconv.AppendInt(b, s.LastSuccess, 10)
@@ -58,7 +60,7 @@ func appendState(b []byte, s *State) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-func appendJail(b []byte, j *Jail) ([]byte, error) {
+func appendJail(b []byte, j *Jail, pre ahead) ([]byte, error) {
 	if j == nil {
 		return append(b, "null"...), nil
 	}
@@ -79,17 +81,17 @@ func appendJail(b []byte, j *Jail) ([]byte, error) {
 	}
 	if len(j.Failures) > 0 {
 		b = append(b, `"failures":`...)
-		b = appendQuoted(b, j.Failures.appendText)
+		b = pre.quoted(b, &j.Failures, j.Failures.appendText)
 		b = append(b, ',')
 	}
 	if len(j.Bans) > 0 {
 		b = append(b, `"bans":`...)
-		b = appendQuoted(b, j.Bans.appendText)
+		b = pre.quoted(b, &j.Bans, j.Bans.appendText)
 		b = append(b, ',')
 	}
 	if len(j.BanHistory) > 0 {
 		b = append(b, `"ban_history":`...)
-		b = appendQuoted(b, j.BanHistory.appendText)
+		b = pre.quoted(b, &j.BanHistory, j.BanHistory.appendText)
 		b = append(b, ',')
 	}
 	b = appendField(b, `"total_failed":`, j.TotalFailed, false)
@@ -111,7 +113,7 @@ func appendField(b []byte, key string, v int64, omitEmpty bool) []byte {
 	return strconv.AppendInt(b, v, 10)
 }
 
-func appendHistory(b []byte, h *History) []byte {
+func appendHistory(b []byte, h *History, pre ahead) []byte {
 	if h == nil {
 		return append(b, "null"...)
 	}
@@ -130,14 +132,14 @@ func appendHistory(b []byte, h *History) []byte {
 			}
 			b = appendJSONString(b, name)
 			b = append(b, ':')
-			b = appendJailHistory(b, h.Jails[name])
+			b = appendJailHistory(b, h.Jails[name], pre)
 		}
 		b = append(b, '}')
 	}
 	return append(b, '}')
 }
 
-func appendJailHistory(b []byte, j *JailHistory) []byte {
+func appendJailHistory(b []byte, j *JailHistory, pre ahead) []byte {
 	if j == nil {
 		return append(b, "null"...)
 	}
@@ -162,9 +164,9 @@ func appendJailHistory(b []byte, j *JailHistory) []byte {
 		b = append(b, ']')
 	}
 	b = append(b, `,"days":`...)
-	b = appendIntMap(b, j.Days, appendIPCounts)
+	b = appendIntMap(b, j.Days, pre.ipCounts)
 	b = append(b, `,"ip_hours":`...)
-	b = appendIntMap(b, j.IPHours, appendIPCounts)
+	b = appendIntMap(b, j.IPHours, pre.ipCounts)
 	b = append(b, `,"bans":`...)
 	if j.Bans == nil {
 		b = append(b, "null"...)
@@ -185,16 +187,107 @@ func appendJailHistory(b []byte, j *JailHistory) []byte {
 	return append(b, '}')
 }
 
-func appendIPCounts(b []byte, c *IPCounts) []byte {
+func (pre ahead) ipCounts(b []byte, c *IPCounts) []byte {
 	if c == nil {
 		return append(b, "null"...)
 	}
 	if c.m == nil {
 		return appendJSONString(b, c.raw)
 	}
-	return appendQuoted(b, func(b []byte) []byte {
-		return appendSorted(b, c.m, func(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) })
-	})
+	return pre.quoted(b, c, c.appendText)
+}
+
+func (c *IPCounts) appendText(b []byte) []byte {
+	return appendSorted(b, c.m, func(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) })
+}
+
+// ahead holds texts of the big per-address maps of a state, made before appendState
+// assembles the document, by the maps' addresses (&jail.Bans, an *IPCounts):
+//   - a jail's map that is the same as when Load read it: the text it was read from (see
+//     State.kept), so that a minute run with nothing new does not sort and format it again;
+//   - the others of 4,096 entries or more, each written by a goroutine of its own: at 100,000
+//     addresses sorting and writing a map takes tens of milliseconds, and a state has several
+//     (a jail's failures, bans and ban history, the history's counts of the day and the
+//     hour), so that two cores write them in about half the time.
+type ahead map[any]aheadText
+
+type aheadText struct {
+	kept    string // the text Load read, or
+	written []byte // the text written ahead
+}
+
+// aheadMin is the size from which a map is written ahead: below it, a goroutine costs more
+// than it saves.
+const aheadMin = 4096
+
+func writeAhead(s *State) ahead {
+	type job struct {
+		key  any
+		text func([]byte) []byte
+		size int // the text's size, about
+	}
+	var jobs []job
+	pre := ahead{}
+	sameAsLoaded := func(key any, n int, sum func() uint64) bool {
+		k, ok := s.kept[key]
+		if ok && n > 0 && k.sum == sum() {
+			pre[key] = aheadText{kept: k.text}
+			return true
+		}
+		return false
+	}
+	for _, j := range s.Jails {
+		if j == nil {
+			continue
+		}
+		if !sameAsLoaded(&j.Failures, len(j.Failures), j.Failures.sum) && len(j.Failures) >= aheadMin {
+			jobs = append(jobs, job{&j.Failures, j.Failures.appendText, 72 * len(j.Failures)})
+		}
+		if !sameAsLoaded(&j.Bans, len(j.Bans), j.Bans.sum) && len(j.Bans) >= aheadMin {
+			jobs = append(jobs, job{&j.Bans, j.Bans.appendText, 32 * len(j.Bans)})
+		}
+		if !sameAsLoaded(&j.BanHistory, len(j.BanHistory), j.BanHistory.sum) && len(j.BanHistory) >= aheadMin {
+			jobs = append(jobs, job{&j.BanHistory, j.BanHistory.appendText, 28 * len(j.BanHistory)})
+		}
+	}
+	if s.History != nil {
+		for _, j := range s.History.Jails {
+			if j == nil {
+				continue
+			}
+			for _, m := range []map[int64]*IPCounts{j.Days, j.IPHours} {
+				for _, c := range m {
+					if c != nil && len(c.m) >= aheadMin {
+						jobs = append(jobs, job{c, c.appendText, 20 * len(c.m)})
+					}
+				}
+			}
+		}
+	}
+	if len(jobs) < 2 {
+		return pre // nothing to do at once
+	}
+	texts := make([][]byte, len(jobs))
+	var wg sync.WaitGroup
+	for i, jb := range jobs {
+		wg.Go(func() { texts[i] = jb.text(make([]byte, 0, jb.size)) })
+	}
+	wg.Wait()
+	for i, jb := range jobs {
+		pre[jb.key] = aheadText{written: texts[i]}
+	}
+	return pre
+}
+
+func (pre ahead) quoted(b []byte, key any, text func([]byte) []byte) []byte {
+	if t, ok := pre[key]; ok && t.written != nil {
+		return appendQuoted(b, func(b []byte) []byte { return append(b, t.written...) })
+	} else if ok {
+		b = append(b, '"')
+		b = append(b, t.kept...) // plainJSON when kept
+		return append(b, '"')
+	}
+	return appendQuoted(b, text)
 }
 
 // appendIntMap appends m as encoding/json writes a map with integer keys: the keys as strings,

@@ -16,7 +16,20 @@ func TestEncodeAsJSON(t *testing.T) {
 	odd.History.Recorder("j", 5000).Failure("192.0.2.1")
 	odd.History.Jails["j"].Hours[-3600] = nil
 	odd.LastSuccess = 7
-	for i, s := range append(fastSamples(), odd, &State{}) {
+	// Big enough for the maps to be written ahead, in parallel (writeAhead), with the
+	// history's counts of the day and the hour decoded and touched.
+	big := botnet(2*aheadMin, 2, 0)
+	rec := big.History.Recorder("postfix-sasl", 1786838400)
+	bj := big.Jails["postfix-sasl"]
+	for ip, ts := range bj.Failures {
+		rec.Failure(ip)
+		bj.Bans[ip] = Ban{Start: ts[0], End: ts[0] + 600, Count: 2}
+		bj.BanHistory[ip] = BanRecord{Count: 2, Last: ts[0]}
+	}
+	if pre := writeAhead(big); len(pre) < 5 {
+		t.Fatalf("writeAhead wrote %d maps of the big state, want 5", len(pre))
+	}
+	for i, s := range append(fastSamples(), odd, &State{}, big) {
 		want, err := json.Marshal(s)
 		if err != nil {
 			t.Fatal(err)

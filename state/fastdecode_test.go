@@ -46,6 +46,7 @@ func TestDecodeFast(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkKept(t, fast)
 		if !reflect.DeepEqual(fast, slow) {
 			t.Errorf("sample %d: decodeFast\n%+v\nencoding/json\n%+v", i, fast, slow)
 		}
@@ -65,6 +66,23 @@ func TestDecodeFast(t *testing.T) {
 	}
 }
 
+// checkKept fails t unless each text s kept is that of its map as decoded (the same sum),
+// then forgets them, as the slow decoder keeps none.
+func checkKept(t *testing.T, s *State) {
+	t.Helper()
+	for name, j := range s.Jails {
+		for _, m := range []struct {
+			key any
+			sum func() uint64
+		}{{&j.Failures, j.Failures.sum}, {&j.Bans, j.Bans.sum}, {&j.BanHistory, j.BanHistory.sum}} {
+			if k, ok := s.kept[m.key]; ok && k.sum != m.sum() {
+				t.Errorf("jail %s: the text kept %q is not that of its map", name, k.text)
+			}
+		}
+	}
+	s.kept = nil
+}
+
 // FuzzDecodeFast: wherever decodeFast reads a document, encoding/json reads it to the same
 // state.
 func FuzzDecodeFast(f *testing.F) {
@@ -82,6 +100,7 @@ func FuzzDecodeFast(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decodeFast read a document encoding/json refuses (%v):\n%s", err, data)
 		}
+		checkKept(t, fast)
 		if !reflect.DeepEqual(fast, slow) {
 			t.Fatalf("decodeFast and encoding/json differ on\n%s\nfast %+v\nslow %+v", data, fast, slow)
 		}

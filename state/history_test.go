@@ -129,6 +129,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 			}
 		}
 	}
+	checkKept(t, got)
 	if !reflect.DeepEqual(got, s) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got.History, s.History)
 	}

@@ -42,7 +42,11 @@ func botnet(n, k, b int) *State {
 	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(starts[x], starts[y]) })
 	for _, i := range order { // the history's ban spans, recorded by one run a minute
 		at := min(starts[i]-starts[i]%60+60, now)
-		s.History.Recorder("postfix-sasl", at).Ban(addr(1, i), starts[i]+86400, false)
+		// What Recorder.Ban records, without its index of the spans by IP, which a
+		// recorder per ban would build again each time: every IP is banned once here.
+		rec := s.History.Recorder("postfix-sasl", at)
+		rec.add(CBans, 1)
+		rec.j.Bans = append(rec.j.Bans, BanSpan{IP: addr(1, i), At: at, End: starts[i] + 86400})
 	}
 	return s
 }

@@ -116,9 +116,12 @@ type State struct {
 	// Crowdsec is the fleet's sharing of bans through a CrowdSec LAPI (crowdsec.go); nil: none.
 	Crowdsec *Crowdsec `json:"crowdsec,omitempty"`
 
-	// onDisk is the file as Load read it or Save wrote it (nil: not known), so that Save does
-	// not rewrite a state that did not change.
-	onDisk []byte
+	// onDisk stands for the file as Load read it or Save wrote it (n 0: not known), so that
+	// Save does not rewrite a state that did not change.
+	onDisk fileSum
+	// kept holds the texts Load read the jails' per-address maps from, by the map's address
+	// (&jail.Bans): Encode writes a map that did not change as its text (unchanged.go).
+	kept map[any]keptText
 }
 
 // New returns an empty state.
@@ -161,16 +164,25 @@ func Load(path string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
-	s, err := Decode(data)
+	s, err := decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
-	s.onDisk = data
+	s.onDisk = sumFile(data)
 	return s, nil
 }
 
 // Decode parses the JSON of a state file and checks it.
 func Decode(data []byte) (*State, error) {
+	s, err := decode(data)
+	if s != nil {
+		s.kept = nil // a State as the caller would make it: Encode sorts and formats every map
+	}
+	return s, err
+}
+
+// decode is Decode, keeping the texts of the maps for Encode (see State.kept).
+func decode(data []byte) (*State, error) {
 	v, err := peekVersion(data)
 	if err != nil {
 		return nil, err
@@ -256,7 +268,7 @@ func Encode(s *State) ([]byte, error) {
 // estimate from its number of entries, so that the buffer is not grown (and copied) on the
 // way: at 100,000 addresses growing it allocated five times its final size.
 func sizeHint(s *State) int {
-	n := len(s.onDisk)
+	n := s.onDisk.n
 	if n == 0 {
 		for _, j := range s.Jails {
 			if j != nil {
@@ -290,7 +302,8 @@ func Save(path string, s *State) error {
 	if err != nil {
 		return err
 	}
-	if sameButLast(data, s.onDisk) {
+	sum := sumFile(data)
+	if sameButLast(sum, s.onDisk) {
 		return nil
 	}
 	notSaved := func(err error) error {
@@ -325,7 +338,7 @@ func Save(path string, s *State) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return notSaved(err)
 	}
-	s.onDisk = data
+	s.onDisk = sum
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("state %s saved, but not made durable: fsync directory: %w", path, err)
@@ -337,18 +350,12 @@ func Save(path string, s *State) error {
 	return nil
 }
 
-// sameButLast reports whether two encoded states are the same but for the value of the
-// history's "last". Encode writes the history's start and last first in it, and no other
-// place of the JSON holds `"history":{"start":` (quotes inside strings are escaped).
-func sameButLast(a, b []byte) bool {
-	if b == nil {
-		return false
-	}
-	ia, ib := lastValue(a), lastValue(b)
-	if ia[0] < 0 || ib[0] < 0 {
-		return bytes.Equal(a, b)
-	}
-	return bytes.Equal(a[:ia[0]], b[:ib[0]]) && bytes.Equal(a[ia[1]:], b[ib[1]:])
+// sameButLast reports whether two encoded states (as sumFile sums them) are the same but for
+// the value of the history's "last". Encode writes the history's start and last first in it,
+// and no other place of the JSON holds `"history":{"start":` (quotes inside strings are
+// escaped).
+func sameButLast(a, b fileSum) bool {
+	return b.n > 0 && a.split == b.split && a.head == b.head && a.tail == b.tail
 }
 
 // lastValue returns where the digits of the history's last are in data ({-1, -1}: not found).
