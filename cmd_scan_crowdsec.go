@@ -205,7 +205,7 @@ func (e *env) pullFleet(ctx context.Context, st *state.State) (failed bool) {
 	if err != nil {
 		e.log.logf(levelError, "crowdsec", rules.FleetJail, "pull from %s (the fleet's %d bans are kept until they run out): %s", cfg.URL, len(cs.Fleet), e.lapiErr(err))
 		if r.Startup && errors.Is(err, context.DeadlineExceeded) {
-			e.log.logf(levelWarning, "crowdsec", rules.FleetJail, "a startup pull reads every active decision (100,000 took 2.5 s on a small machine): raise crowdsec.timeout if this repeats")
+			e.log.logf(levelWarning, "crowdsec", rules.FleetJail, "a startup pull reads every active decision, and the next runs try it again: for a big fleet, raise crowdsec.timeout (30s for 100,000)")
 		}
 		return true
 	}

@@ -9,7 +9,8 @@
 #   2. a first scan: startup pull of the N decisions, state save, one firewall transaction;
 #   3. a scan with nothing new: an incremental pull;
 #   4. 100 more decisions, then a scan: an incremental pull of the 100;
-# each under /usr/bin/time (wall time, peak RSS). N=100000, ACTION=ipset by default.
+# each under /usr/bin/time (wall time, peak RSS). N=100000, ACTION=ipset, TIMEOUT=30s (the
+# config's crowdsec.timeout) by default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH" TZ=UTC
@@ -49,6 +50,7 @@ crowdsec:
   bouncer_key_file: $out/bouncer
   banaction: $ACTION
   origins: [cscli-import]
+  timeout: ${TIMEOUT:-30s}   # a startup pull of 100,000 may need more than the default 5 s
 jails:
   postfix-sasl:
     logpath: [$out/mail.log]
