@@ -65,6 +65,8 @@ func (e *env) changeState(ctx context.Context, fn func(st *state.State) ([]chang
 	if err != nil {
 		return err
 	}
+	e.queuePushes(st) // the LAPI gets the change after the firewall; kept in the state till then
+	e.tidyCrowdsec(st)
 	st.History.Prune(e.now.Unix(), e.cfg.HistoryDays)
 	if err := state.Save(e.statePath, st); err != nil {
 		return runtimeErr(fmt.Errorf("nothing changed: %w", err))
@@ -78,9 +80,13 @@ func (e *env) changeState(ctx context.Context, fn func(st *state.State) ([]chang
 		}
 		fmt.Fprintf(e.stdout, "[%s] %s %s%s%s\n", c.jail, c.verb, c.target, c.detail, suffix)
 	}
-	e.notifyAndSave(ctx, st) // logs its own failure: the change itself is done
+	lapiFailed := e.pushAndSave(ctx, st) // logs its own failure
+	e.notifyAndSave(ctx, st)             // logs its own failure: the change itself is done
 	if fwErr != nil {
 		return runtimeErr(fmt.Errorf("the state is saved, but the firewall was not changed (the next scan that can, applies it): %w", fwErr))
+	}
+	if lapiFailed {
+		return runtimeErr(errors.New("done here, but not in the CrowdSec LAPI: the next scan pushes it (see the errors above)"))
 	}
 	return nil
 }
@@ -215,6 +221,9 @@ func cmdFlush(c *cli.Context) error {
 	var names []string
 	for _, j := range e.ours(e.cfg.Jails) {
 		names = append(names, j.Name)
+	}
+	if !e.foreign[rules.FleetJail] {
+		names = append(names, rules.FleetJail) // the fleet's bans pulled from CrowdSec
 	}
 	plan, err := e.firewall.Flush(c.Context, names)
 	if plan != nil {

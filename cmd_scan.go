@@ -60,6 +60,10 @@ func cmdScan(c *cli.Context) error {
 		e.log.logf(levelError, "scan", "", "%s", err)
 		failed = true
 	}
+	if err := e.fleetClash(); err != nil {
+		e.log.logf(levelError, "crowdsec", rules.FleetJail, "%s", err)
+		failed = true
+	}
 	jails = e.ours(jails)
 	for _, j := range jails {
 		var rec *state.Recorder // nil: a dry run records nothing
@@ -77,11 +81,17 @@ func cmdScan(c *cli.Context) error {
 		}
 		run.jailDone(j.Name, st.Jail(j.Name), err, e.held[j.Name] > 0)
 	}
+	lapiFailed := false
+	if !dry {
+		e.queuePushes(st) // kept in the state before anything is sent: a failed push is not lost
+		lapiFailed = e.pullFleet(c.Context, st)
+		e.tidyCrowdsec(st)
+	}
 	// The state is saved while the firewall is applied: the firewall is given what the state
-	// holds now (wantedRules, read before), so the two need not wait for each other (a first
-	// run over a botnet's log spends a tenth of a second on each). A run killed in between
-	// leaves the same as before: the next run reconciles the firewall with whichever state
-	// is on disk.
+	// holds now (wantedRules, read before; the fleet pulled just above included), so the two
+	// need not wait for each other (a first run over a botnet's log spends a tenth of a second
+	// on each). A run killed in between leaves the same as before: the next run reconciles the
+	// firewall with whichever state is on disk.
 	fwJails, managed := e.wantedRules(st)
 	saved := false
 	var saveErr error
@@ -99,6 +109,9 @@ func cmdScan(c *cli.Context) error {
 			// bans go, new ones come, a deleted jump comes back. The next run that can save
 			// reads this run's lines again and decides the same.
 			e.log.logf(levelError, "scan", "", "the state was not saved (the firewall is reconciled all the same; the next run reads these lines again): %s", saveErr)
+			if e.pulled {
+				e.log.logf(levelWarning, "crowdsec", rules.FleetJail, "the fleet's changes of this pull are not in the state and the LAPI has moved the stream on: they come back at the next startup pull (delete crowdsec.streamed from the state to have one)")
+			}
 			failed = true
 		} else {
 			saved = true
@@ -110,16 +123,24 @@ func cmdScan(c *cli.Context) error {
 	}
 	if dry {
 		e.notify(c.Context, st, true)
+		e.crowdsecDry(st)
 	} else {
+		if saved && e.pushAndSave(c.Context, st) { // unsaved, nothing is pushed: the next run decides these bans again
+			lapiFailed = true
+		}
 		if saved && e.notifyAndSave(c.Context, st) { // unsaved, the next run decides again
 			failed = true
 		}
-		if !e.finishRun(run, st, failed) {
+		e.lapiFailed = lapiFailed
+		if !e.finishRun(run, st, failed || lapiFailed) {
 			failed = true
 		}
 	}
 	if failed {
 		return runtimeErr(errors.New("some jails or the firewall failed; see the errors above"))
+	}
+	if lapiFailed {
+		return runtimeErr(errors.New("the CrowdSec LAPI failed; see the errors above (the jails and the firewall are done, what was not pushed waits in the state)"))
 	}
 	return nil
 }
@@ -225,6 +246,7 @@ func (e *env) failure(j *rules.Jail, js *state.Jail, jails map[string]*state.Jai
 	if a.Outcome == rules.Banned {
 		rec.Ban(a.Key, a.Ban.End, false)
 		e.noteBan(j.Name, a.Key, a.Ban, a.Count, a.Reason, false)
+		e.noteFirst(j.Name, a.Key, a.First)
 	}
 	if a.Outcome == rules.Old {
 		return // most lines of a first run over a big log: nothing to say at the usual levels

@@ -26,11 +26,12 @@ func (e *env) noteBan(jail, key string, b state.Ban, failures int, reason string
 		Failures: failures, Start: b.Start, End: b.End, BanTime: bantime, Manual: manual, Reason: reason})
 }
 
-// keepEvents reports whether anything reads this run's events: without a notification
-// target, a first run that bans a botnet need not hold 100,000 of them.
+// keepEvents reports whether anything reads this run's events: a notification target, or
+// the pushes to a CrowdSec LAPI (queuePushes); without them, a first run that bans a botnet
+// need not hold 100,000 of them.
 func (e *env) keepEvents() bool {
 	if e.eventsWanted == nil {
-		wanted := len(e.notifyTargets()) > 0
+		wanted := len(e.notifyTargets()) > 0 || e.cfg.Crowdsec != nil && e.cfg.Crowdsec.Push
 		e.eventsWanted = &wanted
 	}
 	return *e.eventsWanted

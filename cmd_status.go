@@ -136,6 +136,13 @@ func cmdStatus(c *cli.Context) error {
 	if c.NArg() == 1 {
 		names = []string{c.Args().First()}
 	}
+	if cs := e.cfg.Crowdsec; cs != nil && len(names) == 1 && names[0] == rules.FleetJail {
+		st, err := e.loadState()
+		if err != nil {
+			return err
+		}
+		return e.fleetStatus(c.Bool("json"), statusOfFleet(cs, st.Crowdsec, e.now.Unix()))
+	}
 	jails, err := e.jails(names)
 	if err != nil {
 		return err
@@ -148,9 +155,13 @@ func cmdStatus(c *cli.Context) error {
 	if c.Bool("json") {
 		out := struct {
 			Jails map[string]jailStatus `json:"jails"`
-		}{map[string]jailStatus{}}
+			Fleet *fleetStatus          `json:"fleet,omitempty"` // with a crowdsec: section
+		}{Jails: map[string]jailStatus{}}
 		for _, j := range jails {
 			out.Jails[j.Name] = statusOf(j, st.Jail(j.Name), now)
+		}
+		if cs := e.cfg.Crowdsec; cs != nil && len(names) == 0 {
+			out.Fleet = statusOfFleet(cs, st.Crowdsec, now)
 		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -174,6 +185,25 @@ func cmdStatus(c *cli.Context) error {
 	for i, j := range jails {
 		list[i] = j.Name
 	}
+	if cs := e.cfg.Crowdsec; cs != nil {
+		f := statusOfFleet(cs, st.Crowdsec, now)
+		fmt.Fprintf(e.stdout, "Status\n|- Number of jail:\t%d\n|- Jail list:\t%s\n`- Fleet (CrowdSec):\t%d banned, %d pushes pending\n",
+			len(jails), strings.Join(list, ", "), f.CurrentlyBanned, f.PendingPushes)
+		return nil
+	}
 	fmt.Fprintf(e.stdout, "Status\n|- Number of jail:\t%d\n`- Jail list:\t%s\n", len(jails), strings.Join(list, ", "))
+	return nil
+}
+
+// fleetStatus prints `status fleet`.
+func (e *env) fleetStatus(asJSON bool, s *fleetStatus) error {
+	if asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Fleet *fleetStatus `json:"fleet"`
+		}{s})
+	}
+	writeFleetStatus(e.stdout, s)
 	return nil
 }

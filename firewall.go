@@ -35,6 +35,13 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 		jails = append(jails, fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType,
 			Action: j.BanAction, Bans: rules.ActivePrefixes(js, now)})
 	}
+	// The fleet's bans pulled from CrowdSec: a jail of their own, in the same transaction.
+	if !e.foreign[rules.FleetJail] {
+		managed = append(managed, rules.FleetJail)
+		if fj, ok := e.fleetJail(st); ok {
+			jails = append(jails, fj)
+		}
+	}
 	return jails, managed
 }
 

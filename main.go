@@ -101,8 +101,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			},
 			{
 				Name:      "status",
-				Usage:     "show jails, or one jail's counters and bans, like fail2ban-client status",
-				ArgsUsage: "[JAIL]",
+				Usage:     "show jails, or one jail's counters and bans, like fail2ban-client status (fleet: the bans pulled from CrowdSec)",
+				ArgsUsage: "[JAIL|fleet]",
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "json", Usage: "JSON for scripts"},
 					&cli.BoolFlag{Name: "with-time", Usage: "one line per ban: IP, start + bantime = end, as fail2ban-client get JAIL banip --with-time"},
@@ -174,6 +174,15 @@ type env struct {
 	eventsWanted *bool           // see keepEvents
 	stdout       io.Writer
 	closeLog     func()
+
+	self []netip.Addr // the host's addresses (ignoreself)
+	// CrowdSec (cmd_scan_crowdsec.go): the run's LAPI client, the first failure of each ban
+	// of this run ("jail key"), and how many of events are queued for the LAPI already.
+	lapiRun    *lapi
+	firsts     map[string]int64
+	queued     int
+	lapiFailed bool // a call to the LAPI failed in this run (metrics)
+	pulled     bool // this run's pull changed the fleet
 }
 
 // globals parses --log-level and --now, which every command takes, and makes the logger:
@@ -211,7 +220,7 @@ func setup(c *cli.Context) (*env, error) {
 	for _, j := range cfg.Jails {
 		j.Self = self
 	}
-	e := &env{held: map[string]int{}, cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: log.flush,
+	e := &env{held: map[string]int{}, self: self, cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: log.flush,
 		firewall: firewalls{fw.New(fw.Options{}), fw.NewNFTables("")}}
 	if s := c.String("state"); s != "" {
 		e.statePath = s

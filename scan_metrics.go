@@ -80,6 +80,10 @@ func (e *env) finishRun(r *scanRun, st *state.State, failed bool) bool {
 			MaxRetry: j.MaxRetry, FindTime: j.FindTime, BanTime: j.BanTime,
 		})
 	}
+	if cs := e.cfg.Crowdsec; cs != nil {
+		f := statusOfFleet(cs, st.Crowdsec, now)
+		m.Fleet = &metrics.Fleet{CurrentlyBanned: f.CurrentlyBanned, PendingPushes: f.PendingPushes, Up: !e.lapiFailed}
+	}
 	m.Duration = time.Since(r.started)
 	if err := metrics.Write(e.cfg.MetricsFile, m); err != nil {
 		e.log.logf(levelError, "scan", "", "%s", err)

@@ -19,6 +19,15 @@ type Run struct {
 	// seconds; 0 when none is known: the metric is then left out.
 	LastSuccess int64
 	Jails       []Jail
+	// Fleet is the bans shared through CrowdSec (nil: no crowdsec: section, no metrics).
+	Fleet *Fleet
+}
+
+// Fleet is the CrowdSec fleet's gauges after the run.
+type Fleet struct {
+	CurrentlyBanned int  // the fleet's bans in force (addresses and prefixes)
+	PendingPushes   int  // this host's bans and unbans waiting for the LAPI
+	Up              bool // this run's calls to the LAPI all succeeded
 }
 
 // Jail is one jail's counters (totals the state keeps since it was created), its current
@@ -53,6 +62,7 @@ type collector struct {
 	banned, failed, up                        *prometheus.Desc
 	maxRetry, findTime, banTime               *prometheus.Desc
 	duration, lastRun, lastSuccess            *prometheus.Desc
+	fleetBanned, fleetPending, fleetUp        *prometheus.Desc
 }
 
 func newCollector(r Run) *collector {
@@ -73,12 +83,16 @@ func newCollector(r Run) *collector {
 		lastRun:    desc("last_run_timestamp_seconds", "When the last run started, unix seconds."),
 		lastSuccess: desc("last_success_timestamp_seconds",
 			"When the last run that succeeded (exit status 0) started, unix seconds."),
+		fleetBanned:  desc("fleet_currently_banned", "Bans pulled from the CrowdSec LAPI in force (the jail fleet)."),
+		fleetPending: desc("fleet_pending_pushes", "This host's bans and unbans waiting for the CrowdSec LAPI."),
+		fleetUp:      desc("fleet_lapi_up", "1 when the last run's calls to the CrowdSec LAPI succeeded, 0 when one failed."),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.failures, c.bans, c.unbans, c.lines, c.readErrors,
-		c.banned, c.failed, c.up, c.maxRetry, c.findTime, c.banTime, c.duration, c.lastRun, c.lastSuccess} {
+		c.banned, c.failed, c.up, c.maxRetry, c.findTime, c.banTime, c.duration, c.lastRun, c.lastSuccess,
+		c.fleetBanned, c.fleetPending, c.fleetUp} {
 		ch <- d
 	}
 }
@@ -112,6 +126,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	m(c.lastRun, prometheus.GaugeValue, float64(c.run.Start.Unix()))
 	if c.run.LastSuccess > 0 {
 		m(c.lastSuccess, prometheus.GaugeValue, float64(c.run.LastSuccess))
+	}
+	if f := c.run.Fleet; f != nil {
+		m(c.fleetBanned, prometheus.GaugeValue, float64(f.CurrentlyBanned))
+		m(c.fleetPending, prometheus.GaugeValue, float64(f.PendingPushes))
+		up := 0.0
+		if f.Up {
+			up = 1
+		}
+		m(c.fleetUp, prometheus.GaugeValue, up)
 	}
 }
 

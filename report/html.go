@@ -109,6 +109,12 @@ svg text { font-size: 9px; fill: #555; }
 {{range .Bars}}<rect class="bar" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Title}}</title></rect>
 {{end}}{{range .Labels}}<text x="{{.X}}" y="{{.Y}}">{{.Text}}</text>
 {{end}}</svg>
+{{end}}{{with .Fleet}}
+<h2>fleet (CrowdSec, apart from the jails)</h2>
+<table class="figures">
+<tr><th>Bans pulled</th><td class="n">{{.Pulled}}</td><th>Bans pushed</th><td class="n">{{.Pushed}}</td></tr>
+<tr><th>Currently banned</th><td class="n">{{.CurrentlyBanned}}</td><th>Lifted</th><td class="n">{{.Lifted}}</td></tr>
+</table>
 {{end}}
 </body>
 </html>
@@ -121,7 +127,8 @@ func HTML(w io.Writer, s Summary) error {
 		Title, Period string
 		Notes         []string
 		Jails         []htmlJail
-	}{Title: s.Title(), Period: s.Period(), Notes: s.Notes()}
+		Fleet         *Fleet
+	}{Title: s.Title(), Period: s.Period(), Notes: s.Notes(), Fleet: s.Fleet}
 	for _, j := range s.Jails {
 		data.Jails = append(data.Jails, s.chart(j))
 	}

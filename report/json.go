@@ -9,6 +9,14 @@ type jsonReport struct {
 	From  int64               `json:"from"`
 	To    int64               `json:"to"`
 	Jails map[string]jsonJail `json:"jails"`
+	Fleet *jsonFleet          `json:"fleet,omitempty"`
+}
+
+type jsonFleet struct {
+	Pulled          int64 `json:"pulled"`
+	Lifted          int64 `json:"lifted"`
+	Pushed          int64 `json:"pushed"`
+	CurrentlyBanned int   `json:"currently_banned"`
 }
 
 type jsonJail struct {
@@ -33,6 +41,9 @@ type jsonOffender struct {
 // JSON writes s as `{"from": unix, "to": unix, "jails": {"J": {...}}}`, indented.
 func JSON(w io.Writer, s Summary) error {
 	out := jsonReport{From: s.From, To: s.To, Jails: map[string]jsonJail{}}
+	if f := s.Fleet; f != nil {
+		out.Fleet = &jsonFleet{Pulled: f.Pulled, Lifted: f.Lifted, Pushed: f.Pushed, CurrentlyBanned: f.CurrentlyBanned}
+	}
 	for _, j := range s.Jails {
 		jj := jsonJail{Failures: j.Failures, DistinctIPs: j.DistinctIPs, Bans: j.Bans, Unbans: j.Unbans,
 			PermanentBans: j.PermanentBans, ManualBans: j.ManualBans, CurrentlyBanned: j.CurrentlyBanned,

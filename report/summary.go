@@ -38,6 +38,16 @@ type Summary struct {
 	// DistinctIPs counts the IPs that failed in any jail (per-IP bounds).
 	DistinctIPs int
 	Jails       []Jail
+	// Fleet is the bans shared through CrowdSec, counted apart from the jails' (nil: the state
+	// has no crowdsec section).
+	Fleet *Fleet
+}
+
+// Fleet is the figures of the bans shared through a CrowdSec LAPI over the period, by the
+// hour: the fleet's decisions this host took and saw lifted, and its own bans it pushed.
+type Fleet struct {
+	Pulled, Lifted, Pushed int64
+	CurrentlyBanned        int // distinct addresses and prefixes at To
 }
 
 // Jail is one jail's figures.
@@ -111,7 +121,31 @@ func Summarize(st *state.State, jails []string, from, to int64) Summary {
 		s.Jails = append(s.Jails, j)
 	}
 	s.DistinctIPs = len(all)
+	if cs := st.Crowdsec; cs != nil {
+		s.Fleet = fleet(cs, from, to)
+	}
 	return s
+}
+
+// fleet sums the crowdsec section's hours that overlap (from, to].
+func fleet(cs *state.Crowdsec, from, to int64) *Fleet {
+	f := &Fleet{}
+	for h, n := range cs.Hours {
+		if n == nil || h+hour <= from || h >= to {
+			continue
+		}
+		f.Pulled += n[state.FleetPulled]
+		f.Lifted += n[state.FleetLifted]
+		f.Pushed += n[state.FleetPushed]
+	}
+	seen := map[string]bool{}
+	for _, fb := range cs.Fleet {
+		if fb.Until > to {
+			seen[fb.Value] = true
+		}
+	}
+	f.CurrentlyBanned = len(seen)
+	return f
 }
 
 // jail sums one jail; it also returns the failures per IP.

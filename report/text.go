@@ -118,6 +118,12 @@ func Text(w io.Writer, s Summary) error {
 	for _, j := range s.Jails {
 		writeJail(&b, s, j)
 	}
+	if f := s.Fleet; f != nil {
+		n := digits(f.Pulled, f.Lifted, f.Pushed, int64(f.CurrentlyBanned))
+		fmt.Fprintf(&b, "\nfleet (CrowdSec, apart from the jails)\n")
+		fmt.Fprintf(&b, "  %-18s%*d    %-16s%*d\n", "Bans pulled", n, f.Pulled, "Bans pushed", n, f.Pushed)
+		fmt.Fprintf(&b, "  %-18s%*d    %-16s%*d\n", "Currently banned", n, f.CurrentlyBanned, "Lifted", n, f.Lifted)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

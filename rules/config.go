@@ -44,6 +44,8 @@ type Config struct {
 	NotifyTimeout int64
 	// FilterDirs is where "filter: fail2ban:NAME" looks for NAME.conf, in order.
 	FilterDirs []string
+	// Crowdsec is the `crowdsec:` section (config_crowdsec.go); nil when there is none.
+	Crowdsec *CrowdsecConfig
 }
 
 // Jail is one jail with the defaults applied.
@@ -287,7 +289,7 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 	cfg := &Config{State: DefaultStatePath, Fail2banSocket: DefaultFail2banSocket, File: file, Lines: l.lines,
 		HistoryDays: DefaultHistoryDays, Report: ReportConfig{Sendmail: DefaultSendmail}, NotifyTimeout: DefaultNotifyTimeout}
 	var defaults *settings
-	var jailsNode *yaml.Node
+	var jailsNode, crowdsecKey, crowdsecNode *yaml.Node
 	l.eachKey(root, "", func(key string, k, v *yaml.Node) error {
 		switch key {
 		case "state":
@@ -324,6 +326,9 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 		case "defaults":
 			defaults = l.settings(v, "defaults")
 			return nil
+		case "crowdsec":
+			crowdsecKey, crowdsecNode = k, v
+			return nil
 		case "jails":
 			if v.Kind != yaml.MappingNode {
 				return l.errf(v, key, "must be a mapping of jail names")
@@ -336,6 +341,9 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 	if defaults == nil {
 		defaults = &settings{}
 	}
+	if crowdsecNode != nil {
+		cfg.Crowdsec = l.crowdsec(crowdsecKey, crowdsecNode, defaults)
+	}
 	if jailsNode == nil || len(jailsNode.Content) == 0 {
 		if _, written := l.lines["jails"]; !written || jailsNode != nil {
 			l.fail(l.errf(root, "jails", "no jails configured"))
@@ -346,6 +354,9 @@ func LoadConfig(r io.Reader, file string, env Env) (*Config, error) {
 			nameOK := validJailName(name)
 			if !nameOK {
 				l.fail(l.errf(k, path, "jail names are letters, digits, '-' and '_', at most %d characters (chain f2b-NAME)", maxChain-4))
+			} else if name == FleetJail {
+				nameOK = false
+				l.fail(l.errf(k, path, "the name %s is reserved for the bans pulled from CrowdSec (chain f2b-%s): rename the jail", FleetJail, FleetJail))
 			}
 			before := len(l.errs)
 			s := l.settings(v, path) // its errors too, even under a bad name
@@ -375,7 +386,7 @@ var topKeys = func() string {
 }()
 
 // topKeyNames are the keys of the config's top level.
-var topKeyNames = []string{"state", "logfile", "fail2ban_socket", "history_days", "report", "metrics_file", "notify_timeout", "filter_dirs", "defaults", "jails"}
+var topKeyNames = []string{"state", "logfile", "fail2ban_socket", "history_days", "report", "metrics_file", "notify_timeout", "filter_dirs", "crowdsec", "defaults", "jails"}
 
 // hasTopKey reports whether the mapping root is empty or has a key of topKeyNames: whether it
 // may be a config of ours, whose unknown keys can be quoted.

@@ -31,6 +31,7 @@ type Action struct {
 	Time    int64     // the failure's time, or the end of a lifted ban
 	Ban     state.Ban // Banned, Expired, DuringBan: the ban
 	Count   int       // Counted, Banned: failures of the IP in the window
+	First   int64     // Counted, Banned: the first of those failures
 	// Reason says, for Banned and TooLate, which rule decided the ban's length:
 	// "2nd ban: 20m × 2 = 40m", "3rd ban: permanent, permanent_after 3".
 	Reason string
@@ -87,6 +88,9 @@ func (j *Jail) Failure(js *state.Jail, jails map[string]*state.Jail, ip netip.Ad
 	n := 0
 	for _, f := range ts {
 		if f > t-j.FindTime && f <= t {
+			if n == 0 {
+				a.First = f
+			}
 			n++
 		}
 	}

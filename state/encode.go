@@ -11,7 +11,8 @@ import (
 // and FuzzEncode check it), written directly: the compact strings of failures, bans and
 // ban_history, the history's runs, bans and per-IP counts go into the one buffer without an
 // intermediate copy, without encoding/json escaping strings that need no escape, and without
-// its reflection per record. The small parts (files, outbox) are written by encoding/json.
+// its reflection per record. The small parts (files, outbox, crowdsec, whose fleet
+// marshals itself compactly) are written by encoding/json.
 func appendState(b []byte, s *State) ([]byte, error) {
 	for _, j := range s.Jails {
 		if j != nil && j.lazy != "" && len(j.Failures) > 0 {
@@ -52,6 +53,14 @@ func appendState(b []byte, s *State) ([]byte, error) {
 		}
 		b = append(b, `,"outbox":`...)
 		b = append(b, out...)
+	}
+	if s.Crowdsec != nil {
+		cs, err := json.Marshal(s.Crowdsec)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,"crowdsec":`...)
+		b = append(b, cs...)
 	}
 	return append(b, '}'), nil
 }

@@ -27,7 +27,7 @@ func fastSamples() []*State {
 	r.Ban("2001:db8::/64", -1, true)
 	r.Lines(12)
 	withHistory.Outbox = map[string][]Event{"mail": {{Kind: EventBan, Jail: "postfix-sasl", IP: "192.0.2.7", Time: 1000, Start: 1000, End: 1600, BanTime: 600}}}
-	return []*State{New(), sample(), withHistory, botnet(50, 3, 20)}
+	return []*State{New(), sample(), withHistory, botnet(50, 3, 20), withCrowdsec()}
 }
 
 // TestDecodeFast: what Encode writes is read by decodeFast, to the state encoding/json reads

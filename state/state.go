@@ -120,6 +120,8 @@ type State struct {
 	LastSuccess int64 `json:"last_success,omitempty"`
 	// Outbox holds the notification events not yet delivered, by target id (outbox.go).
 	Outbox map[string][]Event `json:"outbox,omitempty"`
+	// Crowdsec is the fleet's sharing of bans through a CrowdSec LAPI (crowdsec.go); nil: none.
+	Crowdsec *Crowdsec `json:"crowdsec,omitempty"`
 
 	// onDisk stands for the file as Load read it or Save wrote it (n 0: not known), so that
 	// Save does not rewrite a state that did not change.
@@ -232,6 +234,9 @@ func decode(data []byte, lazy bool) (*State, error) {
 		return nil, fmt.Errorf("last_success: negative (%d)", s.LastSuccess)
 	}
 	if err := checkOutbox(s.Outbox); err != nil {
+		return nil, err
+	}
+	if err := checkCrowdsec(s.Crowdsec); err != nil {
 		return nil, err
 	}
 	for name, j := range s.Jails {

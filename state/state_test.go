@@ -243,7 +243,10 @@ func TestLock(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	data, _ := Encode(sample())
 	f.Add(data)
+	data, _ = Encode(withCrowdsec())
+	f.Add(data)
 	f.Add([]byte(`{"version":1,"jails":{}}`))
+	f.Add([]byte(`{"version":2,"jails":{},"crowdsec":{"pending":[],"pushed":[],"hours":{},"fleet":{"sources":[],"bans":""}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Decode(data)
 		if err != nil {
