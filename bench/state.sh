@@ -6,7 +6,8 @@
 # root: a new, empty network namespace), then, in the same namespace, times a second `scan`
 # with nothing new, as the timer runs it every minute, with /usr/bin/time -v: wall time, CPU
 # time (user + system, of the run and of the iptables processes it starts: less sensitive than
-# the wall time to other work on the machine), peak RSS, and the state file's size. "first s"
+# the wall time to other work on the machine), peak RSS, and the state file's size. BANACTION
+# (iptables, ipset, nftables) is the firewall that holds the bans. "first s"
 # is the wall time of the first run (it also writes the state and adds every ban to the
 # firewall).
 set -euo pipefail
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH" TZ=UTC
 SIZES=${SIZES:-"1000 10000 100000 1000000"}
 BANS=${BANS:-0}
+BANACTION=${BANACTION:-iptables} # with BANS=1: iptables (one rule per ban), ipset or nftables
 BIN=${BIN:-}
 out=bench/out/state
 mkdir -p "$out"
@@ -38,6 +40,7 @@ jails:
     maxretry: 20
     findtime: 1d
     bantime: 1d
+    banaction: $BANACTION
 YAML
   before=$(stat -c %s "$st")
   # shellcheck disable=SC2016
