@@ -122,7 +122,7 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 		if err == nil {
 			err = jb.dst.fromText(text)
 		}
-		if jb.err = err; err == nil && jb.key != nil && plainJSON(jb.raw[1:len(jb.raw)-1]) && (!jb.marked || text[0] == radixMark) {
+		if jb.err = err; err == nil && jb.key != nil && plainJSON(jb.raw[1:len(jb.raw)-1]) && (!jb.marked || strings.HasPrefix(text, string(radixMark))) {
 			jb.kept = keptText{text: text, sum: jb.sum()}
 		}
 	}
