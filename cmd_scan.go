@@ -150,8 +150,9 @@ func cmdScan(c *cli.Context) error {
 // error; what was read before it is kept in js all the same.
 func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails map[string]*state.Jail, rec *state.Recorder) error {
 	now, dry := e.now.Unix(), rec == nil
-	var lines, matched int64
+	var lines, matched, read int64
 	sess := j.Filter.NewSession() // this run's lines in order; sshd remembers its connections
+	failures := e.applyFailures(j, js, jails, now, rec)
 	onLine := func(line []byte) {
 		lines++
 		res, host, _ := sess.Match(line)
@@ -171,7 +172,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails
 			e.log.logf(levelWarning, "filter", j.Name, "%s matched but has no timestamp: not counted", host)
 			return
 		}
-		e.failure(j, js, jails, host, t, now, rec)
+		failures.add(host, t)
 	}
 	var readErr error
 	switch j.Backend {
@@ -186,7 +187,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails
 			e.log.logf(levelWarning, "scan", j.Name, "the journal no longer knows the stored cursor; reading from %s", q.Since.Format(stampLayout))
 		}
 		js.Cursor = next
-		rec.Lines(int64(n))
+		read += int64(n)
 		e.log.logf(levelDebug, "scan", j.Name, "journal: %d new entries", n)
 		readErr = err
 	default:
@@ -195,12 +196,13 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails
 		}
 		paths, err := scan.Expand(j.LogPath)
 		if err != nil {
+			failures.wait()
 			return err
 		}
 		for _, p := range paths {
 			next, stats, err := scan.ReadLog(p, js.Files[p], onLine)
 			js.Files[p] = next
-			rec.Lines(int64(stats.Lines))
+			read += int64(stats.Lines)
 			if stats.Gap {
 				e.log.logf(levelWarning, "scan", j.Name, "%s: none of the files read before is there any more; read every file of it from the start: lines written in between may be lost", p)
 			}
@@ -218,6 +220,8 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails
 			}
 		}
 	}
+	failures.wait()
+	rec.Lines(read)
 	js.NoteMatches(lines, matched, now)
 	js.TotalLines += lines
 	for _, a := range j.Expire(js, now) {
@@ -235,6 +239,54 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails
 		}
 	}
 	return readErr
+}
+
+// failureQueue hands the failures that scanJail's reading finds to a goroutine that applies
+// them in the same order (failure), a batch at a time: matching the lines and counting their
+// failures each take about half of a first run over a big log, so two cores do it in about
+// the time of the longer half. Only that goroutine touches the jail's failures, bans and
+// history until wait returns.
+type failureQueue struct {
+	batch []failureHit
+	ch    chan []failureHit
+	done  chan struct{}
+}
+
+type failureHit struct {
+	host netip.Addr
+	t    time.Time
+}
+
+const failureBatch = 512
+
+func (e *env) applyFailures(j *rules.Jail, js *state.Jail, jails map[string]*state.Jail, now int64, rec *state.Recorder) *failureQueue {
+	q := &failureQueue{batch: make([]failureHit, 0, failureBatch), ch: make(chan []failureHit, 4), done: make(chan struct{})}
+	go func() {
+		defer close(q.done)
+		for b := range q.ch {
+			for _, h := range b {
+				e.failure(j, js, jails, h.host, h.t, now, rec)
+			}
+		}
+	}()
+	return q
+}
+
+func (q *failureQueue) add(host netip.Addr, t time.Time) {
+	q.batch = append(q.batch, failureHit{host, t})
+	if len(q.batch) == failureBatch {
+		q.ch <- q.batch
+		q.batch = make([]failureHit, 0, failureBatch)
+	}
+}
+
+// wait hands over the last batch and returns when every failure is applied.
+func (q *failureQueue) wait() {
+	if len(q.batch) > 0 {
+		q.ch <- q.batch
+	}
+	close(q.ch)
+	<-q.done
 }
 
 // failure applies one failure and logs what became of it.

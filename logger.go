@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,6 +44,7 @@ type logger struct {
 	clock func() time.Time
 	hold  bool
 	buf   []byte
+	mu    sync.Mutex // scan logs from the goroutine that reads lines and the one that applies failures
 }
 
 func newLogger(level int, w ...io.Writer) *logger {
@@ -54,6 +56,8 @@ func (l *logger) logf(level int, component, jail, format string, args ...any) {
 	if level > l.level {
 		return
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	now := l.clock()
 	b := now.AppendFormat(l.buf, "2006-01-02 15:04:05,000")
 	b = append(b, " fail2ban-scan."...)
@@ -73,12 +77,18 @@ func (l *logger) logf(level int, component, jail, format string, args ...any) {
 	b = fmt.Appendf(b, format, args...)
 	l.buf = append(b, '\n')
 	if !l.hold || level <= levelWarning || len(l.buf) >= 64<<10 {
-		l.flush()
+		l.write()
 	}
 }
 
 // flush writes the lines held.
 func (l *logger) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.write()
+}
+
+func (l *logger) write() {
 	if len(l.buf) == 0 {
 		return
 	}
