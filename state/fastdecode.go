@@ -53,6 +53,12 @@ func decodeFast(data []byte, lazy bool) (s *State, ok bool) {
 		if ph.bans != nil {
 			j.Bans = ph.bans
 		}
+		if ph.days != nil {
+			j.Days = ph.days
+		}
+		if ph.ipHours != nil {
+			j.IPHours = ph.ipHours
+		}
 	}
 	return &st, true
 }
@@ -150,8 +156,49 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 }
 
 type fastHist struct {
-	runs []Run
-	bans []BanSpan
+	runs          []Run
+	bans          []BanSpan
+	days, ipHours map[int64]*IPCounts
+}
+
+// ipCounts reads an object of per-IP counts by bucket, {"86400":"192.0.2.7=3 ..."}, into m:
+// each string is checked and kept as it is (IPCounts), without passing megabytes of them
+// through encoding/json. Keys must be integers as encoding/json writes them; anything else
+// (null, escapes, a key twice) is left to encoding/json.
+func (p *fastParser) ipCounts(m map[int64]*IPCounts) bool {
+	if !p.eat('{') {
+		return false
+	}
+	if p.eat('}') {
+		return true
+	}
+	for {
+		k, ok := p.str()
+		if !ok || !p.eat(':') {
+			return false
+		}
+		q := fastParser{d: k[1 : len(k)-1]}
+		key, ok := q.int()
+		if !ok || q.i != len(q.d) {
+			return false
+		}
+		v, ok := p.str()
+		if !ok {
+			return false
+		}
+		if _, dup := m[key]; dup {
+			return false
+		}
+		c := &IPCounts{}
+		if c.UnmarshalText(v[1:len(v)-1]) != nil {
+			return false
+		}
+		m[key] = c
+		if p.eat(',') {
+			continue
+		}
+		return p.eat('}')
+	}
 }
 
 // object reads an object, calling field for each key with the key (unquoted) and its raw form
@@ -298,10 +345,20 @@ func (p *fastParser) history(key string, raw []byte) bool {
 		ph := &fastHist{}
 		p.hist[name] = ph
 		return p.keepObject(raw, func(key string, raw []byte) bool {
-			if unlike(key, "runs", "bans") {
+			if unlike(key, "runs", "bans", "days", "ip_hours") {
 				return false
 			}
 			switch {
+			case (key == "days" || key == "ip_hours") && p.peek() == '{':
+				field := &ph.days
+				if key == "ip_hours" {
+					field = &ph.ipHours
+				}
+				if *field != nil {
+					return false
+				}
+				*field = map[int64]*IPCounts{}
+				return p.ipCounts(*field)
 			case key == "runs" && p.peek() == '[':
 				if ph.runs != nil {
 					return false
