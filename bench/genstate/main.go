@@ -52,9 +52,17 @@ func main() {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(starts[a], starts[b]) })
+	var spans []state.BanSpan
 	for _, i := range order {
 		at := min(starts[i]-starts[i]%60+60, *now)
-		h.Recorder("postfix-sasl", at).Ban(addr(1, i), starts[i]+*bantime, false)
+		rec := h.Recorder("postfix-sasl", at)
+		// Each address is banned once, so no span is closed: the recorder is shown none of
+		// the spans before, or it would index them all again for each ban (quadratic).
+		hj := h.Jail("postfix-sasl")
+		hj.Bans = nil
+		rec.Ban(addr(1, i), starts[i]+*bantime, false)
+		spans = append(spans, hj.Bans...)
+		hj.Bans = spans
 	}
 	j.TotalFailed = int64(*addrs**fails + *bans*5)
 	j.TotalBanned = int64(*bans)
