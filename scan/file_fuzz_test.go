@@ -62,6 +62,11 @@ type fuzzLog struct {
 	pos     []state.FilePos
 	nextID  int
 	nline   int
+	// late: .1 is the file a rename rotation moved away and the writer has written nothing
+	// to the new log since, so it may still write to .1 (it holds it open until it reopens
+	// the log). A copy made by copytruncate is written by nobody, and one writer never goes
+	// back to the old file once it writes to the new one.
+	late bool
 }
 
 const (
@@ -80,6 +85,9 @@ func newFuzzLog(t *testing.T) *fuzzLog {
 
 func (m *fuzzLog) appendTo(suffix, s string) {
 	m.t.Helper()
+	if suffix == "" {
+		m.late = false
+	}
 	ff := m.files[suffix]
 	if ff == nil {
 		m.nextID++
@@ -192,6 +200,7 @@ func (m *fuzzLog) op(b byte) {
 		}
 		m.files[".1"] = m.files[""]
 		delete(m.files, "")
+		m.late = true
 	case 3: // compress a rotated file
 		var plain []int
 		for _, n := range m.rotated() {
@@ -231,8 +240,9 @@ func (m *fuzzLog) op(b byte) {
 		m.files[".1"] = m.files[""]
 		m.nextID++
 		m.files[""] = &fuzzFile{id: m.nextID}
+		m.late = false
 	case 5: // late write to the renamed file
-		if ff := m.files[".1"]; ff != nil && !ff.gz {
+		if ff := m.files[".1"]; ff != nil && !ff.gz && m.late {
 			m.appendTo(".1", m.newLine(".1")+"\n")
 		}
 	case 6: // delete the oldest rotated file
