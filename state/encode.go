@@ -7,8 +7,10 @@ import (
 	"sync"
 )
 
-// appendState appends the JSON of s to b, the same bytes as json.Marshal(s) (TestEncodeAsJSON
-// and FuzzEncode check it), written directly: the compact strings of failures, bans and
+// appendState appends the JSON of s to b, the same bytes as json.Marshal(s) for a state that
+// Decode or New made (TestEncodeAsJSON and FuzzEncode check it; a map that Load or LoadLazy
+// read and that did not change is written as the text it was read from, see ahead), written
+// directly: the compact strings of failures, bans and
 // ban_history, the history's runs, bans and per-IP counts go into the one buffer without an
 // intermediate copy, without encoding/json escaping strings that need no escape, and without
 // its reflection per record. The small parts (files, outbox, crowdsec, whose fleet
