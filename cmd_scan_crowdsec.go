@@ -90,6 +90,9 @@ func (e *env) tidyCrowdsec(st *state.State) {
 
 // noteFirst records the first failure of a ban this run decides, for the alert pushed.
 func (e *env) noteFirst(jail, key string, first int64) {
+	if e.cfg.Crowdsec == nil || !e.cfg.Crowdsec.Push {
+		return // nothing is pushed: a first run that bans a botnet need not note 100,000
+	}
 	if e.firsts == nil {
 		e.firsts = map[string]int64{}
 	}
