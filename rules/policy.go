@@ -204,13 +204,13 @@ func pruneSlack(findTime int64) int64 { return min(findTime/10, 3600) }
 // CurrentlyFailed counts the IPs with at least one failure in (now - findtime, now].
 func (j *Jail) CurrentlyFailed(js *state.Jail, now int64) int {
 	n := 0
-	for _, ts := range js.FailureTimes() {
+	js.EachFailure(func(_ string, ts []int64) { // left as text by state.LoadLazy: not decoded
 		for _, t := range ts {
 			if t > now-j.FindTime && t <= now {
 				n++
 				break
 			}
 		}
-	}
+	})
 	return n
 }

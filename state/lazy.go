@@ -106,3 +106,29 @@ func (j *Jail) OldestFailure() (t int64, ok bool) {
 
 // Lazy reports whether the jail's failures are still the text LoadLazy read.
 func (j *Jail) Lazy() bool { return j.lazy != "" }
+
+// EachFailure calls fn with the times of each key's failures, ascending, without decoding the
+// failures LoadLazy left as text into a map (the slice passed is reused between calls).
+// Reading only, for status and the metrics of a run that decoded nothing.
+func (j *Jail) EachFailure(fn func(key string, ts []int64)) {
+	if j.lazy == "" || len(j.Failures) > 0 {
+		for k, ts := range j.FailureTimes() {
+			fn(k, ts)
+		}
+		return
+	}
+	var ts []int64
+	_ = eachPair(j.lazy[1:], func(key, val string) error { // checked by lazyFailures
+		ts = ts[:0]
+		var t int64
+		for val != "" {
+			var num string
+			num, val, _ = strings.Cut(val, ",")
+			d, _ := parseIntBase(num, 36)
+			t += d
+			ts = append(ts, t)
+		}
+		fn(key, ts)
+		return nil
+	})
+}

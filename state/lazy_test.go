@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -105,4 +106,31 @@ func FuzzLazyFailures(f *testing.F) {
 			t.Fatalf("%q: lazy oldest %d, %d keys; eager %d (%v), %d keys", s, j.lazyOldest, j.lazyKeys, oldest, ok, len(m))
 		}
 	})
+}
+
+// TestEachFailure: EachFailure gives, from the text LoadLazy left, the keys and times the
+// decoded map holds, and leaves the text undecoded.
+func TestEachFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := Save(path, botnet(500, 4, 0)); err != nil {
+		t.Fatal(err)
+	}
+	eager, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy, err := LoadLazy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*State{eager, lazy} {
+		got := Failures{}
+		s.Jails["postfix-sasl"].EachFailure(func(k string, ts []int64) { got[k] = slices.Clone(ts) })
+		if !reflect.DeepEqual(got, eager.Jails["postfix-sasl"].Failures) {
+			t.Errorf("EachFailure gave %d keys, differing from the %d decoded", len(got), len(eager.Jails["postfix-sasl"].Failures))
+		}
+	}
+	if !lazy.Jails["postfix-sasl"].Lazy() {
+		t.Error("EachFailure decoded the failures")
+	}
 }
