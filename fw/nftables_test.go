@@ -150,6 +150,18 @@ func TestNFTReconcile(t *testing.T) {
 			want:  nftSasl("192.0.2.1", ""),
 		},
 		{
+			name:   "elements given a comment by hand are not ours: replaced",
+			before: []Jail{nftJail(sasl("192.0.2.1", "2001:db8::1"))},
+			edit: [][]string{
+				{"delete", "element", "inet", NFTTable, "f2b-sasl-v4", "{", "192.0.2.1", "}"},
+				{"add", "element", "inet", NFTTable, "f2b-sasl-v4", "{", "192.0.2.1", "comment", `"by hand"`, "}"},
+				{"delete", "element", "inet", NFTTable, "f2b-sasl-v6", "{", "2001:db8::1", "}"},
+				{"add", "element", "inet", NFTTable, "f2b-sasl-v6", "{", "2001:db8::1", "comment", `"by hand"`, "}"},
+			},
+			jails: []Jail{nftJail(sasl("192.0.2.1", "2001:db8::1"))},
+			want:  nftSasl("192.0.2.1", "2001:db8::1"),
+		},
+		{
 			name:   "set redeclared by hand is recreated",
 			before: []Jail{nftJail(sasl("192.0.2.1"))},
 			edit: [][]string{
