@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,6 +76,7 @@ func cmdScan(c *cli.Context) error {
 			rec = st.History.Recorder(j.Name, e.now.Unix())
 		}
 		err := e.scanJail(c.Context, j, st.Jail(j.Name), st.Jails, rec)
+		rec.Flush() // the run's failures into the history's per-IP counts
 		if n := e.held[j.Name]; n > 0 {
 			e.log.logf(levelError, "actions", j.Name, "%d addresses reached maxretry but were not banned: max_new_bans_per_run is %d (filter %s)", n, j.MaxNewBans, j.FilterSpec)
 			failed = true
@@ -297,7 +299,11 @@ func (q *failureQueue) wait() {
 func (e *env) failure(j *rules.Jail, js *state.Jail, jails map[string]*state.Jail, host netip.Addr, t time.Time, now int64, rec *state.Recorder) {
 	a := j.Failure(js, jails, host, t.Unix(), now)
 	if a.Outcome == rules.Counted || a.Outcome == rules.Banned || a.Outcome == rules.TooLate || a.Outcome == rules.Held {
-		rec.Failure(a.IP.String()) // what Total failed counts
+		ip := a.Key // the address itself, but for an IPv6 prefix key
+		if strings.Contains(ip, "/") {
+			ip = a.IP.String()
+		}
+		rec.Failure(ip) // what Total failed counts
 	}
 	if a.Outcome == rules.Banned {
 		rec.Ban(a.Key, a.Ban.End, false)

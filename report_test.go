@@ -37,7 +37,9 @@ jails:
 	st := state.New()
 	h := st.History
 	run := func(jail string, now int64, f func(r *state.Recorder)) {
-		f(h.Recorder(jail, now))
+		r := h.Recorder(jail, now)
+		f(r)
+		r.Flush()
 		h.Prune(now, 31)
 	}
 	fail := func(r *state.Recorder, ip string, n int) {

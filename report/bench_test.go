@@ -53,6 +53,7 @@ func busyState(b *testing.B) (path string, size int64) {
 					r.Ban(ip, now+600, false)
 				}
 			}
+			r.Flush()
 			st.History.Prune(now, benchHistDays)
 		}
 		dir, err := os.MkdirTemp("", "report-bench")

@@ -13,7 +13,9 @@ func TestEncodeAsJSON(t *testing.T) {
 	odd.Jails["amp&"] = &Jail{Cursor: "del\x7f", QuietSince: 9, Unmatched: 2}
 	odd.Jails["nil"] = nil
 	odd.History.Jails["nil"] = nil
-	odd.History.Recorder("j", 5000).Failure("192.0.2.1")
+	oddRec := odd.History.Recorder("j", 5000)
+	oddRec.Failure("192.0.2.1")
+	oddRec.Flush()
 	odd.History.Jails["j"].Hours[-3600] = nil
 	odd.LastSuccess = 7
 	// Big enough for the maps to be written ahead, in parallel (writeAhead), with the
@@ -26,6 +28,7 @@ func TestEncodeAsJSON(t *testing.T) {
 		bj.Bans[ip] = Ban{Start: ts[0], End: ts[0] + 600, Count: 2}
 		bj.BanHistory[ip] = BanRecord{Count: 2, Last: ts[0]}
 	}
+	rec.Flush()
 	if pre := writeAhead(big); len(pre) < 5 {
 		t.Fatalf("writeAhead wrote %d maps of the big state, want 5", len(pre))
 	}

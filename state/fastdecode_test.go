@@ -23,6 +23,7 @@ func fastSamples() []*State {
 	withHistory := sample()
 	r := withHistory.History.Recorder("postfix-sasl", 1000)
 	r.Failure("192.0.2.7")
+	r.Flush()
 	r.Ban("192.0.2.7", 1600, false)
 	r.Ban("2001:db8::/64", -1, true)
 	r.Lines(12)

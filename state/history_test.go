@@ -33,6 +33,7 @@ func TestRecorder(t *testing.T) {
 	r.Failure("192.0.2.7")
 	r.Failure("192.0.2.7")
 	r.Failure("198.51.100.1")
+	r.Flush()
 	r.Ban("192.0.2.7", now+600, false)
 	r.Ban("203.0.113.5", -1, true)
 	r.Unban("198.51.100.9", false)
@@ -78,6 +79,7 @@ func TestPrune(t *testing.T) {
 	for now := int64(day0 + 60); now < day0+40*86400; now += 6 * 3600 {
 		r := h.Recorder("j", now)
 		r.Failure("192.0.2.7")
+		r.Flush()
 		r.Ban("192.0.2.7", now+3600, false)
 		h.Prune(now, 3)
 		last = now
@@ -111,6 +113,7 @@ func TestHistoryRoundTrip(t *testing.T) {
 	s := sample()
 	r := s.History.Recorder("postfix-sasl", day0+100)
 	r.Failure("2001:db8::1")
+	r.Flush()
 	r.Ban("2001:db8::1", -1, true)
 	r.Lines(7)
 	s.History.Prune(day0+100, 31)
@@ -165,5 +168,32 @@ func TestHistoryCorrupt(t *testing.T) {
 				t.Fatalf("error %v, want %q naming %s", err, tt.wantErr, path)
 			}
 		})
+	}
+}
+
+// TestRecorderFlush: failures count in the per-IP buckets once flushed, and two runs of the
+// same hour (the second finding the buckets there) add up; the first run's map is not shared
+// between the day's and the hour's bucket.
+func TestRecorderFlush(t *testing.T) {
+	h := NewHistory()
+	now := int64(day0 + 3600 + 60)
+	r := h.Recorder("j", now)
+	r.Failure("192.0.2.7")
+	r.Failure("192.0.2.8")
+	if len(h.Jail("j").Days) != 0 {
+		t.Fatal("counted in the buckets before Flush")
+	}
+	r.Flush()
+	r2 := h.Recorder("j", now+60)
+	r2.Failure("192.0.2.7")
+	r2.Failure("192.0.2.9")
+	r2.Flush()
+	want := map[string]int64{"192.0.2.7": 2, "192.0.2.8": 1, "192.0.2.9": 1}
+	j := h.Jail("j")
+	if got := j.Days[DayKey(now)].Map(); !reflect.DeepEqual(got, want) {
+		t.Errorf("day: %v, want %v", got, want)
+	}
+	if got := j.IPHours[HourKey(now)].Map(); !reflect.DeepEqual(got, want) {
+		t.Errorf("hour: %v, want %v", got, want)
 	}
 }
