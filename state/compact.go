@@ -91,20 +91,47 @@ func (m BanHistory) appendText(b []byte) []byte {
 }
 
 // UnmarshalJSON reads the string MarshalText writes, or a schema 1 object of arrays.
-func (f *Failures) UnmarshalJSON(data []byte) error {
+func (f *Failures) UnmarshalJSON(data []byte) error { return unmarshalCompact(data, f, f.fromText) }
+
+// appendTimes appends to dst the times of one key's failures, val ("first,delta,..." in base).
+func appendTimes(dst []int64, val string, base int) ([]int64, error) {
+	start := len(dst)
+	prev := int64(0)
+	for val != "" {
+		var num string
+		num, val, _ = strings.Cut(val, ",")
+		d, err := parseIntBase(num, base)
+		if err != nil {
+			return dst, err
+		}
+		if d < 0 && len(dst) > start {
+			return dst, errors.New("timestamps not ascending")
+		}
+		prev += d
+		dst = append(dst, prev)
+	}
+	if len(dst) == start {
+		return dst, errors.New("no times")
+	}
+	return dst, nil
+}
+
+// unmarshalCompact reads into dst the JSON string of a compact map (with fromText) or, from a
+// schema 1 file, the JSON object.
+func unmarshalCompact[M ~map[string]V, V any](data []byte, dst *M, fromText func(string) error) error {
 	if data[0] != '"' {
-		var m map[string][]int64
-		if err := json.Unmarshal(data, &m); err != nil {
+		var v map[string]V // not M, whose UnmarshalJSON this is
+		if err := json.Unmarshal(data, &v); err != nil {
 			return err
 		}
-		*f = m
+		*dst = v
 		return nil
 	}
 	s, err := unquote(data)
 	if err != nil {
 		return err
 	}
-	return f.fromText(s)
+	return fromText(s)
 }
 
 // fromText reads the text MarshalText writes.
@@ -118,22 +145,9 @@ func (f *Failures) fromText(s string) error {
 	m := make(Failures, strings.Count(s, "="))
 	err := eachPair(s, func(key, val string) error {
 		start := len(all)
-		prev := int64(0)
-		for val != "" {
-			var num string
-			num, val, _ = strings.Cut(val, ",")
-			d, err := parseIntBase(num, base)
-			if err != nil {
-				return err
-			}
-			if d < 0 && len(all) > start {
-				return errors.New("timestamps not ascending")
-			}
-			prev += d
-			all = append(all, prev)
-		}
-		if len(all) == start {
-			return errors.New("no times")
+		var err error
+		if all, err = appendTimes(all, val, base); err != nil {
+			return err
 		}
 		m[key] = all[start:len(all):len(all)] // full: an append or insert copies, never overwrites the next key's
 		return nil
@@ -146,21 +160,7 @@ func (f *Failures) fromText(s string) error {
 }
 
 // UnmarshalJSON reads the string MarshalText writes, or a schema 1 object.
-func (m *Bans) UnmarshalJSON(data []byte) error {
-	if data[0] != '"' {
-		var v map[string]Ban
-		if err := json.Unmarshal(data, &v); err != nil {
-			return err
-		}
-		*m = v
-		return nil
-	}
-	s, err := unquote(data)
-	if err != nil {
-		return err
-	}
-	return m.fromText(s)
-}
+func (m *Bans) UnmarshalJSON(data []byte) error { return unmarshalCompact(data, m, m.fromText) }
 
 // fromText reads the text MarshalText writes.
 func (m *Bans) fromText(s string) error {
@@ -187,21 +187,7 @@ func (m *Bans) fromText(s string) error {
 }
 
 // UnmarshalJSON reads the string MarshalText writes, or a schema 1 object.
-func (m *BanHistory) UnmarshalJSON(data []byte) error {
-	if data[0] != '"' {
-		var v map[string]BanRecord
-		if err := json.Unmarshal(data, &v); err != nil {
-			return err
-		}
-		*m = v
-		return nil
-	}
-	s, err := unquote(data)
-	if err != nil {
-		return err
-	}
-	return m.fromText(s)
-}
+func (m *BanHistory) UnmarshalJSON(data []byte) error { return unmarshalCompact(data, m, m.fromText) }
 
 // fromText reads the text MarshalText writes.
 func (m *BanHistory) fromText(s string) error {

@@ -119,15 +119,7 @@ func (j *Jail) EachFailure(fn func(key string, ts []int64)) {
 	}
 	var ts []int64
 	_ = eachPair(j.lazy[1:], func(key, val string) error { // checked by lazyFailures
-		ts = ts[:0]
-		var t int64
-		for val != "" {
-			var num string
-			num, val, _ = strings.Cut(val, ",")
-			d, _ := parseIntBase(num, 36)
-			t += d
-			ts = append(ts, t)
-		}
+		ts, _ = appendTimes(ts[:0], val, 36)
 		fn(key, ts)
 		return nil
 	})
