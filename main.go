@@ -221,10 +221,13 @@ func setup(c *cli.Context) (*env, error) {
 		j.Self = self
 	}
 	e := &env{held: map[string]int{}, self: self, cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: log.flush,
-		firewall: firewalls{fw.New(fw.Options{}), fw.NewNFTables("")}}
+	}
 	if s := c.String("state"); s != "" {
 		e.statePath = s
 	}
+	nft := fw.NewNFTables("")
+	nft.Cache = e.statePath + ".nft" // the table the last run left, beside the state
+	e.firewall = firewalls{fw.New(fw.Options{}), nft}
 	outs := []io.Writer{c.App.ErrWriter}
 	if cfg.LogFile != "" {
 		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)

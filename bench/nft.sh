@@ -42,7 +42,8 @@ t_rescan=$(secs scan)
 rss2=$(cat "$out/nft-rss")
 {
 	echo "add table inet raw"
-	echo "add set inet raw s { type ipv4_addr; flags interval; }"
+	# the declaration of the scan's set: "flags interval" only when it holds a prefix
+	echo "add set inet raw s { $(nft list set inet fail2ban-scan f2b-postfix-sasl-v4 | sed -n 's/^[[:space:]]*\(type .*\|flags .*\)$/\1;/p' | tr '\n' ' ')}"
 	printf 'add element inet raw s { '
 	nft list set inet fail2ban-scan f2b-postfix-sasl-v4 | sed -n '/elements = {/,/}/p' | sed 's/elements = {//; s/}//' | tr -d ' \t\n'
 	echo ' }'

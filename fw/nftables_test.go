@@ -1,12 +1,14 @@
 package fw
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -85,7 +87,10 @@ const nftSaslChain = `  chain f2b-sasl {
 // nftSasl is the table of the sasl jail with the given v4 and v6 element lines ("" none).
 func nftSasl(v4, v6 string) string {
 	set := func(name, typ, elems string) string {
-		s := "  set " + name + " {\n    type " + typ + "\n    flags interval\n"
+		s := "  set " + name + " {\n    type " + typ + "\n"
+		if strings.Contains(elems, "/") { // an interval set only when it holds a prefix
+			s += "    flags interval\n"
+		}
 		if elems != "" {
 			s += "    elements = { " + elems + " }\n"
 		}
@@ -120,6 +125,12 @@ func TestNFTReconcile(t *testing.T) {
 			want:   nftSasl("192.0.2.0/24, 198.51.100.0/25", ""),
 		},
 		{
+			name:   "the last prefix goes: the set is a plain set again",
+			before: []Jail{nftJail(sasl("192.0.2.0/24", "2001:db8::/64", "2001:db8:1::1"))},
+			jails:  []Jail{nftJail(sasl("192.0.2.1", "2001:db8:1::1"))},
+			want:   nftSasl("192.0.2.1", "2001:db8:1::1"),
+		},
+		{
 			name:   "set flushed by hand is healed",
 			before: []Jail{nftJail(sasl("192.0.2.1", "2001:db8::1"))},
 			edit:   [][]string{{"flush", "set", "inet", NFTTable, "f2b-sasl-v4"}},
@@ -137,8 +148,15 @@ func TestNFTReconcile(t *testing.T) {
 			want:  nftSasl("192.0.2.1", ""),
 		},
 		{
-			name:   "rule edited, foreign chain, set and element removed",
+			name:   "element added by hand to a plain set is removed",
 			before: []Jail{nftJail(sasl("192.0.2.1"))},
+			edit:   [][]string{{"add", "element", "inet", NFTTable, "f2b-sasl-v4", "{", "10.0.0.9", "}"}},
+			jails:  []Jail{nftJail(sasl("192.0.2.1"))},
+			want:   nftSasl("192.0.2.1", ""),
+		},
+		{
+			name:   "rule edited, foreign chain, set and element removed",
+			before: []Jail{nftJail(sasl("192.0.2.1", "198.51.100.0/24"))},
 			edit: [][]string{
 				{"add", "rule", "inet", NFTTable, "f2b-sasl", "tcp", "dport", "143", "accept"},
 				{"add", "chain", "inet", NFTTable, "other", "{", "type", "filter", "hook", "input", "priority", "0", ";", "}"},
@@ -146,8 +164,8 @@ func TestNFTReconcile(t *testing.T) {
 				{"add", "set", "inet", NFTTable, "s", "{", "type", "ipv4_addr", ";", "}"},
 				{"add", "element", "inet", NFTTable, "f2b-sasl-v4", "{", "10.0.0.1-10.0.0.5", "}"},
 			},
-			jails: []Jail{nftJail(sasl("192.0.2.1"))},
-			want:  nftSasl("192.0.2.1", ""),
+			jails: []Jail{nftJail(sasl("192.0.2.1", "198.51.100.0/24"))},
+			want:  nftSasl("192.0.2.1, 198.51.100.0/24", ""),
 		},
 		{
 			name:   "elements given a comment by hand are not ours: replaced",
@@ -167,7 +185,7 @@ func TestNFTReconcile(t *testing.T) {
 			edit: [][]string{
 				{"delete", "chain", "inet", NFTTable, "f2b-sasl"},
 				{"delete", "set", "inet", NFTTable, "f2b-sasl-v4"},
-				{"add", "set", "inet", NFTTable, "f2b-sasl-v4", "{", "type", "ipv4_addr", ";", "}"},
+				{"add", "set", "inet", NFTTable, "f2b-sasl-v4", "{", "type", "ipv4_addr", ";", "flags", "interval", ";", "}"},
 			},
 			jails: []Jail{nftJail(sasl("192.0.2.1"))},
 			want:  nftSasl("192.0.2.1", ""),
@@ -175,15 +193,15 @@ func TestNFTReconcile(t *testing.T) {
 		{
 			name:  "drop, all ports, protocol all",
 			jails: []Jail{nftJail(Jail{Name: "a", Protocol: "all", BlockType: "DROP", Ports: []string{"all"}, Bans: addrs("192.0.2.9")})},
-			want: "table inet fail2ban-scan {\n  set f2b-a-v4 {\n    type ipv4_addr\n    flags interval\n    elements = { 192.0.2.9 }\n  }\n\n" +
-				"  set f2b-a-v6 {\n    type ipv6_addr\n    flags interval\n  }\n\n  chain f2b-a {\n    type filter hook input priority filter - 1; policy accept;\n" +
+			want: "table inet fail2ban-scan {\n  set f2b-a-v4 {\n    type ipv4_addr\n    elements = { 192.0.2.9 }\n  }\n\n" +
+				"  set f2b-a-v6 {\n    type ipv6_addr\n  }\n\n  chain f2b-a {\n    type filter hook input priority filter - 1; policy accept;\n" +
 				"    ip saddr @f2b-a-v4 drop\n    ip6 saddr @f2b-a-v6 drop\n  }\n}",
 		},
 		{
 			name:  "ports of both protocols, a range",
 			jails: []Jail{nftJail(Jail{Name: "a", Protocol: "all", Ports: []string{"smtp", "1000:2000"}})},
-			want: "table inet fail2ban-scan {\n  set f2b-a-v4 {\n    type ipv4_addr\n    flags interval\n  }\n\n" +
-				"  set f2b-a-v6 {\n    type ipv6_addr\n    flags interval\n  }\n\n  chain f2b-a {\n    type filter hook input priority filter - 1; policy accept;\n" +
+			want: "table inet fail2ban-scan {\n  set f2b-a-v4 {\n    type ipv4_addr\n  }\n\n" +
+				"  set f2b-a-v6 {\n    type ipv6_addr\n  }\n\n  chain f2b-a {\n    type filter hook input priority filter - 1; policy accept;\n" +
 				"    meta l4proto { tcp, udp } th dport { 25, 1000-2000 } ip saddr @f2b-a-v4 reject with icmp port-unreachable\n" +
 				"    meta l4proto { tcp, udp } th dport { 25, 1000-2000 } ip6 saddr @f2b-a-v6 reject with icmpv6 port-unreachable\n  }\n}",
 		},
@@ -200,32 +218,44 @@ func TestNFTReconcile(t *testing.T) {
 			want:   "",
 		},
 	}
+	// Each case twice: listing the table every run, and with the cache, where the second run
+	// (and, after an edit by hand, the first run that must see the edit) is told by the
+	// generation whether to trust it.
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			isolateNFT(t)
-			ctx := context.Background()
-			fw := NewNFTables("")
-			if tt.before != nil {
-				if _, err := fw.Reconcile(ctx, tt.before, nil, false); err != nil {
-					t.Fatalf("before: %v", err)
+		for _, cache := range []bool{false, true} {
+			name := tt.name
+			if cache {
+				name += " (cache)"
+			}
+			t.Run(name, func(t *testing.T) {
+				isolateNFT(t)
+				ctx := context.Background()
+				fw := NewNFTables("")
+				if cache {
+					fw.Cache = filepath.Join(t.TempDir(), "state.json.nft")
 				}
-			}
-			for _, args := range tt.edit {
-				nftRun(t, args...)
-			}
-			plan, err := fw.Reconcile(ctx, tt.jails, nil, false)
-			if err != nil {
-				t.Fatalf("Reconcile: %v\nplan:\n%s", err, plan)
-			}
-			if got, want := nftDump(t), sortBlocks(tt.want); got != want {
-				t.Errorf("table:\n%s\nwant:\n%s\nplan:\n%s", got, want, plan)
-			}
-			// Level-triggered: a second run with the same jails changes nothing.
-			plan, err = fw.Reconcile(ctx, tt.jails, nil, false)
-			if err != nil || !plan.Empty() {
-				t.Errorf("second Reconcile: %v, plan:\n%s", err, plan)
-			}
-		})
+				if tt.before != nil {
+					if _, err := fw.Reconcile(ctx, tt.before, nil, false); err != nil {
+						t.Fatalf("before: %v", err)
+					}
+				}
+				for _, args := range tt.edit {
+					nftRun(t, args...)
+				}
+				plan, err := fw.Reconcile(ctx, tt.jails, nil, false)
+				if err != nil {
+					t.Fatalf("Reconcile: %v\nplan:\n%s", err, plan)
+				}
+				if got, want := nftDump(t), sortBlocks(tt.want); got != want {
+					t.Errorf("table:\n%s\nwant:\n%s\nplan:\n%s", got, want, plan)
+				}
+				// Level-triggered: a second run with the same jails changes nothing.
+				plan, err = fw.Reconcile(ctx, tt.jails, nil, false)
+				if err != nil || !plan.Empty() {
+					t.Errorf("second Reconcile: %v, plan:\n%s", err, plan)
+				}
+			})
+		}
 	}
 }
 
@@ -386,4 +416,64 @@ func BenchmarkNFT100k(b *testing.B) {
 		b.Fatalf("rescan: %v, %d changes", err, len(plan.Families[0].Ops))
 	}
 	b.ReportMetric(time.Since(start).Seconds(), "rescan-s")
+}
+
+// TestNFTCache: while the ruleset's generation is the one the last run left, a run does not
+// list the table (nft is run through a script that logs its arguments); a change by hand, or
+// any table's change, moves the generation on, and the next run lists the table and heals it.
+// A cache of another boot or namespace, or cut short, is not trusted.
+func TestNFTCache(t *testing.T) {
+	nft := isolateNFT(t)
+	dir := t.TempDir()
+	calls, wrapper := filepath.Join(dir, "calls"), filepath.Join(dir, "nft")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\necho \"$*\" >> "+calls+"\nexec "+nft+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := NewNFTables(wrapper)
+	f.Cache = filepath.Join(dir, "state.json.nft")
+	ctx := context.Background()
+	step := func(what string, jails []Jail, wantList bool, want string) {
+		t.Helper()
+		plan, err := f.Reconcile(ctx, jails, nil, false)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		b, _ := os.ReadFile(calls)
+		os.Remove(calls)
+		if listed := strings.Contains(string(b), "list table"); listed != wantList {
+			t.Errorf("%s: listed the table: %v, want %v (nft calls: %q; plan:\n%s)", what, listed, wantList, b, plan)
+		}
+		if got := nftDump(t); got != want {
+			t.Errorf("%s: table:\n%s\nwant:\n%s", what, got, want)
+		}
+	}
+	one := []Jail{nftJail(sasl("192.0.2.1", "2001:db8::1"))}
+	two := []Jail{nftJail(sasl("192.0.2.1", "192.0.2.2", "2001:db8::1"))}
+	step("first run", one, true, nftSasl("192.0.2.1", "2001:db8::1"))
+	step("nothing new", one, false, nftSasl("192.0.2.1", "2001:db8::1"))
+	step("a new ban", two, false, nftSasl("192.0.2.1, 192.0.2.2", "2001:db8::1"))
+	step("nothing new after the ban", two, false, nftSasl("192.0.2.1, 192.0.2.2", "2001:db8::1"))
+	nftRun(t, "delete", "element", "inet", NFTTable, "f2b-sasl-v4", "{", "192.0.2.2", "}")
+	step("an element deleted by hand", two, true, nftSasl("192.0.2.1, 192.0.2.2", "2001:db8::1"))
+	step("nothing new after healing", two, false, nftSasl("192.0.2.1, 192.0.2.2", "2001:db8::1"))
+	nftRun(t, "add", "table", "ip", "other")
+	step("another table added", two, true, nftSasl("192.0.2.1, 192.0.2.2", "2001:db8::1"))
+	for what, edit := range map[string]func([]byte) []byte{
+		"a cache of another boot":      func(b []byte) []byte { return bytes.Replace(b, []byte(", boot "), []byte(", boot 0"), 1) },
+		"a cache of another namespace": func(b []byte) []byte { return bytes.Replace(b, []byte("namespace "), []byte("namespace 1"), 1) },
+		"a cache cut short":            func(b []byte) []byte { return b[:len(b)-20] },
+	} {
+		b, err := os.ReadFile(f.Cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f.Cache, edit(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		step(what, two, true, nftSasl("192.0.2.1, 192.0.2.2", "2001:db8::1"))
+	}
+	step("flush", nil, false, "")
+	if _, err := os.Stat(f.Cache); !os.IsNotExist(err) {
+		t.Errorf("the cache is left after the table went: %v", err)
+	}
 }

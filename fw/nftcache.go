@@ -1,0 +1,139 @@
+package fw
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// The table a run leaves is kept in NFTables.Cache, as "nft list table"
+// prints it, with the ruleset generation (nftGen) that followed: while the
+// generation is still that one, nothing has changed any table since, and the
+// next run diffs against the file instead of listing 100,000 elements again
+// (0.8 s of nft's and the kernel's time; the kernel walks a set from its
+// first element again for every 32 KB of a dump). Any change, ours or
+// anybody's, moves the generation on, and the run after it lists the table.
+//
+// The first line names what the generation counts in: the boot (a counter
+// that starts again at every boot) and the network namespace.
+
+// nftCacheHead is the cache's first line for generation gen here, or "" when
+// this host's boot or network namespace cannot be told.
+func nftCacheHead(gen uint32) string {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	var ns syscall.Stat_t
+	if err := syscall.Stat("/proc/self/ns/net", &ns); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("# fail2ban-scan: table %s at nftables generation %d, network namespace %d:%d, boot %s\n",
+		nftTableRef, gen, ns.Dev, ns.Ino, strings.TrimSpace(string(boot)))
+}
+
+// readCache returns the table the cache holds when it is the table of
+// generation gen here, else nil.
+func (f *NFTables) readCache(gen uint32) *nftLive {
+	if f.Cache == "" {
+		return nil
+	}
+	head := nftCacheHead(gen)
+	b, err := os.ReadFile(f.Cache)
+	if head == "" || err != nil || !bytes.HasPrefix(b, []byte(head)) {
+		return nil
+	}
+	live, err := parseNFT(b[len(head):])
+	if err != nil || !live.exists {
+		return nil
+	}
+	return live
+}
+
+// writeCache keeps live as the table of generation gen; a nil live (no
+// table) removes the cache. It is a cache: when it cannot be written, the
+// next run lists the table.
+func (f *NFTables) writeCache(gen uint32, live *nftLive) {
+	if f.Cache == "" {
+		return
+	}
+	head := nftCacheHead(gen)
+	if live == nil || !live.exists || head == "" {
+		os.Remove(f.Cache)
+		return
+	}
+	// One name: runs that write it hold the state's lock, and one killed before the rename
+	// leaves one file, which the next overwrites.
+	tmp := filepath.Join(filepath.Dir(f.Cache), "."+filepath.Base(f.Cache)+".tmp")
+	err := os.WriteFile(tmp, append([]byte(head), live.listing()...), 0o600)
+	if err == nil {
+		err = os.Rename(tmp, f.Cache)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		os.Remove(f.Cache)
+	}
+}
+
+// listing is live as "nft list table" prints it (parseNFT reads it back).
+func (l *nftLive) listing() []byte {
+	var b bytes.Buffer
+	b.WriteString("table " + nftTableRef + " {\n")
+	for _, name := range slices.Sorted(maps.Keys(l.sets)) {
+		s := l.sets[name]
+		b.WriteString("\tset " + name + " {\n")
+		for _, d := range s.decl {
+			b.WriteString("\t\t" + d + "\n")
+		}
+		if len(s.elems) > 0 {
+			b.WriteString("\t\telements = { ")
+			for i, e := range s.elems {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(e)
+			}
+			b.WriteString(" }\n")
+		}
+		b.WriteString("\t}\n")
+	}
+	for _, name := range slices.Sorted(maps.Keys(l.chains)) {
+		c := l.chains[name]
+		b.WriteString("\tchain " + name + " {\n")
+		if c.hook != "" {
+			b.WriteString("\t\t" + c.hook + "\n")
+		}
+		for _, r := range c.rules {
+			b.WriteString("\t\t" + r + "\n")
+		}
+		b.WriteString("\t}\n")
+	}
+	b.WriteString("}\n")
+	return b.Bytes()
+}
+
+// wantLive is the table nftDiff writes for jails (nil when there is none):
+// nftDiff(wantLive(jails), jails) is empty.
+func wantLive(jails []Jail) *nftLive {
+	if len(jails) == 0 {
+		return nil
+	}
+	live := &nftLive{exists: true, sets: map[string]*liveSet{}, chains: map[string]*liveChain{}}
+	for _, j := range jails {
+		for fam, name := range setNames(j.Name) {
+			bans := familyBans(Family(fam), j.Bans)
+			s := &liveSet{decl: setDecl(Family(fam), bans), elems: make([]string, len(bans))}
+			for i, p := range bans {
+				s.elems[i] = elemText(p)
+			}
+			live.sets[name] = s
+		}
+		live.chains[ChainName(j.Name)] = &liveChain{hook: nftHook, rules: nftRules(j)}
+	}
+	return live
+}
