@@ -8,9 +8,10 @@ import (
 	"strings"
 )
 
-// check validates a decoded jail (named name) and makes its maps non-nil. Every error names
+// check validates a decoded jail (named name) and makes its maps non-nil; the keys of the maps
+// in checked were checked already. Every error names
 // the key, as jails.NAME.bans."KEY": what is wrong.
-func (j *Jail) check(name string) error {
+func (j *Jail) check(name string, checked map[any]bool) error {
 	j.init()
 	switch {
 	case j.TotalFailed < 0:
@@ -29,7 +30,7 @@ func (j *Jail) check(name string) error {
 		return fmt.Errorf("jails.%s.quiet_since: negative (%d)", name, j.QuietSince)
 	}
 	for ip, ts := range j.Failures {
-		if err := checkIPKey(ip); err != nil {
+		if err := j.checkKey(checked[&j.Failures], ip); err != nil {
 			return fmt.Errorf("jails.%s.failures.%q: %w", name, ip, err)
 		}
 		if !slices.IsSorted(ts) {
@@ -40,7 +41,7 @@ func (j *Jail) check(name string) error {
 		}
 	}
 	for ip, b := range j.Bans {
-		if err := checkIPKey(ip); err != nil {
+		if err := j.checkKey(checked[&j.Bans], ip); err != nil {
 			return fmt.Errorf("jails.%s.bans.%q: %w", name, ip, err)
 		}
 		switch {
@@ -55,7 +56,7 @@ func (j *Jail) check(name string) error {
 		}
 	}
 	for ip, r := range j.BanHistory {
-		if err := checkIPKey(ip); err != nil {
+		if err := j.checkKey(checked[&j.BanHistory], ip); err != nil {
 			return fmt.Errorf("jails.%s.ban_history.%q: %w", name, ip, err)
 		}
 		if r.Count < 1 {
@@ -75,6 +76,14 @@ func (j *Jail) check(name string) error {
 		}
 	}
 	return nil
+}
+
+// checkKey is checkIPKey(key), or nil when the map's keys were checked as they were decoded.
+func (j *Jail) checkKey(checked bool, key string) error {
+	if checked {
+		return nil
+	}
+	return checkIPKey(key)
 }
 
 // checkIPKey reports what is wrong with a key of a jail's bans or failures, or nil. A key is an

@@ -135,7 +135,13 @@ func unmarshalCompact[M ~map[string]V, V any](data []byte, dst *M, fromText func
 }
 
 // fromText reads the text MarshalText writes.
-func (f *Failures) fromText(s string) error {
+func (f *Failures) fromText(s string) error { _, err := f.decodeText(s, false); return err }
+
+// decodeText reads the text MarshalText writes; with check, it also checks every key
+// (checkIPKey) and returns the map's sum, while the text is at hand: done later over the map,
+// both walk 100,000 strings scattered in memory.
+func (f *Failures) decodeText(s string, check bool) (uint64, error) {
+	var sum uint64
 	base := 10 // schema 2
 	if s != "" && s[0] == radixMark {
 		base, s = 36, s[1:]
@@ -149,21 +155,32 @@ func (f *Failures) fromText(s string) error {
 		if all, err = appendTimes(all, val, base); err != nil {
 			return err
 		}
-		m[key] = all[start:len(all):len(all)] // full: an append or insert copies, never overwrites the next key's
+		ts := all[start:len(all):len(all)] // full: an append or insert copies, never overwrites the next key's
+		if check {
+			if err := checkIPKey(key); err != nil {
+				return err
+			}
+			sum += failuresEntrySum(key, ts)
+		}
+		m[key] = ts
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("failures: %w", err)
+		return 0, fmt.Errorf("failures: %w", err)
 	}
 	*f = m
-	return nil
+	return sum, nil
 }
 
 // UnmarshalJSON reads the string MarshalText writes, or a schema 1 object.
 func (m *Bans) UnmarshalJSON(data []byte) error { return unmarshalCompact(data, m, m.fromText) }
 
 // fromText reads the text MarshalText writes.
-func (m *Bans) fromText(s string) error {
+func (m *Bans) fromText(s string) error { _, err := m.decodeText(s, false); return err }
+
+// decodeText is fromText, and with check as Failures.decodeText.
+func (m *Bans) decodeText(s string, check bool) (uint64, error) {
+	var sum uint64
 	out := make(Bans, strings.Count(s, "="))
 	err := eachPair(s, func(key, val string) error {
 		var f [3]int64
@@ -176,35 +193,52 @@ func (m *Bans) fromText(s string) error {
 		} else if f[1] != -1 {
 			return fmt.Errorf("length %d (want -1 for permanent, or >= 0)", f[1])
 		}
+		if check {
+			if err := checkIPKey(key); err != nil {
+				return err
+			}
+			sum += banEntrySum(key, b)
+		}
 		out[key] = b
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("bans: %w", err)
+		return 0, fmt.Errorf("bans: %w", err)
 	}
 	*m = out
-	return nil
+	return sum, nil
 }
 
 // UnmarshalJSON reads the string MarshalText writes, or a schema 1 object.
 func (m *BanHistory) UnmarshalJSON(data []byte) error { return unmarshalCompact(data, m, m.fromText) }
 
 // fromText reads the text MarshalText writes.
-func (m *BanHistory) fromText(s string) error {
+func (m *BanHistory) fromText(s string) error { _, err := m.decodeText(s, false); return err }
+
+// decodeText is fromText, and with check as Failures.decodeText.
+func (m *BanHistory) decodeText(s string, check bool) (uint64, error) {
+	var sum uint64
 	out := make(BanHistory, strings.Count(s, "="))
 	err := eachPair(s, func(key, val string) error {
 		var f [2]int64
 		if err := fields(val, f[:]); err != nil {
 			return err
 		}
-		out[key] = BanRecord{Count: int(f[0]), Last: f[1]}
+		r := BanRecord{Count: int(f[0]), Last: f[1]}
+		if check {
+			if err := checkIPKey(key); err != nil {
+				return err
+			}
+			sum += banRecordSum(key, r)
+		}
+		out[key] = r
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("ban_history: %w", err)
+		return 0, fmt.Errorf("ban_history: %w", err)
 	}
 	*m = out
-	return nil
+	return sum, nil
 }
 
 // appendSorted appends m to b as "key=value ..." sorted by key, each value written by val. The

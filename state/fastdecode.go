@@ -37,11 +37,11 @@ func decodeFast(data []byte, lazy bool) (s *State, ok bool) {
 	if err := dec.Decode(&st); err != nil {
 		return nil, false
 	}
-	kept, ok := decodeJails(p.jails, st.Jails, lazy)
+	kept, checked, ok := decodeJails(p.jails, st.Jails, lazy)
 	if !ok {
 		return nil, false
 	}
-	st.kept = kept
+	st.kept, st.checked = kept, checked
 	for name, ph := range p.hist {
 		if st.History == nil || st.History.Jails[name] == nil {
 			return nil, false
@@ -87,14 +87,15 @@ type fastJail struct {
 // else the texts of the maps (see keptText; a text with JSON escapes is not kept).
 //
 // With lazy, a jail's failures are not decoded but checked and kept as text (Jail.lazy).
-func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (map[any]keptText, bool) {
+func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (kept map[any]keptText, checked map[any]bool, ok bool) {
 	type job struct {
-		raw  []byte
-		dst  interface{ fromText(string) error }
-		key  any
-		sum  func() uint64
-		kept keptText
-		err  error
+		raw []byte
+		dst interface {
+			decodeText(string, bool) (uint64, error)
+		}
+		key     any // the map's address; nil for lazy failures
+		kept    keptText
+		err     error
 		// marked: the text is kept only in the form of this schema, which starts with the
 		// radixMark (failures in decimal, of schema 2, are written again in base 36)
 		marked bool
@@ -104,16 +105,16 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 	for name, pj := range fast {
 		j := jails[name]
 		if j == nil {
-			return nil, false
+			return nil, nil, false
 		}
 		if lazy && len(pj.failures) > 2 && pj.failures[1] == radixMark && plainJSON(pj.failures[1:len(pj.failures)-1]) {
 			jobs = append(jobs, &job{raw: pj.failures, dst: lazyFailures{j}})
 			pj.failures = nil
 		}
 		for _, jb := range []*job{
-			{raw: pj.failures, dst: &j.Failures, key: &j.Failures, sum: func() uint64 { return j.Failures.sum() }, marked: true},
-			{raw: pj.bans, dst: &j.Bans, key: &j.Bans, sum: func() uint64 { return j.Bans.sum() }},
-			{raw: pj.history, dst: &j.BanHistory, key: &j.BanHistory, sum: func() uint64 { return j.BanHistory.sum() }},
+			{raw: pj.failures, dst: &j.Failures, key: &j.Failures, marked: true},
+			{raw: pj.bans, dst: &j.Bans, key: &j.Bans},
+			{raw: pj.history, dst: &j.BanHistory, key: &j.BanHistory},
 		} {
 			if jb.raw != nil {
 				jobs = append(jobs, jb)
@@ -125,11 +126,12 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 	}
 	run := func(jb *job) {
 		text, err := unquote(jb.raw)
+		var sum uint64
 		if err == nil {
-			err = jb.dst.fromText(text)
+			sum, err = jb.dst.decodeText(text, true) // a bad key: the slow path says which
 		}
 		if jb.err = err; err == nil && jb.key != nil && plainJSON(jb.raw[1:len(jb.raw)-1]) && (!jb.marked || strings.HasPrefix(text, string(radixMark))) {
-			jb.kept = keptText{text: text, sum: jb.sum()}
+			jb.kept = keptText{text: text, sum: sum}
 		}
 	}
 	if big < 2 {
@@ -143,16 +145,19 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 		}
 		wg.Wait()
 	}
-	kept := make(map[any]keptText, len(jobs))
+	kept, checked = make(map[any]keptText, len(jobs)), make(map[any]bool, len(jobs))
 	for _, jb := range jobs {
 		if jb.err != nil {
-			return nil, false
+			return nil, nil, false
 		}
 		if jb.kept.text != "" {
 			kept[jb.key] = jb.kept
 		}
+		if jb.key != nil {
+			checked[jb.key] = true
+		}
 	}
-	return kept, true
+	return kept, checked, true
 }
 
 type fastHist struct {

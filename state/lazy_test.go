@@ -92,7 +92,7 @@ func FuzzLazyFailures(f *testing.F) {
 			t.Fatalf("lazy accepted %q, eager refuses: %v", s, err)
 		}
 		e := &Jail{Failures: m}
-		if err := e.check("j"); err != nil {
+		if err := e.check("j", nil); err != nil {
 			t.Fatalf("lazy accepted %q, check refuses: %v", s, err)
 		}
 		oldest, ok := e.OldestFailure()

@@ -129,6 +129,9 @@ type State struct {
 	// kept holds the texts Load read the jails' per-address maps from, by the map's address
 	// (&jail.Bans): Encode writes a map that did not change as its text (unchanged.go).
 	kept map[any]keptText
+	// checked holds, by address, the per-address maps whose keys were checked as they were
+	// decoded (Jail.check need not walk them again); Load clears it.
+	checked map[any]bool
 }
 
 // New returns an empty state.
@@ -243,10 +246,11 @@ func decode(data []byte, lazy bool) (*State, error) {
 		if j == nil {
 			return nil, fmt.Errorf("jails.%s: null", name)
 		}
-		if err := j.check(name); err != nil {
+		if err := j.check(name, s.checked); err != nil {
 			return nil, err
 		}
 	}
+	s.checked = nil
 	return s, nil
 }
 

@@ -51,11 +51,7 @@ func mix(x uint64) uint64 {
 func (f Failures) sum() uint64 {
 	var s uint64
 	for k, ts := range f {
-		h := maphash.String(seed, k)
-		for _, t := range ts {
-			h = mix(h ^ uint64(t))
-		}
-		s += mix(h + uint64(len(ts)))
+		s += failuresEntrySum(k, ts)
 	}
 	return s
 }
@@ -63,8 +59,7 @@ func (f Failures) sum() uint64 {
 func (m Bans) sum() uint64 {
 	var s uint64
 	for k, b := range m {
-		h := maphash.String(seed, k)
-		s += mix(mix(mix(h^uint64(b.Start))^uint64(b.End)) ^ uint64(b.Count))
+		s += banEntrySum(k, b)
 	}
 	return s
 }
@@ -72,8 +67,27 @@ func (m Bans) sum() uint64 {
 func (m BanHistory) sum() uint64 {
 	var s uint64
 	for k, r := range m {
-		h := maphash.String(seed, k)
-		s += mix(mix(h^uint64(r.Count)) ^ uint64(r.Last))
+		s += banRecordSum(k, r)
 	}
 	return s
+}
+
+// The hash of one entry of each map.
+
+func failuresEntrySum(k string, ts []int64) uint64 {
+	h := maphash.String(seed, k)
+	for _, t := range ts {
+		h = mix(h ^ uint64(t))
+	}
+	return mix(h + uint64(len(ts)))
+}
+
+func banEntrySum(k string, b Ban) uint64 {
+	h := maphash.String(seed, k)
+	return mix(mix(mix(h^uint64(b.Start))^uint64(b.End)) ^ uint64(b.Count))
+}
+
+func banRecordSum(k string, r BanRecord) uint64 {
+	h := maphash.String(seed, k)
+	return mix(mix(h^uint64(r.Count)) ^ uint64(r.Last))
 }
