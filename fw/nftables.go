@@ -437,8 +437,7 @@ func nftDiff(cur *nftLive, jails []Jail) []string {
 	}
 	type wantSet struct {
 		fam  Family
-		bans []netip.Prefix
-		keys map[banKey]bool
+		bans []netip.Prefix // sorted (familyBans)
 	}
 	wantSets := map[string]wantSet{}
 	wantChains := map[string]Jail{}
@@ -446,7 +445,7 @@ func nftDiff(cur *nftLive, jails []Jail) []string {
 		names := setNames(j.Name)
 		for fam, name := range names {
 			bans := familyBans(Family(fam), j.Bans)
-			wantSets[name] = wantSet{Family(fam), bans, keySet(bans)}
+			wantSets[name] = wantSet{Family(fam), bans}
 		}
 		wantChains[ChainName(j.Name)] = j
 	}
@@ -523,25 +522,42 @@ func nftDiff(cur *nftLive, jails []Jail) []string {
 	for _, name := range names {
 		w := wantSets[name]
 		prefix := " element " + tref + " " + name + " { "
-		have := map[banKey]bool{}
+		var dels, adds []string
+		// A merge of the sorted elements with the sorted bans: no map of 100,000 members.
+		type elem struct {
+			k    prefixKey
+			text string
+		}
+		var have []elem
 		if s, ok := cur.sets[name]; ok && !slices.Contains(goneSets, name) {
+			have = make([]elem, 0, len(s.elems))
 			for _, e := range s.elems {
-				p, ok := parseElem(e)
-				if ok && p.Addr().Is4() == (w.fam == IPv4) {
-					k := keyOf(p)
-					if _, wanted := w.keys[k]; wanted && !have[k] {
-						have[k] = true
-						continue
-					}
+				if p, ok := parseElem(e); ok && p.Addr().Is4() == (w.fam == IPv4) {
+					have = append(have, elem{keyOfPrefix(p), e})
+				} else {
+					dels = append(dels, "delete"+prefix+deleteKey(e)+" }")
 				}
-				ops = append(ops, "delete"+prefix+deleteKey(e)+" }")
 			}
+			slices.SortFunc(have, func(a, b elem) int { return a.k.cmp(b.k) })
 		}
+		i := 0
 		for _, p := range w.bans {
-			if !have[keyOf(p)] {
-				ops = append(ops, "add"+prefix+elemText(p)+" }")
+			k := keyOfPrefix(p)
+			for ; i < len(have) && have[i].k.cmp(k) < 0; i++ {
+				dels = append(dels, "delete"+prefix+deleteKey(have[i].text)+" }")
 			}
+			if i < len(have) && have[i].k == k {
+				for i++; i < len(have) && have[i].k == k; i++ { // listed twice (as a range, say)
+					dels = append(dels, "delete"+prefix+deleteKey(have[i].text)+" }")
+				}
+				continue
+			}
+			adds = append(adds, "add"+prefix+elemText(p)+" }")
 		}
+		for ; i < len(have); i++ {
+			dels = append(dels, "delete"+prefix+deleteKey(have[i].text)+" }")
+		}
+		ops = append(append(ops, dels...), adds...)
 	}
 	for _, c := range flushChains {
 		for _, r := range nftRules(wantChains[c]) {
