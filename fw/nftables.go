@@ -119,7 +119,8 @@ func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan,
 	if !cur.exists && len(jails) == 0 {
 		return &Plan{}, nil
 	}
-	fp.Ops = nftDiff(cur, jails)
+	want := nftWant(jails)
+	fp.Ops = nftDiffWant(cur, jails, want)
 	if dryRun {
 		return plan, nil
 	}
@@ -136,7 +137,7 @@ func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan,
 	// Ours is the only transaction since the listing: the table is now
 	// exactly what was asked for.
 	if g, err := nftGen(); genErr == nil && err == nil && g == gen+1 {
-		f.writeCache(g, wantLive(jails))
+		f.writeCache(g, wantLiveOf(jails, want))
 	}
 	return plan, nil
 }
@@ -423,7 +424,27 @@ func deleteKey(e string) string {
 // that go or change are flushed, then deleted; sets that go or change are
 // deleted; elements deleted, then added (so a prefix can replace its
 // members); chains and their rules added last. jails must be valid.
-func nftDiff(cur *nftLive, jails []Jail) []string {
+func nftDiff(cur *nftLive, jails []Jail) []string { return nftDiffWant(cur, jails, nftWant(jails)) }
+
+// wantSet is the bans a set of ours holds: those of a jail in a family.
+type wantSet struct {
+	fam  Family
+	bans []netip.Prefix // sorted (familyBans)
+}
+
+// nftWant returns the sets of jails, by name.
+func nftWant(jails []Jail) map[string]wantSet {
+	sets := map[string]wantSet{}
+	for _, j := range jails {
+		for fam, name := range setNames(j.Name) {
+			sets[name] = wantSet{Family(fam), familyBans(Family(fam), j.Bans)}
+		}
+	}
+	return sets
+}
+
+// nftDiffWant is nftDiff, given nftWant(jails).
+func nftDiffWant(cur *nftLive, jails []Jail, wantSets map[string]wantSet) []string {
 	tref := nftTableRef
 	if len(jails) == 0 {
 		if cur.exists {
@@ -435,18 +456,8 @@ func nftDiff(cur *nftLive, jails []Jail) []string {
 	if !cur.exists {
 		ops = append(ops, "add table "+tref)
 	}
-	type wantSet struct {
-		fam  Family
-		bans []netip.Prefix // sorted (familyBans)
-	}
-	wantSets := map[string]wantSet{}
 	wantChains := map[string]Jail{}
 	for _, j := range jails {
-		names := setNames(j.Name)
-		for fam, name := range names {
-			bans := familyBans(Family(fam), j.Bans)
-			wantSets[name] = wantSet{Family(fam), bans}
-		}
 		wantChains[ChainName(j.Name)] = j
 	}
 
@@ -577,12 +588,7 @@ func nftDiff(cur *nftLive, jails []Jail) []string {
 // the same set are joined into one ("add element T S { a, b, c }"), which
 // nft parses many times faster than one command per element.
 func nftScript(ops []string) string {
-	n := 0
-	for _, op := range ops {
-		n += len(op) + 1
-	}
 	var b strings.Builder
-	b.Grow(n)
 	var open string // the "add element T S { " of the command being joined
 	for _, op := range ops {
 		head, elem, isElem := strings.Cut(op, " { ")

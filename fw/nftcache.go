@@ -119,20 +119,22 @@ func (l *nftLive) listing() []byte {
 
 // wantLive is the table nftDiff writes for jails (nil when there is none):
 // nftDiff(wantLive(jails), jails) is empty.
-func wantLive(jails []Jail) *nftLive {
+func wantLive(jails []Jail) *nftLive { return wantLiveOf(jails, nftWant(jails)) }
+
+// wantLiveOf is wantLive, given nftWant(jails).
+func wantLiveOf(jails []Jail, want map[string]wantSet) *nftLive {
 	if len(jails) == 0 {
 		return nil
 	}
 	live := &nftLive{exists: true, sets: map[string]*liveSet{}, chains: map[string]*liveChain{}}
-	for _, j := range jails {
-		for fam, name := range setNames(j.Name) {
-			bans := familyBans(Family(fam), j.Bans)
-			s := &liveSet{decl: setDecl(Family(fam), bans), elems: make([]string, len(bans))}
-			for i, p := range bans {
-				s.elems[i] = elemText(p)
-			}
-			live.sets[name] = s
+	for name, w := range want {
+		s := &liveSet{decl: setDecl(w.fam, w.bans), elems: make([]string, len(w.bans))}
+		for i, p := range w.bans {
+			s.elems[i] = elemText(p)
 		}
+		live.sets[name] = s
+	}
+	for _, j := range jails {
 		live.chains[ChainName(j.Name)] = &liveChain{hook: nftHook, rules: nftRules(j)}
 	}
 	return live

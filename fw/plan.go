@@ -225,6 +225,9 @@ func sortPrefixes(ps []netip.Prefix) {
 func familyBans(fam Family, bans []netip.Prefix) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(bans))
 	for _, p := range bans {
+		if a := p.Addr(); (a.Is4() || a.Is4In6() && p.Bits() >= 96) != (fam == IPv4) {
+			continue // of the other family (normalize would not change that)
+		}
 		if p = normalize(p); p.IsValid() && p.Addr().Is4() == (fam == IPv4) {
 			out = append(out, p)
 		}
