@@ -199,8 +199,12 @@ func (x prefixKey) cmp(y prefixKey) int {
 	return cmp.Compare(x.bits, y.bits)
 }
 
-// sortPrefixes sorts ps by comparePrefix, on prefixKeys.
+// sortPrefixes sorts ps by comparePrefix, on prefixKeys; IPv4 prefixes alone (the usual
+// bans of a family) on one integer each, which sorts several times faster.
 func sortPrefixes(ps []netip.Prefix) {
+	if sortIPv4(ps) {
+		return
+	}
 	ks := make([]prefixKey, len(ps))
 	for i, p := range ps {
 		ks[i] = keyOfPrefix(p)
@@ -216,6 +220,26 @@ func sortPrefixes(ps []netip.Prefix) {
 		}
 		ps[i] = netip.PrefixFrom(addr, k.bits)
 	}
+}
+
+// sortIPv4 sorts ps as sortPrefixes does and reports true when every prefix of ps is IPv4;
+// otherwise it leaves ps as it is.
+func sortIPv4(ps []netip.Prefix) bool {
+	ks := make([]uint64, len(ps))
+	for i, p := range ps {
+		if !p.Addr().Is4() {
+			return false
+		}
+		a := p.Addr().As4()
+		ks[i] = uint64(binary.BigEndian.Uint32(a[:]))<<8 | uint64(p.Bits())
+	}
+	slices.Sort(ks)
+	for i, k := range ks {
+		var a [4]byte
+		binary.BigEndian.PutUint32(a[:], uint32(k>>8))
+		ps[i] = netip.PrefixFrom(netip.AddrFrom4(a), int(k&0xff))
+	}
+	return true
 }
 
 // familyBans returns the bans in fam (see normalize), sorted by comparePrefix, without

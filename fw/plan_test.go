@@ -457,25 +457,27 @@ func BenchmarkDiff10k(b *testing.B) {
 }
 
 // TestSortPrefixes: sortPrefixes orders as comparePrefix does, both families and lengths
-// mixed, and gives back the same prefixes.
+// mixed, and IPv4 alone (sorted on one integer each), and gives back the same prefixes.
 func TestSortPrefixes(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	var ps []netip.Prefix
-	for range 2000 {
-		var a [16]byte
-		for i := range a {
-			a[i] = byte(rng.IntN(3)) // few values: many equal addresses
+	for _, only4 := range []bool{false, true} {
+		rng := rand.New(rand.NewPCG(3, 4))
+		var ps []netip.Prefix
+		for range 2000 {
+			var a [16]byte
+			for i := range a {
+				a[i] = byte(rng.IntN(3)) // few values: many equal addresses
+			}
+			addr := netip.AddrFrom16(a)
+			if only4 || rng.IntN(2) == 0 {
+				addr = netip.AddrFrom4([4]byte(a[:4]))
+			}
+			ps = append(ps, netip.PrefixFrom(addr, rng.IntN(addr.BitLen()+1)).Masked())
 		}
-		addr := netip.AddrFrom16(a)
-		if rng.IntN(2) == 0 {
-			addr = netip.AddrFrom4([4]byte(a[:4]))
+		want := slices.Clone(ps)
+		slices.SortFunc(want, comparePrefix)
+		sortPrefixes(ps)
+		if !slices.Equal(ps, want) {
+			t.Errorf("IPv4 only %v: sortPrefixes differs from comparePrefix:\n got %v\nwant %v", only4, ps[:20], want[:20])
 		}
-		ps = append(ps, netip.PrefixFrom(addr, rng.IntN(addr.BitLen()+1)).Masked())
-	}
-	want := slices.Clone(ps)
-	slices.SortFunc(want, comparePrefix)
-	sortPrefixes(ps)
-	if !slices.Equal(ps, want) {
-		t.Errorf("sortPrefixes differs from comparePrefix:\n got %v\nwant %v", ps[:20], want[:20])
 	}
 }
