@@ -55,22 +55,22 @@ func (f *NFTables) readCache(gen uint32) *nftLive {
 	return live
 }
 
-// writeCache keeps live as the table of generation gen; a nil live (no
-// table) removes the cache. It is a cache: when it cannot be written, the
-// next run lists the table.
-func (f *NFTables) writeCache(gen uint32, live *nftLive) {
+// writeCache keeps listing (nftLive.listing) as the table of generation gen;
+// nil (no table) removes the cache. It is a cache: when it cannot be
+// written, the next run lists the table.
+func (f *NFTables) writeCache(gen uint32, listing []byte) {
 	if f.Cache == "" {
 		return
 	}
 	head := nftCacheHead(gen)
-	if live == nil || !live.exists || head == "" {
+	if listing == nil || head == "" {
 		os.Remove(f.Cache)
 		return
 	}
 	// One name: runs that write it hold the state's lock, and one killed before the rename
 	// leaves one file, which the next overwrites.
 	tmp := filepath.Join(filepath.Dir(f.Cache), "."+filepath.Base(f.Cache)+".tmp")
-	err := os.WriteFile(tmp, append([]byte(head), live.listing()...), 0o600)
+	err := os.WriteFile(tmp, append([]byte(head), listing...), 0o600)
 	if err == nil {
 		err = os.Rename(tmp, f.Cache)
 	}
@@ -80,8 +80,12 @@ func (f *NFTables) writeCache(gen uint32, live *nftLive) {
 	}
 }
 
-// listing is live as "nft list table" prints it (parseNFT reads it back).
+// listing is live as "nft list table" prints it (parseNFT reads it back), or
+// nil when there is no table.
 func (l *nftLive) listing() []byte {
+	if l == nil || !l.exists {
+		return nil
+	}
 	var b bytes.Buffer
 	b.WriteString("table " + nftTableRef + " {\n")
 	for _, name := range slices.Sorted(maps.Keys(l.sets)) {
