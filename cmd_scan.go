@@ -48,6 +48,9 @@ func cmdScan(c *cli.Context) error {
 		}
 		defer unlock()
 	}
+	if fs, ok := e.firewall.(firewalls); ok {
+		fs.prefetch(c.Context) // the ipset sets are read while the state loads
+	}
 	st, err := e.loadStateWith(state.LoadLazy) // most failures are neither read nor changed
 	if err != nil {
 		return err

@@ -55,6 +55,16 @@ func (fs firewalls) Reconcile(ctx context.Context, jails []fw.Jail, managed []st
 	return fs.each(func(f fw.Firewall) (*fw.Plan, error) { return f.Reconcile(ctx, jails, managed, dryRun) })
 }
 
+// prefetch starts reading, where a backend can, what the next Reconcile will read (see
+// fw.IPTables.PrefetchSets), so that it is read while the state loads.
+func (fs firewalls) prefetch(ctx context.Context) {
+	for _, f := range fs {
+		if p, ok := f.(interface{ PrefetchSets(context.Context) }); ok {
+			p.PrefetchSets(ctx)
+		}
+	}
+}
+
 func (fs firewalls) Flush(ctx context.Context, jails []string) (*fw.Plan, error) {
 	return fs.each(func(f fw.Firewall) (*fw.Plan, error) { return f.Flush(ctx, jails) })
 }

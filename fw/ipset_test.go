@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -228,6 +229,65 @@ func TestIPSetDryRunAndFlush(t *testing.T) {
 	}
 	if got := savedSets(t); got != "create mine hash:ip family inet hashsize 1024 maxelem 65536" {
 		t.Errorf("after Flush:\n%s", got)
+	}
+}
+
+// TestIPSetPrefetch: a Reconcile after PrefetchSets diffs against the sets read then: ipset
+// save runs once, in PrefetchSets (counted through a logging ipset first in $PATH), and a
+// member deleted by hand before it is put back.
+func TestIPSetPrefetch(t *testing.T) {
+	isolateIPSet(t)
+	ipset, err := lookPath("ipset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "calls")
+	if err := os.WriteFile(filepath.Join(dir, "ipset"), []byte("#!/bin/sh\necho \"$*\" >> "+calls+"\nexec "+ipset+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+	saves := func() int {
+		b, _ := os.ReadFile(calls)
+		os.Remove(calls)
+		n := 0
+		for _, l := range strings.Split(string(b), "\n") {
+			if l == "save" {
+				n++
+			}
+		}
+		return n
+	}
+	ctx := context.Background()
+	f := New(Options{})
+	jails := []Jail{setJail("ipset", "192.0.2.1", "192.0.2.2")}
+	want := "create f2b-sasl hash:ip family inet hashsize 1024 maxelem 65536\nadd f2b-sasl 192.0.2.1\nadd f2b-sasl 192.0.2.2\n" + emptySets6
+	if _, err := f.Reconcile(ctx, jails, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := saves(); n != 1 {
+		t.Fatalf("a Reconcile without PrefetchSets ran ipset save %d times, want 1", n)
+	}
+	ipsetCmd(t, "del", "f2b-sasl", "192.0.2.2")
+	saves()
+	f.PrefetchSets(ctx)
+	plan, err := f.Reconcile(ctx, jails, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := saves(); n != 1 {
+		t.Errorf("PrefetchSets and Reconcile ran ipset save %d times, want 1 (plan:\n%s)", n, plan)
+	}
+	if got := savedSets(t); got != want {
+		t.Errorf("sets:\n%s\nwant:\n%s\nplan:\n%s", got, want, plan)
+	}
+	// The prefetched read is used once: the next Reconcile reads again.
+	saves()
+	if plan, err := f.Reconcile(ctx, jails, nil, false); err != nil || !plan.Empty() {
+		t.Errorf("Reconcile after: %v, plan:\n%s", err, plan)
+	}
+	if n := saves(); n != 1 {
+		t.Errorf("the Reconcile after ran ipset save %d times, want 1", n)
 	}
 }
 
