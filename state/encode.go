@@ -1,27 +1,44 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
+	"hash/maphash"
+	"io"
 	"slices"
 	"strconv"
 	"sync"
 )
 
-// appendState appends the JSON of s to b, the same bytes as json.Marshal(s) for a state that
-// Decode or New made (TestEncodeAsJSON and FuzzEncode check it; a map that Load or LoadLazy
-// read and that did not change is written as the text it was read from, see ahead), written
-// directly: the compact strings of failures, bans and
-// ban_history, the history's runs, bans and per-IP counts go into the one buffer without an
-// intermediate copy, without encoding/json escaping strings that need no escape, and without
-// its reflection per record. The small parts (files, outbox, crowdsec, whose fleet
-// marshals itself compactly) are written by encoding/json.
-func appendState(b []byte, s *State) ([]byte, error) {
+// encodeDoc makes the JSON of s (see doc), the same bytes as json.Marshal(s) for a state that
+// Decode or New made (TestEncodeAsJSON, TestDocStreamed and FuzzEncode check it; a map that
+// Load or LoadLazy read and that did not change is written as the text it was read from, see
+// ahead), written directly: the compact strings of failures, bans and ban_history, the
+// history's runs, bans and per-IP counts go into the document without an intermediate copy,
+// without encoding/json escaping strings that need no escape, and without its reflection per
+// record. The small parts (files, outbox, crowdsec, whose fleet marshals itself compactly) are
+// written by encoding/json.
+func encodeDoc(s *State) (*doc, error) {
 	for _, j := range s.Jails {
 		if j != nil && j.lazy != "" && len(j.Failures) > 0 {
 			j.decodeLazy() // failures set in the map without FailureTimes: both are kept
 		}
 	}
-	pre := writeAhead(s)
+	e := &encoder{pre: writeAhead(s)}
+	glue, err := e.appendState(make([]byte, 0, 64<<10), s)
+	if err != nil {
+		return nil, err
+	}
+	return &doc{glue: append(glue, '\n'), pieces: e.pieces}, nil
+}
+
+// encoder writes a state's glue and collects its pieces (see doc).
+type encoder struct {
+	pre    ahead
+	pieces []piece
+}
+
+func (e *encoder) appendState(b []byte, s *State) ([]byte, error) {
 	b = append(b, `{"version":`...)
 	b = strconv.AppendInt(b, int64(s.Version), 10)
 	b = append(b, `,"jails":`...)
@@ -36,14 +53,14 @@ func appendState(b []byte, s *State) ([]byte, error) {
 			b = appendJSONString(b, name)
 			b = append(b, ':')
 			var err error
-			if b, err = appendJail(b, s.Jails[name], pre); err != nil {
+			if b, err = e.appendJail(b, s.Jails[name]); err != nil {
 				return nil, err
 			}
 		}
 		b = append(b, '}')
 	}
 	b = append(b, `,"history":`...)
-	b = appendHistory(b, s.History, pre)
+	b = e.appendHistory(b, s.History)
 	if s.LastSuccess != 0 {
 		b = append(b, `,"last_success":`...)
 		b = strconv.AppendInt(b, s.LastSuccess, 10)
@@ -67,7 +84,7 @@ func appendState(b []byte, s *State) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-func appendJail(b []byte, j *Jail, pre ahead) ([]byte, error) {
+func (e *encoder) appendJail(b []byte, j *Jail) ([]byte, error) {
 	if j == nil {
 		return append(b, "null"...), nil
 	}
@@ -87,22 +104,22 @@ func appendJail(b []byte, j *Jail, pre ahead) ([]byte, error) {
 		b = append(b, ',')
 	}
 	if j.lazy != "" {
-		b = append(b, `"failures":"`...) // as read: plainJSON (decodeJails)
-		b = append(b, j.lazy...)
-		b = append(b, `",`...)
+		b = append(b, `"failures":`...)
+		b = e.plainString(b, j.lazy) // as read: plainJSON (decodeJails)
+		b = append(b, ',')
 	} else if len(j.Failures) > 0 {
 		b = append(b, `"failures":`...)
-		b = pre.quoted(b, &j.Failures, j.Failures.appendText)
+		b = e.quoted(b, &j.Failures, j.Failures.appendText)
 		b = append(b, ',')
 	}
 	if len(j.Bans) > 0 {
 		b = append(b, `"bans":`...)
-		b = pre.quoted(b, &j.Bans, j.Bans.appendText)
+		b = e.quoted(b, &j.Bans, j.Bans.appendText)
 		b = append(b, ',')
 	}
 	if len(j.BanHistory) > 0 {
 		b = append(b, `"ban_history":`...)
-		b = pre.quoted(b, &j.BanHistory, j.BanHistory.appendText)
+		b = e.quoted(b, &j.BanHistory, j.BanHistory.appendText)
 		b = append(b, ',')
 	}
 	b = appendField(b, `"total_failed":`, j.TotalFailed, false)
@@ -124,7 +141,7 @@ func appendField(b []byte, key string, v int64, omitEmpty bool) []byte {
 	return strconv.AppendInt(b, v, 10)
 }
 
-func appendHistory(b []byte, h *History, pre ahead) []byte {
+func (e *encoder) appendHistory(b []byte, h *History) []byte {
 	if h == nil {
 		return append(b, "null"...)
 	}
@@ -143,14 +160,14 @@ func appendHistory(b []byte, h *History, pre ahead) []byte {
 			}
 			b = appendJSONString(b, name)
 			b = append(b, ':')
-			b = appendJailHistory(b, h.Jails[name], pre)
+			b = e.appendJailHistory(b, h.Jails[name])
 		}
 		b = append(b, '}')
 	}
 	return append(b, '}')
 }
 
-func appendJailHistory(b []byte, j *JailHistory, pre ahead) []byte {
+func (e *encoder) appendJailHistory(b []byte, j *JailHistory) []byte {
 	if j == nil {
 		return append(b, "null"...)
 	}
@@ -175,37 +192,61 @@ func appendJailHistory(b []byte, j *JailHistory, pre ahead) []byte {
 		b = append(b, ']')
 	}
 	b = append(b, `,"days":`...)
-	b = appendIntMap(b, j.Days, pre.ipCounts)
+	b = appendIntMap(b, j.Days, e.ipCounts)
 	b = append(b, `,"ip_hours":`...)
-	b = appendIntMap(b, j.IPHours, pre.ipCounts)
+	b = appendIntMap(b, j.IPHours, e.ipCounts)
 	b = append(b, `,"bans":`...)
-	if j.Bans == nil {
+	switch spans := j.Bans; {
+	case spans == nil:
 		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, s := range j.Bans {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"ip":`...)
-			b = appendJSONString(b, s.IP)
-			b = appendField(b, `,"at":`, s.At, false)
-			b = appendField(b, `,"end":`, s.End, false)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+	case len(spans) < aheadMin:
+		b = appendSpans(b, spans, nil)
+	default:
+		// Streamed 64 kB at a time: at 100,000 bans the list is 5 MB of text.
+		b = e.piece(b, piece{gen: func(w sink) {
+			w.Write(appendSpans(make([]byte, 0, 72<<10), spans, func(chunk []byte) []byte {
+				if len(chunk) < 64<<10 {
+					return chunk
+				}
+				w.Write(chunk)
+				return chunk[:0]
+			}))
+		}})
 	}
 	return append(b, '}')
 }
 
-func (pre ahead) ipCounts(b []byte, c *IPCounts) []byte {
+// appendSpans appends the history's ban spans as a JSON list; flush, when not nil, is given
+// the text so far after each span and returns what to go on appending to.
+func appendSpans(b []byte, spans []BanSpan, flush func([]byte) []byte) []byte {
+	b = append(b, '[')
+	for i, s := range spans {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"ip":`...)
+		b = appendJSONString(b, s.IP)
+		b = appendField(b, `,"at":`, s.At, false)
+		b = appendField(b, `,"end":`, s.End, false)
+		b = append(b, '}')
+		if flush != nil {
+			b = flush(b)
+		}
+	}
+	return append(b, ']')
+}
+
+func (e *encoder) ipCounts(b []byte, c *IPCounts) []byte {
 	if c == nil {
 		return append(b, "null"...)
 	}
 	if c.m == nil {
+		if plainJSON([]byte(c.raw)) {
+			return e.plainString(b, c.raw)
+		}
 		return appendJSONString(b, c.raw)
 	}
-	return pre.quoted(b, c, c.appendText)
+	return e.quoted(b, c, c.appendText)
 }
 
 func (c *IPCounts) appendText(b []byte) []byte {
@@ -290,15 +331,130 @@ func writeAhead(s *State) ahead {
 	return pre
 }
 
-func (pre ahead) quoted(b []byte, key any, text func([]byte) []byte) []byte {
-	if t, ok := pre[key]; ok && t.written != nil {
-		return appendQuoted(b, func(b []byte) []byte { return append(b, t.written...) })
-	} else if ok {
+// quoted appends the map at key as a JSON string: its text written ahead or kept, as a
+// piece, or else written now by text.
+func (e *encoder) quoted(b []byte, key any, text func([]byte) []byte) []byte {
+	if t, ok := e.pre[key]; ok && t.written != nil {
+		if !plainJSON(t.written) {
+			return appendQuoted(b, func(b []byte) []byte { return append(b, t.written...) })
+		}
 		b = append(b, '"')
-		b = append(b, t.kept...) // plainJSON when kept
+		b = e.piece(b, piece{b: t.written})
 		return append(b, '"')
+	} else if ok {
+		return e.plainString(b, t.kept) // plainJSON when kept
 	}
 	return appendQuoted(b, text)
+}
+
+// plainString appends s, which is plainJSON, as a JSON string; a long one as a piece.
+func (e *encoder) plainString(b []byte, s string) []byte {
+	b = append(b, '"')
+	if len(s) >= 64<<10 {
+		b = e.piece(b, piece{text: s})
+	} else {
+		b = append(b, s...)
+	}
+	return append(b, '"')
+}
+
+// piece appends to b the NUL that stands for p.
+func (e *encoder) piece(b []byte, p piece) []byte {
+	e.pieces = append(e.pieces, p)
+	return append(b, 0)
+}
+
+// doc is the JSON of a state in two parts: the glue, which is the document with a NUL byte
+// where each piece goes (JSON text holds no raw NUL: appendJSONString and encoding/json escape
+// it, and the texts made pieces are plainJSON), and the pieces in the order of their NULs: the
+// big texts (a map's text kept from Load or written ahead, a lazy jail's failures, the per-IP
+// counts) and the history's ban spans, written as they are streamed. Save hashes the document
+// and writes it streaming it: at 100,000 bans it is 14 MB that are never one buffer.
+type doc struct {
+	glue   []byte
+	pieces []piece
+}
+
+type piece struct {
+	text string
+	b    []byte
+	gen  func(sink) // writes the piece
+}
+
+// sink takes the document's bytes: a hash, a file's buffer, a buffer.
+type sink interface {
+	io.Writer
+	io.StringWriter
+}
+
+// writeTo writes glue, in which the first NUL stands for d.pieces[k], to w, and returns the
+// index of the piece after the last it wrote.
+func (d *doc) writeTo(w sink, glue []byte, k int) int {
+	for {
+		i := bytes.IndexByte(glue, 0)
+		if i < 0 {
+			w.Write(glue)
+			return k
+		}
+		w.Write(glue[:i])
+		switch p := d.pieces[k]; {
+		case p.gen != nil:
+			p.gen(w)
+		case p.b != nil:
+			w.Write(p.b)
+		default:
+			w.WriteString(p.text)
+		}
+		k++
+		glue = glue[i+1:]
+	}
+}
+
+// bytes returns the whole document.
+func (d *doc) bytes() []byte {
+	var b bytes.Buffer
+	n := len(d.glue)
+	for _, p := range d.pieces {
+		n += len(p.text) + len(p.b)
+	}
+	b.Grow(n + 4096)
+	d.writeTo(&b, d.glue, 0)
+	return b.Bytes()
+}
+
+// sum is sumFile of the document, hashed as it is streamed. The history's last is found in
+// the glue: no piece holds a quote, so none holds the key lastValue looks for.
+func (d *doc) sum() fileSum {
+	var head, tail maphash.Hash
+	head.SetSeed(seed)
+	tail.SetSeed(seed)
+	count := &countingSink{h: &head}
+	i := lastValue(d.glue)
+	if i[0] < 0 {
+		d.writeTo(count, d.glue, 0)
+		return fileSum{n: count.n, head: head.Sum64()}
+	}
+	k := d.writeTo(count, d.glue[:i[0]], 0)
+	count.n += i[1] - i[0]
+	count.h = &tail
+	d.writeTo(count, d.glue[i[1]:], k)
+	return fileSum{n: count.n, split: true, head: head.Sum64(), tail: tail.Sum64()}
+}
+
+// countingSink hashes what it is given into h and counts it.
+type countingSink struct {
+	h *maphash.Hash
+	n int
+}
+
+func (c *countingSink) Write(p []byte) (int, error) {
+	c.n += len(p)
+	return c.h.Write(p)
+}
+
+func (c *countingSink) WriteString(s string) (int, error) {
+	c.n += len(s)
+	return c.h.WriteString(s)
 }
 
 // appendIntMap appends m as encoding/json writes a map with integer keys: the keys as strings,

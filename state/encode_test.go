@@ -2,6 +2,8 @@ package state
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -71,4 +73,78 @@ func FuzzEncode(f *testing.F) {
 			t.Fatalf("Encode differs from json.Marshal:\n got %s\nwant %s", got, want)
 		}
 	})
+}
+
+// TestDocStreamed: the document Save hashes and streams (glue and pieces: texts written ahead,
+// kept from Load, a lazy jail's failures, ban spans streamed) is the bytes json.Marshal writes,
+// its streamed sum is sumFile of those bytes, the file Save writes holds them, and a state
+// loaded from it and saved unchanged is not written again.
+func TestDocStreamed(t *testing.T) {
+	s := botnet(2*aheadMin, 3, 2*aheadMin)
+	d, err := encodeDoc(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gens := 0
+	for _, p := range d.pieces {
+		if p.gen != nil {
+			gens++
+		}
+	}
+	if len(d.pieces) < 4 || gens != 1 {
+		t.Fatalf("%d pieces, %d streamed, want failures, bans, ban history written ahead and the spans streamed", len(d.pieces), gens)
+	}
+	want, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := d.bytes()
+	if string(data) != string(want)+"\n" {
+		t.Fatalf("the document differs from json.Marshal (%d and %d bytes)", len(data), len(want)+1)
+	}
+	if got, want := d.sum(), sumFile(data); got != want {
+		t.Errorf("streamed sum %+v, want sumFile %+v", got, want)
+	}
+
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := Save(path, s); err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(file) != string(data) {
+		t.Fatalf("Save wrote %d bytes, not the document's %d", len(file), len(data))
+	}
+	loaded, err := LoadLazy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err = encodeDoc(loaded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := 0
+	for _, p := range d.pieces {
+		if p.text != "" {
+			texts++
+		}
+	}
+	if texts < 3 {
+		t.Errorf("%d pieces kept as read, want the lazy failures, the bans and the ban history", texts)
+	}
+	if string(d.bytes()) != string(file) {
+		t.Errorf("the loaded state's document differs from the file it was read from")
+	}
+	if got, want := d.sum(), sumFile(file); got != want {
+		t.Errorf("the loaded state's streamed sum %+v, want %+v", got, want)
+	}
+	before, _ := os.Stat(path)
+	if err := Save(path, loaded); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.Stat(path); !os.SameFile(before, after) {
+		t.Errorf("a state saved unchanged was written again")
+	}
 }

@@ -3,6 +3,7 @@
 package state
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -277,33 +278,11 @@ func peekVersion(data []byte) (int, error) {
 
 // Encode returns the JSON of s, compact (the file is written every minute), with a final newline.
 func Encode(s *State) ([]byte, error) {
-	data, err := appendState(make([]byte, 0, sizeHint(s)), s)
+	d, err := encodeDoc(s)
 	if err != nil {
 		return nil, fmt.Errorf("encode state: %w", err)
 	}
-	return append(data, '\n'), nil
-}
-
-// sizeHint is a capacity for the encoding of s: the size of the file it was loaded from, or an
-// estimate from its number of entries, so that the buffer is not grown (and copied) on the
-// way: at 100,000 addresses growing it allocated five times its final size.
-func sizeHint(s *State) int {
-	n := s.onDisk.n
-	if n == 0 {
-		for _, j := range s.Jails {
-			if j != nil {
-				n += 80*len(j.Failures) + len(j.lazy) + 40*len(j.Bans) + 32*len(j.BanHistory)
-			}
-		}
-		if s.History != nil {
-			for _, j := range s.History.Jails {
-				if j != nil {
-					n += 56 * len(j.Bans)
-				}
-			}
-		}
-	}
-	return n + 4096
+	return d.bytes(), nil
 }
 
 // Save writes s to path atomically: a temporary file in the same directory, fsync, rename over
@@ -318,11 +297,11 @@ func sizeHint(s *State) int {
 // latest run) does not count as a change by itself: with nothing else changed, no ban ended and
 // nothing was recorded between the two runs, so a report reads the same from either.
 func Save(path string, s *State) error {
-	data, err := Encode(s)
+	d, err := encodeDoc(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("encode state: %w", err)
 	}
-	sum := sumFile(data)
+	sum := d.sum() // the document is streamed, never one buffer (see doc)
 	if sameButLast(sum, s.onDisk) {
 		return nil
 	}
@@ -344,7 +323,9 @@ func Save(path string, s *State) error {
 		f.Close()
 		return notSaved(err)
 	}
-	if _, err := f.Write(data); err != nil {
+	w := bufio.NewWriterSize(f, 256<<10)
+	d.writeTo(w, d.glue, 0)
+	if err := w.Flush(); err != nil { // the first write error, kept by w
 		f.Close()
 		return notSaved(err)
 	}
@@ -359,12 +340,12 @@ func Save(path string, s *State) error {
 		return notSaved(err)
 	}
 	s.onDisk = sum
-	d, err := os.Open(dir)
+	dirf, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("state %s saved, but not made durable: fsync directory: %w", path, err)
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	defer dirf.Close()
+	if err := dirf.Sync(); err != nil {
 		return fmt.Errorf("state %s saved, but not made durable: fsync directory %s: %w", path, dir, err)
 	}
 	return nil
