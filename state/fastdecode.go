@@ -93,9 +93,9 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 		dst interface {
 			decodeText(string, bool) (uint64, error)
 		}
-		key     any // the map's address; nil for lazy failures
-		kept    keptText
-		err     error
+		key  any // the map's address; nil for lazy failures
+		kept keptText
+		err  error
 		// marked: the text is kept only in the form of this schema, which starts with the
 		// radixMark (failures in decimal, of schema 2, are written again in base 36)
 		marked bool
