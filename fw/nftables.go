@@ -120,7 +120,7 @@ func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan,
 		return &Plan{}, nil
 	}
 	want := nftWant(jails)
-	fp.Ops = nftDiffWant(cur, jails, want)
+	fp.Ops = nftDiff(cur, jails, want)
 	if dryRun {
 		return plan, nil
 	}
@@ -132,7 +132,7 @@ func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan,
 	}
 	// What the table becomes is made ready while nft runs (100,000 elements: tens of ms).
 	next := make(chan []byte, 1)
-	go func() { next <- wantLiveOf(jails, want).listing() }()
+	go func() { next <- wantLive(jails, want).listing() }()
 	if err := runNFT(ctx, path, nftScript(fp.Ops)); err != nil {
 		fp.Failed = err.Error()
 		return plan, fmt.Errorf("apply %s to nftables: %w", Changes(len(fp.Ops)), err)
@@ -421,14 +421,6 @@ func deleteKey(e string) string {
 	return k
 }
 
-// nftDiff returns the nft commands that turn cur into the table of jails,
-// one per line, one element per "add element" or "delete element" (nftScript
-// joins them). The order keeps every command valid where it runs: chains
-// that go or change are flushed, then deleted; sets that go or change are
-// deleted; elements deleted, then added (so a prefix can replace its
-// members); chains and their rules added last. jails must be valid.
-func nftDiff(cur *nftLive, jails []Jail) []string { return nftDiffWant(cur, jails, nftWant(jails)) }
-
 // wantSet is the bans a set of ours holds: those of a jail in a family.
 type wantSet struct {
 	fam  Family
@@ -446,8 +438,14 @@ func nftWant(jails []Jail) map[string]wantSet {
 	return sets
 }
 
-// nftDiffWant is nftDiff, given nftWant(jails).
-func nftDiffWant(cur *nftLive, jails []Jail, wantSets map[string]wantSet) []string {
+// nftDiff returns the nft commands that turn cur into the table of jails,
+// whose sets are wantSets (nftWant),
+// one per line, one element per "add element" or "delete element" (nftScript
+// joins them). The order keeps every command valid where it runs: chains
+// that go or change are flushed, then deleted; sets that go or change are
+// deleted; elements deleted, then added (so a prefix can replace its
+// members); chains and their rules added last. jails must be valid.
+func nftDiff(cur *nftLive, jails []Jail, wantSets map[string]wantSet) []string {
 	tref := nftTableRef
 	if len(jails) == 0 {
 		if cur.exists {

@@ -477,3 +477,30 @@ func TestNFTCache(t *testing.T) {
 		t.Errorf("the cache is left after the table went: %v", err)
 	}
 }
+
+// TestNFTCacheListing: the table a run keeps (wantLive) is written as nft lists it and read
+// back by parseNFT to the same table, against which the same jails need no change: plain
+// and interval sets, both families, a jail with no ban, two jails.
+func TestNFTCacheListing(t *testing.T) {
+	for _, jails := range [][]Jail{
+		{nftJail(sasl("192.0.2.1", "192.0.2.3", "2001:db8::1"))},
+		{nftJail(sasl("192.0.2.0/24", "198.51.100.7", "2001:db8::/64")), nftJail(Jail{Name: "b", Protocol: "udp", Ports: []string{"53"}})},
+		{nftJail(Jail{Name: "a", Protocol: "all", BlockType: "DROP", Ports: []string{"all"}, Bans: addrs("192.0.2.9")})},
+	} {
+		want := nftWant(jails)
+		text := wantLive(jails, want).listing()
+		live, err := parseNFT(text)
+		if err != nil {
+			t.Fatalf("parseNFT of the listing: %v\n%s", err, text)
+		}
+		if ops := nftDiff(live, jails, want); len(ops) > 0 {
+			t.Errorf("the listing read back needs changes:\n%s\nops: %q", text, ops)
+		}
+		if again := live.listing(); string(again) != string(text) {
+			t.Errorf("the listing read back is listed as\n%s\nnot as\n%s", again, text)
+		}
+	}
+	if wantLive(nil, nil).listing() != nil {
+		t.Error("no jail: the listing is not nil")
+	}
+}

@@ -121,12 +121,10 @@ func (l *nftLive) listing() []byte {
 	return b.Bytes()
 }
 
-// wantLive is the table nftDiff writes for jails (nil when there is none):
-// nftDiff(wantLive(jails), jails) is empty.
-func wantLive(jails []Jail) *nftLive { return wantLiveOf(jails, nftWant(jails)) }
-
-// wantLiveOf is wantLive, given nftWant(jails).
-func wantLiveOf(jails []Jail, want map[string]wantSet) *nftLive {
+// wantLive is the table nftDiff writes for jails, whose sets are want
+// (nftWant): nftDiff(wantLive(jails, want), jails, want) is empty. It is nil
+// when there is no jail.
+func wantLive(jails []Jail, want map[string]wantSet) *nftLive {
 	if len(jails) == 0 {
 		return nil
 	}
