@@ -30,7 +30,7 @@ func (j *Jail) check(name string, checked map[any]bool) error {
 		return fmt.Errorf("jails.%s.quiet_since: negative (%d)", name, j.QuietSince)
 	}
 	for ip, ts := range j.Failures {
-		if err := j.checkKey(checked[&j.Failures], ip); err != nil {
+		if err := checkKey(checked[&j.Failures], ip); err != nil {
 			return fmt.Errorf("jails.%s.failures.%q: %w", name, ip, err)
 		}
 		if !slices.IsSorted(ts) {
@@ -41,7 +41,7 @@ func (j *Jail) check(name string, checked map[any]bool) error {
 		}
 	}
 	for ip, b := range j.Bans {
-		if err := j.checkKey(checked[&j.Bans], ip); err != nil {
+		if err := checkKey(checked[&j.Bans], ip); err != nil {
 			return fmt.Errorf("jails.%s.bans.%q: %w", name, ip, err)
 		}
 		switch {
@@ -56,7 +56,7 @@ func (j *Jail) check(name string, checked map[any]bool) error {
 		}
 	}
 	for ip, r := range j.BanHistory {
-		if err := j.checkKey(checked[&j.BanHistory], ip); err != nil {
+		if err := checkKey(checked[&j.BanHistory], ip); err != nil {
 			return fmt.Errorf("jails.%s.ban_history.%q: %w", name, ip, err)
 		}
 		if r.Count < 1 {
@@ -79,7 +79,7 @@ func (j *Jail) check(name string, checked map[any]bool) error {
 }
 
 // checkKey is checkIPKey(key), or nil when the map's keys were checked as they were decoded.
-func (j *Jail) checkKey(checked bool, key string) error {
+func checkKey(checked bool, key string) error {
 	if checked {
 		return nil
 	}
