@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -189,9 +190,24 @@ func located(file string, line int, key, msg string) string {
 		s += ":" + strconv.Itoa(line)
 	}
 	if key != "" {
+		if !printable(key) {
+			// A YAML key may hold a line break or a control character ("0\r\r0" folds to
+			// "0\n0"): quoted, the message stays one line and shows what the key is.
+			key = strconv.Quote(key)
+		}
 		s += ": " + key
 	}
 	return s + ": " + msg
+}
+
+// printable reports whether s holds no control character (nor an invalid one).
+func printable(s string) bool {
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 // ConfigErrors are all the errors LoadConfig found, in line order; Error joins them one a
