@@ -220,8 +220,7 @@ func setup(c *cli.Context) (*env, error) {
 	for _, j := range cfg.Jails {
 		j.Self = self
 	}
-	e := &env{held: map[string]int{}, self: self, cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: log.flush,
-	}
+	e := &env{held: map[string]int{}, self: self, cfg: cfg, cfgPath: path, statePath: cfg.State, now: now, stdout: c.App.Writer, closeLog: log.flush}
 	if s := c.String("state"); s != "" {
 		e.statePath = s
 	}
