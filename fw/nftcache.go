@@ -20,7 +20,8 @@ import (
 // anybody's, moves the generation on, and the run after it lists the table.
 //
 // The first line names what the generation counts in: the boot (a counter
-// that starts again at every boot) and the network namespace.
+// that starts again at every boot) and the network namespace (the calling
+// thread's: a test moves its locked thread into a namespace of its own).
 
 // nftCacheHead is the cache's first line for generation gen here, or "" when
 // this host's boot or network namespace cannot be told.
@@ -30,7 +31,7 @@ func nftCacheHead(gen uint32) string {
 		return ""
 	}
 	var ns syscall.Stat_t
-	if err := syscall.Stat("/proc/self/ns/net", &ns); err != nil {
+	if err := syscall.Stat("/proc/thread-self/ns/net", &ns); err != nil {
 		return ""
 	}
 	return fmt.Sprintf("# fail2ban-scan: table %s at nftables generation %d, network namespace %d:%d, boot %s\n",

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fail2ban-scan/fail2ban-scan/internal/netnstest"
+)
+
+// TestNFTablesCache: a scan with banaction nftables keeps the table it left beside the state
+// (STATE.nft); the next scan with nothing new does not list the table (nft runs through a
+// logging script first in PATH), a set flushed by hand is listed and healed by the next scan,
+// a dry run does not write the cache, and flush removes it with the table.
+func TestNFTablesCache(t *testing.T) {
+	requireCommand(t, "nft", "FAIL2BAN_SCAN_REQUIRE_NFT")
+	netnstest.Isolate(t)
+	nft, err := exec.LookPath("nft")
+	if err != nil {
+		nft = "/usr/sbin/nft"
+	}
+	dir := t.TempDir()
+	calls, bin := filepath.Join(dir, "calls"), filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(bin, "nft"), "#!/bin/sh\necho \"$*\" >> "+calls+"\nexec "+nft+" \"$@\"\n")
+	if err := os.Chmod(filepath.Join(bin, "nft"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	logPath, state := filepath.Join(dir, "mail.log"), filepath.Join(dir, "s.json")
+	fail := func(ip string) string {
+		return "Aug 15 22:34:53 mx1 postfix/smtpd[1]: warning: unknown[" + ip + "]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n"
+	}
+	write(t, logPath, fail("192.0.2.7")+fail("198.51.100.9"))
+	cfg := filepath.Join(dir, "c.yaml")
+	write(t, cfg, "state: "+state+"\njails:\n  postfix-sasl:\n    logpath: ["+logPath+"]\n    maxretry: 1\n    bantime: 1h\n    banaction: nftables\n")
+	listed := func() bool {
+		b, _ := os.ReadFile(calls)
+		os.Remove(calls)
+		return strings.Contains(string(b), "list table")
+	}
+	minute := 0
+	scan := func(args ...string) {
+		t.Helper()
+		minute++
+		now := []string{"--config", cfg, "--now", fmt.Sprintf("2026-08-15T22:%02d:00Z", 40+minute)}
+		if code, _, stderr := runCLI(t, append(now, args...)...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	elements := func() string {
+		t.Helper()
+		out, err := exec.Command(nft, "list", "set", "inet", "fail2ban-scan", "f2b-postfix-sasl-v4").CombinedOutput()
+		if err != nil {
+			return err.Error() + ": " + string(out)
+		}
+		return string(out)
+	}
+	banned := func(what string) {
+		t.Helper()
+		if set := elements(); !strings.Contains(set, "192.0.2.7") || !strings.Contains(set, "198.51.100.9") {
+			t.Errorf("%s: the set lacks a ban:\n%s", what, set)
+		}
+	}
+	cache := state + ".nft"
+
+	scan("scan")
+	if !listed() {
+		t.Error("the first scan did not list the table")
+	}
+	banned("first scan")
+	if b, err := os.ReadFile(cache); err != nil || !strings.HasPrefix(string(b), "# fail2ban-scan: table inet fail2ban-scan at nftables generation ") {
+		t.Fatalf("no cache beside the state: %v %q", err, b)
+	}
+	scan("scan")
+	if listed() {
+		t.Error("a scan with nothing new listed the table")
+	}
+	if out, err := exec.Command(nft, "flush", "set", "inet", "fail2ban-scan", "f2b-postfix-sasl-v4").CombinedOutput(); err != nil {
+		t.Fatalf("nft flush set: %v: %s", err, out)
+	}
+	scan("scan")
+	if !listed() {
+		t.Error("the scan after a set was flushed by hand did not list the table")
+	}
+	banned("the scan after the flush by hand")
+
+	if err := os.Remove(cache); err != nil {
+		t.Fatal(err)
+	}
+	scan("scan", "--dry-run")
+	if _, err := os.Stat(cache); !os.IsNotExist(err) {
+		t.Errorf("the dry run wrote the cache: %v", err)
+	}
+	scan("flush")
+	if _, err := os.Stat(cache); !os.IsNotExist(err) {
+		t.Errorf("flush left the cache: %v", err)
+	}
+	if out, err := exec.Command(nft, "list", "table", "inet", "fail2ban-scan").CombinedOutput(); err == nil {
+		t.Errorf("flush left the table:\n%s", out)
+	}
+}
