@@ -801,8 +801,40 @@ func (l *loader) jail(name, path string, k *yaml.Node, d, s *settings) *Jail {
 			l.fail(l.errf(line(key), path+"."+key, "%s", err))
 		}
 		j.Filter = f
+		// As in fail2ban, a journal jail that sets no journalmatch (nor do the defaults)
+		// reads what its fail2ban filter's journalmatch names: sshd.conf's
+		// "_SYSTEMD_UNIT=sshd.service + _COMM=sshd", not postfix's units.
+		if f != nil && j.Backend == "journal" && !d.set["journalmatch"] && !s.set["journalmatch"] {
+			if m := filterJournalMatch(f.JournalMatch()); len(m) > 0 {
+				for _, term := range m {
+					if term != "+" && !validJournalMatch(term) {
+						l.fail(l.errf(line("filter"), path+".filter", "the filter's journalmatch: want FIELD=value or +, got %q (set journalmatch: in the jail)", term))
+						return j
+					}
+				}
+				j.JournalMatch = m
+			}
+		}
 	}
 	return j
+}
+
+// filterJournalMatch returns the terms of a fail2ban filter's journalmatch, one expression a
+// line ("_SYSTEMD_UNIT=sshd.service + _COMM=sshd"): the words of each, and "+" between two
+// lines, which fail2ban ORs.
+func filterJournalMatch(lines []string) []string {
+	var terms []string
+	for _, l := range lines {
+		words := strings.Fields(l)
+		if len(words) == 0 {
+			continue
+		}
+		if len(terms) > 0 {
+			terms = append(terms, "+")
+		}
+		terms = append(terms, words...)
+	}
+	return terms
 }
 
 func setIf[T any](dst *T, v *T) {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -69,5 +70,59 @@ func TestDefaultJournalMatch(t *testing.T) {
 		if got := c.Jails[0].JournalMatch; !slices.Equal(got, tt.want) {
 			t.Errorf("%s: journalmatch = %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestJournalMatchOfFilter: a journal jail with a fail2ban filter and no journalmatch of its
+// own (nor in defaults) reads what the filter's journalmatch names, its lines ORed; one that
+// sets journalmatch, or reads files, keeps its own; a filter's term that journalctl would not
+// take is an error that says so.
+func TestJournalMatchOfFilter(t *testing.T) {
+	files := map[string]string{
+		"/f/myd.conf":  "[Definition]\nfailregex = ^from <HOST>$\n[Init]\njournalmatch = _SYSTEMD_UNIT=myd.service + _COMM=myd\n",
+		"/f/two.conf":  "[Definition]\nfailregex = ^from <HOST>$\njournalmatch = _SYSTEMD_UNIT=a.service\n    _SYSTEMD_UNIT=b.service _COMM=b\n",
+		"/f/none.conf": "[Definition]\nfailregex = ^from <HOST>$\n",
+		"/f/bad.conf":  "[Definition]\nfailregex = ^from <HOST>$\njournalmatch = myd.service\n",
+	}
+	env := Env{ReadFile: func(p string) ([]byte, error) {
+		if s, ok := files[p]; ok {
+			return []byte(s), nil
+		}
+		return nil, fs.ErrNotExist
+	}}
+	for _, tt := range []struct {
+		name, jail, defaults string
+		want                 []string
+		wantErr              string
+	}{
+		{name: "the filter's", jail: "filter: fail2ban:myd\n    backend: journal",
+			want: []string{"_SYSTEMD_UNIT=myd.service", "+", "_COMM=myd"}},
+		{name: "two lines ORed", jail: "filter: fail2ban:two\n    backend: journal",
+			want: []string{"_SYSTEMD_UNIT=a.service", "+", "_SYSTEMD_UNIT=b.service", "_COMM=b"}},
+		{name: "the jail's own", jail: "filter: fail2ban:myd\n    backend: journal\n    journalmatch: [_SYSTEMD_UNIT=other.service]",
+			want: []string{"_SYSTEMD_UNIT=other.service"}},
+		{name: "the defaults'", defaults: "defaults:\n  journalmatch: [_SYSTEMD_UNIT=d.service]\n", jail: "filter: fail2ban:myd\n    backend: journal",
+			want: []string{"_SYSTEMD_UNIT=d.service"}},
+		{name: "a filter without one", jail: "filter: fail2ban:none\n    backend: journal", want: DefaultJournalMatch()},
+		{name: "a file jail", jail: "filter: fail2ban:myd\n    logpath: [x]", want: DefaultJournalMatch()},
+		{name: "a term journalctl would not take", jail: "filter: fail2ban:bad\n    backend: journal",
+			wantErr: `cfg.yaml:4: jails.a.filter: the filter's journalmatch: want FIELD=value or +, got "myd.service"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			yaml := "filter_dirs: [/f]\n" + tt.defaults + "jails:\n  a:\n    " + tt.jail + "\n"
+			c, err := LoadConfig(strings.NewReader(yaml), "cfg.yaml", env)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Jail("a").JournalMatch; !slices.Equal(got, tt.want) {
+				t.Errorf("journalmatch = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
