@@ -533,12 +533,35 @@ func appendJSONString(b []byte, s string) []byte {
 // encoding/json does not escape (it escapes '"', '\\', and '<', '>', '&' for HTML).
 func plainJSON(s []byte) bool {
 	for _, c := range s {
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if jsonByte[c] != plainByte {
 			return false
 		}
 	}
 	return true
 }
+
+// jsonByte classifies the bytes of a JSON string (one table look-up per byte: a state's
+// strings are megabytes, and a row of comparisons per byte was a tenth of a minute run).
+var jsonByte = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c == '"':
+			t[c] = quoteByte
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			t[c] = escapedByte
+		case c == '<' || c == '>' || c == '&':
+			t[c] = htmlByte
+		}
+	}
+	return t
+}()
+
+const (
+	plainByte   = iota // as it is
+	quoteByte          // '"'
+	escapedByte        // a control byte, '\\' or not ASCII: JSON escapes it
+	htmlByte           // '<', '>', '&': valid as it is, but encoding/json escapes it
+)
 
 func mapKeys[V any](m map[string]V) func(func(string) bool) {
 	return func(yield func(string) bool) {

@@ -465,11 +465,11 @@ func (p *fastParser) str() ([]byte, bool) {
 	}
 	start := p.i - 1
 	for ; p.i < len(p.d); p.i++ {
-		switch c := p.d[p.i]; {
-		case c == '"':
+		switch jsonByte[p.d[p.i]] {
+		case quoteByte:
 			p.i++
 			return p.d[start:p.i], true
-		case c < 0x20 || c >= 0x7f || c == '\\':
+		case escapedByte:
 			return nil, false
 		}
 	}
