@@ -27,19 +27,7 @@ func TestJournalMatchGlobs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			yaml := "jails:\n  a:\n    filter: postfix\n    journalmatch: " + tt.terms + "\n    backend: journal\n"
-			c, err := LoadConfig(strings.NewReader(yaml), "cfg.yaml", Env{ReadFile: noFiles})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := c.Jail("a").JournalMatch; !slices.Equal(got, tt.want) {
-				t.Errorf("journalmatch = %q, want %q", got, tt.want)
-			}
+			checkJournalMatch(t, yaml, Env{ReadFile: noFiles}, tt.want, tt.wantErr)
 		})
 	}
 }
@@ -110,19 +98,26 @@ func TestJournalMatchOfFilter(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			yaml := "filter_dirs: [/f]\n" + tt.defaults + "jails:\n  a:\n    " + tt.jail + "\n"
-			c, err := LoadConfig(strings.NewReader(yaml), "cfg.yaml", env)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := c.Jail("a").JournalMatch; !slices.Equal(got, tt.want) {
-				t.Errorf("journalmatch = %q, want %q", got, tt.want)
-			}
+			checkJournalMatch(t, yaml, env, tt.want, tt.wantErr)
 		})
+	}
+}
+
+// checkJournalMatch loads yaml and checks jail a's journalmatch, or that the load fails with
+// an error containing wantErr.
+func checkJournalMatch(t *testing.T, yaml string, env Env, want []string, wantErr string) {
+	t.Helper()
+	c, err := LoadConfig(strings.NewReader(yaml), "cfg.yaml", env)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want it to contain %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Jail("a").JournalMatch; !slices.Equal(got, want) {
+		t.Errorf("journalmatch = %q, want %q", got, want)
 	}
 }
