@@ -24,6 +24,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -39,6 +40,26 @@ type Jail struct {
 	// fine, and so is a ban inside another: only the widest rule is written, so the rules of
 	// a prefix's members go when the prefix is banned.
 	Bans []netip.Prefix
+	// Sum, when not "", stands for the bans, the same in every run for the same bans, and
+	// LoadBans returns them while Bans is nil: a backend that can prove the firewall still
+	// holds what it applied for the same Sum need not load them (nftables, see nftcache.go).
+	Sum      string
+	LoadBans func() []netip.Prefix
+}
+
+// loaded returns jails with the bans of those that have LoadBans and no Bans loaded (a copy
+// when there are any).
+func loaded(jails []Jail) []Jail {
+	out := jails
+	for i, j := range jails {
+		if j.Bans == nil && j.LoadBans != nil {
+			if &out[0] == &jails[0] {
+				out = slices.Clone(jails)
+			}
+			out[i].Bans = j.LoadBans()
+		}
+	}
+	return out
 }
 
 // ChainPrefix starts the name of every chain this package manages.

@@ -91,6 +91,7 @@ func (f *IPTables) Reconcile(ctx context.Context, jails []Jail, managed []string
 		return nil, err
 	}
 	jails, managed = OwnJails(jails, managed, ActionIPTables, ActionIPSet)
+	jails = loaded(jails)
 	needV6 := false
 	for _, j := range jails {
 		for _, p := range j.Bans {

@@ -102,10 +102,17 @@ func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan,
 	// listing is the table of that generation, and what it became can be
 	// kept (see nftcache.go).
 	gen, genErr := nftGen()
-	var cur *nftLive
+	input := inputSum(jails)
+	var (
+		cur       *nftLive
+		sameInput bool
+	)
 	if genErr == nil {
-		cur = f.readCache(gen)
+		if cur, sameInput = f.readCache(gen, input); sameInput {
+			return plan, nil // the table of the cache, made for the same jails and bans
+		}
 	}
+	jails = loaded(jails)
 	cached := cur != nil
 	if !cached {
 		if cur, err = readNFT(ctx, path); err != nil {
@@ -125,8 +132,8 @@ func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan,
 		return plan, nil
 	}
 	if len(fp.Ops) == 0 {
-		if !cached && genErr == nil {
-			f.writeCache(gen, cur.listing())
+		if genErr == nil && (!cached || input != "") {
+			f.writeCache(gen, cur.listing(), input) // now known to be the table for input
 		}
 		return plan, nil
 	}
@@ -140,7 +147,7 @@ func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan,
 	// Ours is the only transaction since the listing: the table is now
 	// exactly what was asked for.
 	if g, err := nftGen(); genErr == nil && err == nil && g == gen+1 {
-		f.writeCache(g, <-next)
+		f.writeCache(g, <-next, input)
 	}
 	return plan, nil
 }

@@ -478,6 +478,63 @@ func TestNFTCache(t *testing.T) {
 	}
 }
 
+// TestNFTCacheInput: jails whose bans come as a Sum with LoadBans (left as text in the state)
+// are loaded while the cache cannot tell it holds them; once a run found the table made for
+// them, the cache names their input, and while the generation stays the next run neither loads
+// the bans nor runs nft. Another Sum, another jail's setting, or a change by hand loads them.
+func TestNFTCacheInput(t *testing.T) {
+	nft := isolateNFT(t)
+	dir := t.TempDir()
+	calls, wrapper := filepath.Join(dir, "calls"), filepath.Join(dir, "nft")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\necho \"$*\" >> "+calls+"\nexec "+nft+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := NewNFTables(wrapper)
+	f.Cache = filepath.Join(dir, "state.json.nft")
+	loads := 0
+	lazy := func(sum string, bans ...string) []Jail {
+		j := nftJail(sasl())
+		j.Sum, j.LoadBans = sum, func() []netip.Prefix { loads++; return addrs(bans...) }
+		return []Jail{j}
+	}
+	step := func(what string, jails []Jail, wantLoad, wantNFT bool, want string) {
+		t.Helper()
+		loads = 0
+		if _, err := f.Reconcile(context.Background(), jails, nil, false); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		b, _ := os.ReadFile(calls)
+		os.Remove(calls)
+		if (loads > 0) != wantLoad || (len(b) > 0) != wantNFT {
+			t.Errorf("%s: loaded the bans %d times (want %v), ran nft %q (want %v)", what, loads, wantLoad, b, wantNFT)
+		}
+		if got := nftDump(t); got != want {
+			t.Errorf("%s: table:\n%s\nwant:\n%s", what, got, want)
+		}
+	}
+	one := nftSasl("192.0.2.1", "2001:db8::1")
+	step("first run", lazy("s1", "192.0.2.1", "2001:db8::1"), true, true, one)
+	step("the same input", lazy("s1", "192.0.2.1", "2001:db8::1"), false, false, one)
+	two := nftSasl("192.0.2.1, 192.0.2.2", "2001:db8::1")
+	step("another sum", lazy("s2", "192.0.2.1", "192.0.2.2", "2001:db8::1"), true, true, two)
+	step("the same again", lazy("s2", "192.0.2.1", "192.0.2.2", "2001:db8::1"), false, false, two)
+	drop := lazy("s2", "192.0.2.1", "192.0.2.2", "2001:db8::1")
+	drop[0].BlockType = "DROP"
+	dropped := strings.NewReplacer("reject with icmp port-unreachable", "drop", "reject with icmpv6 port-unreachable", "drop").Replace(two)
+	step("another blocktype", drop, true, true, dropped)
+	step("the same again", lazy("s2", "192.0.2.1", "192.0.2.2", "2001:db8::1"), true, true, two)
+	nftRun(t, "flush", "set", "inet", NFTTable, "f2b-sasl-v4")
+	step("a set flushed by hand", lazy("s2", "192.0.2.1", "192.0.2.2", "2001:db8::1"), true, true, two)
+	step("after the heal", lazy("s2", "192.0.2.1", "192.0.2.2", "2001:db8::1"), false, false, two)
+	loaded := nftJail(sasl("192.0.2.1", "192.0.2.2", "2001:db8::1"))
+	step("bans given, no sum", []Jail{loaded}, false, false, two)
+	// That run changed nothing: the table is still the one made for s2.
+	step("the sum after that", lazy("s2", "192.0.2.1", "192.0.2.2", "2001:db8::1"), false, false, two)
+	loaded.Bans = addrs("192.0.2.1")
+	step("a ban lifted, no sum", []Jail{loaded}, false, true, nftSasl("192.0.2.1", ""))
+	step("the old sum after that", lazy("s2", "192.0.2.1", "192.0.2.2", "2001:db8::1"), true, true, two)
+}
+
 // TestNFTCacheListing: the table a run keeps (wantLive) is written as nft lists it and read
 // back by parseNFT to the same table, against which the same jails need no change: plain
 // and interval sets, both families, a jail with no ban, two jails.
