@@ -55,6 +55,9 @@ func cmdScan(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if !e.bansUnchanged(st, jails) {
+		st.DecodeBans()
+	}
 	// The file and the decoder's scratch are garbage now: a collection here sets the heap's
 	// next goal from the state alone (at 100,000 bans, about 25 MB live instead of 38).
 	runtime.GC()
@@ -78,7 +81,7 @@ func cmdScan(c *cli.Context) error {
 		if !dry {
 			rec = st.History.Recorder(j.Name, e.now.Unix())
 		}
-		err := e.scanJail(c.Context, j, st.Jail(j.Name), st.Jails, rec)
+		err := e.scanJail(c.Context, j, st, rec)
 		rec.Flush() // the run's failures into the history's per-IP counts
 		if n := e.held[j.Name]; n > 0 {
 			e.log.logf(levelError, "actions", j.Name, "%d addresses reached maxretry but were not banned: max_new_bans_per_run is %d (filter %s)", n, j.MaxNewBans, j.FilterSpec)
@@ -154,14 +157,15 @@ func cmdScan(c *cli.Context) error {
 	return nil
 }
 
-// scanJail reads the jail's new lines, applies its failures to js, and lifts expired bans;
-// jails is every jail's state, where overalljails counts bans. It returns the first read
-// error; what was read before it is kept in js all the same.
-func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails map[string]*state.Jail, rec *state.Recorder) error {
+// scanJail reads the jail's new lines, applies its failures to the jail's state in st, and
+// lifts expired bans (every jail's bans in st: overalljails counts them). It returns the first
+// read error; what was read before it is kept in st all the same.
+func (e *env) scanJail(ctx context.Context, j *rules.Jail, st *state.State, rec *state.Recorder) error {
 	now, dry := e.now.Unix(), rec == nil
+	js := st.Jail(j.Name)
 	var lines, matched, read int64
 	sess := j.Filter.NewSession() // this run's lines in order; sshd remembers its connections
-	failures := e.applyFailures(j, js, jails, now, rec)
+	failures := e.applyFailures(j, st, now, rec)
 	onLine := func(line []byte) {
 		lines++
 		res, host, _ := sess.Match(line)
@@ -250,6 +254,23 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, js *state.Jail, jails
 	return readErr
 }
 
+// bansUnchanged reports whether this run may leave the bans of every jail as the text
+// LoadLazy left them (see state.DecodeBans): no expiry, forgetting or prefix to look at in
+// any jail it scans (rules.Jail.Unchanged). A failure to apply decodes them all the same.
+func (e *env) bansUnchanged(st *state.State, jails []*rules.Jail) bool {
+	now := e.now.Unix()
+	for _, j := range jails {
+		js := st.Jails[j.Name]
+		if js == nil {
+			continue
+		}
+		if info, ok := js.LazyBans(); ok && !j.Unchanged(info, now) {
+			return false
+		}
+	}
+	return true
+}
+
 // failureQueue hands the failures that scanJail's reading finds to a goroutine that applies
 // them in the same order (Jail.Failure), a batch at a time, and that one hands what it decided
 // to a third that records and logs it (record), in the same order: matching the lines,
@@ -270,7 +291,8 @@ type failureHit struct {
 
 const failureBatch = 512
 
-func (e *env) applyFailures(j *rules.Jail, js *state.Jail, jails map[string]*state.Jail, now int64, rec *state.Recorder) *failureQueue {
+func (e *env) applyFailures(j *rules.Jail, st *state.State, now int64, rec *state.Recorder) *failureQueue {
+	js, jails := st.Jail(j.Name), st.Jails
 	q := &failureQueue{batch: make([]failureHit, 0, failureBatch), ch: make(chan []failureHit, 4), done: make(chan struct{})}
 	decided := make(chan []decision, 4)
 	go func() {
@@ -283,7 +305,12 @@ func (e *env) applyFailures(j *rules.Jail, js *state.Jail, jails map[string]*sta
 	}()
 	go func() {
 		defer close(decided)
+		first := true
 		for b := range q.ch {
+			if first {
+				st.DecodeBans() // Failure reads and changes the bans of every jail
+				first = false
+			}
 			out := make([]decision, len(b))
 			for i, h := range b {
 				out[i] = decision{j.Failure(js, jails, h.host, h.t.Unix(), now), h.host, h.t}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -32,8 +33,16 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 		if js == nil {
 			js = &state.Jail{}
 		}
-		jails = append(jails, fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType,
-			Action: j.BanAction, Bans: rules.ActivePrefixes(js, now)})
+		fj := fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType, Action: j.BanAction}
+		if sum := js.BansSum(); sum != "" {
+			// Left as text (state.LoadLazy) and none ends before now (bansUnchanged): the
+			// firewall loads them only if it cannot tell it holds them already.
+			fj.Sum = sum
+			fj.LoadBans = func() []netip.Prefix { return rules.ActivePrefixes(&state.Jail{Bans: js.DecodedBans()}, now) }
+		} else {
+			fj.Bans = rules.ActivePrefixes(js, now)
+		}
+		jails = append(jails, fj)
 	}
 	// The fleet's bans pulled from CrowdSec: a jail of their own, in the same transaction.
 	if !e.foreign[rules.FleetJail] {

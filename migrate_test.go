@@ -4,20 +4,27 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
+
+// sealRE matches the end of a sealed state file.
+var sealRE = regexp.MustCompile(`,"seal":"[0-9a-f]{8}"}\n$`)
 
 // TestMigrate: state files written by the binaries of the older schemas (testdata/state-vN/*:
 // the state, the config it was made with, and that binary's `status --json` and `report --json`
 // at the time in "now"; @DIR@ stands for the directory) load and give the same status and
 // report; a scan writes them back in the current schema, and status and report stay the same.
-// The schema 2 cases are the schema 1 cases written back by the schema 2 binary; their status
-// and report are those of schema 1, byte for byte.
+// The schema 2 cases are the schema 1 cases written back by the schema 2 binary, the schema 3
+// ones the schema 2 cases written back by the schema 3 binary (a scan at their now); their
+// status and report are those of schema 1, byte for byte. Written back, the file ends with its
+// seal (schema 4), and a scan of the sealed file gives the same again.
+
 func TestMigrate(t *testing.T) {
 	cases, _ := filepath.Glob("testdata/state-v*/*")
-	if len(cases) < 4 {
-		t.Fatalf("testdata/state-v1 and -v2 cases: %v", cases)
+	if len(cases) < 6 {
+		t.Fatalf("testdata/state-v1, -v2 and -v3 cases: %v", cases)
 	}
 	for _, c := range cases {
 		schema := strings.TrimPrefix(filepath.Base(filepath.Dir(c)), "state-v")
@@ -50,10 +57,16 @@ func TestMigrate(t *testing.T) {
 				t.Fatalf("scan exit %d: %s", code, stderr)
 			}
 			data, _ := os.ReadFile(filepath.Join(dir, "state.json"))
-			if !bytes.HasPrefix(data, []byte(`{"version":3,`)) || bytes.Contains(data, []byte(`"failures":"`)) && !bytes.Contains(data, []byte(`"failures":"~`)) {
-				t.Fatalf("not written back in schema 3: %.200s", data)
+			if !bytes.HasPrefix(data, []byte(`{"version":4,`)) || bytes.Contains(data, []byte(`"failures":"`)) && !bytes.Contains(data, []byte(`"failures":"~`)) ||
+				!sealRE.Match(data) {
+				t.Fatalf("not written back in schema 4, sealed: %.200s ... %s", data, data[max(0, len(data)-40):])
 			}
-			check("written back in schema 3")
+			check("written back in schema 4")
+			// Sealed, the next scan leaves the bans, their history and spans as text.
+			if code, _, stderr := runCLI(t, "--config", filepath.Join(dir, "c.yaml"), "--now", now, "scan"); code != 0 {
+				t.Fatalf("second scan exit %d: %s", code, stderr)
+			}
+			check("scanned again, sealed")
 		})
 	}
 }

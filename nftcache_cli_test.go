@@ -13,8 +13,10 @@ import (
 
 // TestNFTablesCache: a scan with banaction nftables keeps the table it left beside the state
 // (STATE.nft); the next scan with nothing new does not list the table (nft runs through a
-// logging script first in PATH), a set flushed by hand is listed and healed by the next scan,
-// a dry run does not write the cache, and flush removes it with the table.
+// logging script first in PATH) and notes in the cache the bans it found there, so that the
+// one after runs no nft at all; a set flushed by hand is listed and healed by the next scan,
+// bans that end leave the set, a dry run does not write the cache, and flush removes it with
+// the table.
 func TestNFTablesCache(t *testing.T) {
 	requireCommand(t, "nft", "FAIL2BAN_SCAN_REQUIRE_NFT")
 	netnstest.Isolate(t)
@@ -39,11 +41,12 @@ func TestNFTablesCache(t *testing.T) {
 	write(t, logPath, fail("192.0.2.7")+fail("198.51.100.9"))
 	cfg := filepath.Join(dir, "c.yaml")
 	write(t, cfg, "state: "+state+"\njails:\n  postfix-sasl:\n    logpath: ["+logPath+"]\n    maxretry: 1\n    bantime: 1h\n    banaction: nftables\n")
-	listed := func() bool {
+	ran := func() string {
 		b, _ := os.ReadFile(calls)
 		os.Remove(calls)
-		return strings.Contains(string(b), "list table")
+		return string(b)
 	}
+	listed := func() bool { return strings.Contains(ran(), "list table") }
 	minute := 0
 	scan := func(args ...string) {
 		t.Helper()
@@ -81,6 +84,16 @@ func TestNFTablesCache(t *testing.T) {
 	if listed() {
 		t.Error("a scan with nothing new listed the table")
 	}
+	// That scan found the table it was asked for: the cache now names the input (the bans
+	// left as text in the sealed state), and the next scan with nothing new runs no nft.
+	if b, _ := os.ReadFile(cache); !strings.Contains(string(b), "\n# input ") {
+		t.Errorf("the cache names no input after a scan with nothing new:\n%.300s", b)
+	}
+	scan("scan")
+	if calls := ran(); calls != "" {
+		t.Errorf("a second scan with nothing new ran nft: %q", calls)
+	}
+	banned("second scan with nothing new")
 	if out, err := exec.Command(nft, "flush", "set", "inet", "fail2ban-scan", "f2b-postfix-sasl-v4").CombinedOutput(); err != nil {
 		t.Fatalf("nft flush set: %v: %s", err, out)
 	}
@@ -89,6 +102,17 @@ func TestNFTablesCache(t *testing.T) {
 		t.Error("the scan after a set was flushed by hand did not list the table")
 	}
 	banned("the scan after the flush by hand")
+	scan("scan")
+	if calls := ran(); calls != "" {
+		t.Errorf("a scan with nothing new after the heal ran nft: %q", calls)
+	}
+	// The bans end at 23:34:53: the scan after decodes them, lifts them, and the set follows.
+	if code, _, stderr := runCLI(t, "--config", cfg, "--now", "2026-08-15T23:35:00Z", "scan"); code != 0 {
+		t.Fatalf("scan after the bans' end: exit %d: %s", code, stderr)
+	}
+	if set := elements(); strings.Contains(set, "192.0.2.7") || strings.Contains(set, "198.51.100.9") {
+		t.Errorf("the bans that ended are still in the set:\n%s", set)
+	}
 
 	if err := os.Remove(cache); err != nil {
 		t.Fatal(err)

@@ -392,13 +392,19 @@ jails:
 	var pending []event // written, not yet read by a run
 	for minute := 0; minute < minutes; minute++ {
 		from := start.Unix() + int64(minute)*60
+		// Quiet stretches of 12 minutes, in which the bans of before end: runs with no
+		// failure leave the bans as text in the state (state.LoadLazy) and must still lift
+		// each on time.
+		quiet := minute%50 >= 38
 		var lines []string
 		for s := from; s < from+60; s++ {
 			ts := time.Unix(s, 0)
 			for _, a := range attackers {
 				if next[a.ip] == s {
-					lines = append(lines, syslogLine(ts, fmt.Sprintf("postfix/smtpd[%d]: warning: unknown[%s]: SASL LOGIN authentication failed: UGFzc3dvcmQ6", 900+minute, a.ip)))
-					pending = append(pending, event{a.ip, s})
+					if !quiet {
+						lines = append(lines, syslogLine(ts, fmt.Sprintf("postfix/smtpd[%d]: warning: unknown[%s]: SASL LOGIN authentication failed: UGFzc3dvcmQ6", 900+minute, a.ip)))
+						pending = append(pending, event{a.ip, s})
+					}
 					next[a.ip] += a.every
 				}
 			}

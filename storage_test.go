@@ -34,8 +34,8 @@ func TestStateInvalid(t *testing.T) {
 		{"timestamps out of order", `{"version": 1, "jails": {"postfix-sasl": {"failures": {"192.0.2.1": [9, 3]}}}}`,
 			`jails.postfix-sasl.failures."192.0.2.1": timestamps not ascending`},
 		{"garbage", "\x00\x1f\x8b\xff not a state at all", "decode"},
-		{"newer schema", `{"version":4,"jails":{"postfix-sasl":{"failures":{"192.0.2.1":{}}}},"new":1}`,
-			"written by a newer fail2ban-scan (schema 4); this one reads up to 3"},
+		{"newer schema", `{"version":5,"jails":{"postfix-sasl":{"failures":{"192.0.2.1":{}}}},"new":1}`,
+			"written by a newer fail2ban-scan (schema 5); this one reads up to 4"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			write(t, statePath, tt.content)

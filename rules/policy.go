@@ -193,6 +193,15 @@ func (j *Jail) Expire(js *state.Jail, now int64) []Action {
 	return out
 }
 
+// Unchanged reports whether Expire and Aggregate at now leave alone bans and a ban history
+// that state.LoadLazy left as text, as info describes them: no ban ends, no record is
+// forgotten, and neither a prefix ban (which ignoreip may lift) nor subnet aggregation is
+// there to look at. A run that has no failure to apply need not decode them then.
+func (j *Jail) Unchanged(info state.LazyBans, now int64) bool {
+	return now < info.NextEnd && !info.Prefixes && j.Subnet.MinIPs < 2 &&
+		info.OldestRecord > now-j.Escalation.ForgetAfter
+}
+
 // pruneSlack is how long after they left findtime the failures of a jail whose failures are
 // still the text they were read from (state.LoadLazy) may stay: a minute run with nothing new
 // then neither decodes nor rewrites them, and the next that must (a failure, or a failure

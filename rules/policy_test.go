@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"maps"
+	"math"
 	"net/netip"
 	"testing"
 
@@ -222,6 +224,65 @@ func TestFailuresKeptOutOfOrder(t *testing.T) {
 		a := j.Failure(js, nil, ip, 260, 800)
 		if got, want := a.Outcome == Banned, keepAll; got != want {
 			t.Errorf("keep all %v: the late failure at 260 banned %v, want %v (%+v)", keepAll, got, want, a)
+		}
+	}
+}
+
+// TestUnchanged: Unchanged is true only when Expire and Aggregate change neither the bans nor
+// the ban history (a run may then leave them as text), and true in the common quiet case.
+func TestUnchanged(t *testing.T) {
+	const now = 10_000
+	plain := Jail{MaxRetry: 3, FindTime: 600, BanTime: 3600, Escalation: Escalation{ForgetAfter: 7200}}
+	subnet := plain
+	subnet.Subnet = Subnet{IPv4: 24, IPv6: 64, MinIPs: 2}
+	ignoring := plain
+	ignoring.IgnoreIP = []netip.Prefix{netip.MustParsePrefix("198.51.100.0/25")}
+	bans := func(kv ...any) state.Bans {
+		m := state.Bans{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1].(state.Ban)
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		jail Jail
+		js   state.Jail
+		want bool
+	}{
+		{"bans in force", plain, state.Jail{Bans: bans("192.0.2.1", state.Ban{Start: 9000, End: 12000}, "192.0.2.2", state.Ban{Start: 1, End: -1})}, true},
+		{"a ban ends now", plain, state.Jail{Bans: bans("192.0.2.1", state.Ban{Start: 9000, End: now})}, false},
+		{"a ban ended", plain, state.Jail{Bans: bans("192.0.2.1", state.Ban{Start: 5000, End: 9999})}, false},
+		{"a record to forget", plain, state.Jail{BanHistory: state.BanHistory{"192.0.2.1": {Count: 1, Last: now - 7200}}}, false},
+		{"a record kept", plain, state.Jail{BanHistory: state.BanHistory{"192.0.2.1": {Count: 1, Last: now - 7199}}}, true},
+		{"a prefix ignoreip lifts", ignoring, state.Jail{Bans: bans("198.51.100.0/24", state.Ban{Start: 9000, End: -1})}, false},
+		{"members of a subnet", subnet, state.Jail{Bans: bans("192.0.2.1", state.Ban{Start: 9000, End: 12000}, "192.0.2.2", state.Ban{Start: 9000, End: 12000})}, false},
+	}
+	for _, tt := range tests {
+		js := tt.js
+		if js.Bans == nil {
+			js.Bans = state.Bans{}
+		}
+		if js.BanHistory == nil {
+			js.BanHistory = state.BanHistory{}
+		}
+		info := state.LazyBans{N: len(js.Bans), NextEnd: math.MaxInt64, OldestRecord: math.MaxInt64}
+		for k, b := range js.Bans {
+			if b.End >= 0 {
+				info.NextEnd = min(info.NextEnd, b.End)
+			}
+			info.Prefixes = info.Prefixes || IsPrefixKey(k)
+		}
+		for _, r := range js.BanHistory {
+			info.OldestRecord = min(info.OldestRecord, r.Last)
+		}
+		got := tt.jail.Unchanged(info, now)
+		after := state.Jail{Bans: maps.Clone(js.Bans), BanHistory: maps.Clone(js.BanHistory), Failures: state.Failures{}}
+		tt.jail.Expire(&after, now)
+		tt.jail.Aggregate(&after, now)
+		changed := !maps.Equal(after.Bans, js.Bans) || !maps.Equal(after.BanHistory, js.BanHistory)
+		if got != tt.want || got && changed {
+			t.Errorf("%s: Unchanged = %v, want %v (Expire and Aggregate change them: %v)", tt.name, got, tt.want, changed)
 		}
 	}
 }

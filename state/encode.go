@@ -23,6 +23,9 @@ func encodeDoc(s *State) (*doc, error) {
 		if j != nil && j.lazy != "" && len(j.Failures) > 0 {
 			j.decodeLazy() // failures set in the map without FailureTimes: both are kept
 		}
+		if j != nil && j.lb != nil && len(j.Bans)+len(j.BanHistory) > 0 {
+			s.DecodeBans() // likewise for bans set without DecodeBans
+		}
 	}
 	e := &encoder{pre: writeAhead(s)}
 	glue, err := e.appendState(make([]byte, 0, 64<<10), s)
@@ -112,12 +115,20 @@ func (e *encoder) appendJail(b []byte, j *Jail) ([]byte, error) {
 		b = e.quoted(b, &j.Failures, j.Failures.appendText)
 		b = append(b, ',')
 	}
-	if len(j.Bans) > 0 {
+	if j.lb != nil && j.lb.bans != "" {
+		b = append(b, `"bans":`...)
+		b = e.plainString(b, j.lb.bans) // as read from a sealed file
+		b = append(b, ',')
+	} else if len(j.Bans) > 0 {
 		b = append(b, `"bans":`...)
 		b = e.quoted(b, &j.Bans, j.Bans.appendText)
 		b = append(b, ',')
 	}
-	if len(j.BanHistory) > 0 {
+	if j.lb != nil && j.lb.history != "" {
+		b = append(b, `"ban_history":`...)
+		b = e.plainString(b, j.lb.history)
+		b = append(b, ',')
+	} else if len(j.BanHistory) > 0 {
 		b = append(b, `"ban_history":`...)
 		b = e.quoted(b, &j.BanHistory, j.BanHistory.appendText)
 		b = append(b, ',')
@@ -197,6 +208,8 @@ func (e *encoder) appendJailHistory(b []byte, j *JailHistory) []byte {
 	b = appendIntMap(b, j.IPHours, e.ipCounts)
 	b = append(b, `,"bans":`...)
 	switch spans := j.Bans; {
+	case j.lazySpans != "":
+		b = e.raw(b, j.lazySpans) // as read from a sealed file
 	case spans == nil:
 		b = append(b, "null"...)
 	case len(spans) < aheadMin:
@@ -350,12 +363,16 @@ func (e *encoder) quoted(b []byte, key any, text func([]byte) []byte) []byte {
 // plainString appends s, which is plainJSON, as a JSON string; a long one as a piece.
 func (e *encoder) plainString(b []byte, s string) []byte {
 	b = append(b, '"')
-	if len(s) >= 64<<10 {
-		b = e.piece(b, piece{text: s})
-	} else {
-		b = append(b, s...)
-	}
+	b = e.raw(b, s)
 	return append(b, '"')
+}
+
+// raw appends s, JSON text without a NUL; a long one as a piece.
+func (e *encoder) raw(b []byte, s string) []byte {
+	if len(s) >= 64<<10 {
+		return e.piece(b, piece{text: s})
+	}
+	return append(b, s...)
 }
 
 // piece appends to b the NUL that stands for p.

@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strings"
 	"sync"
 )
@@ -22,7 +23,7 @@ import (
 // encoding/json, as it did before, so what is accepted and every error message stay its own.
 // FuzzDecodeFast checks that both ways decode a document to the same state.
 func decodeFast(data []byte, lazy bool) (s *State, ok bool) {
-	p := &fastParser{d: data, rest: make([]byte, 0, 4096)}
+	p := &fastParser{d: data, rest: make([]byte, 0, 4096), lazy: lazy}
 	if !p.object(p.top) {
 		return nil, false
 	}
@@ -53,6 +54,9 @@ func decodeFast(data []byte, lazy bool) (s *State, ok bool) {
 		if ph.bans != nil {
 			j.Bans = ph.bans
 		}
+		if ph.lazySpans != "" {
+			j.lazySpans, j.spansEnd = ph.lazySpans, lazySpansEnd(ph.lazySpans)
+		}
 		if ph.days != nil {
 			j.Days = ph.days
 		}
@@ -72,6 +76,9 @@ type fastParser struct {
 	jails map[string]*fastJail
 	hist  map[string]*fastHist
 	seen  [2]bool // top level: jails, history
+	// lazy: the file is sealed, and LoadLazy leaves the bans, the ban history and the spans as
+	// text (lazybans.go)
+	lazy bool
 }
 
 // fastJail holds a jail's compact strings, as JSON strings (nil: absent); they are decoded
@@ -107,9 +114,21 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 		if j == nil {
 			return nil, nil, false
 		}
-		if lazy && len(pj.failures) > 2 && pj.failures[1] == radixMark && plainJSON(pj.failures[1:len(pj.failures)-1]) {
+		if lazy && len(pj.failures) > 2 && pj.failures[1] == radixMark {
 			jobs = append(jobs, &job{raw: pj.failures, dst: lazyFailures{j}})
 			pj.failures = nil
+		}
+		if lazy && (pj.bans != nil || pj.history != nil) {
+			// Sealed: kept as text, with what a run must know of them (lazybans.go). The
+			// two jobs write different fields of j.lb.
+			j.lb = &lazyBans{LazyBans: LazyBans{NextEnd: math.MaxInt64, OldestRecord: math.MaxInt64}}
+			if pj.bans != nil {
+				jobs = append(jobs, &job{raw: pj.bans, dst: lazyText(j.lb.bansText)})
+			}
+			if pj.history != nil {
+				jobs = append(jobs, &job{raw: pj.history, dst: lazyText(j.lb.historyText)})
+			}
+			pj.bans, pj.history = nil, nil
 		}
 		for _, jb := range []*job{
 			{raw: pj.failures, dst: &j.Failures, key: &j.Failures, marked: true},
@@ -118,10 +137,12 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 		} {
 			if jb.raw != nil {
 				jobs = append(jobs, jb)
-				if len(jb.raw) >= 64<<10 {
-					big++
-				}
 			}
+		}
+	}
+	for _, jb := range jobs {
+		if len(jb.raw) >= 64<<10 {
+			big++
 		}
 	}
 	run := func(jb *job) {
@@ -160,9 +181,15 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 	return kept, checked, true
 }
 
+// lazyText keeps a text as it is (decodeJails with lazy).
+type lazyText func(string)
+
+func (l lazyText) decodeText(text string, _ bool) (uint64, error) { l(text); return 0, nil }
+
 type fastHist struct {
 	runs          []Run
 	bans          []BanSpan
+	lazySpans     string // with lazy, the list of bans as it is (see JailHistory.spans)
 	days, ipHours map[int64]*IPCounts
 }
 
@@ -387,33 +414,51 @@ func (p *fastParser) history(key string, raw []byte) bool {
 					return p.eat(']')
 				})
 			case key == "bans" && p.peek() == '[':
-				if ph.bans != nil {
+				if ph.bans != nil || ph.lazySpans != "" {
 					return false
 				}
-				ph.bans = []BanSpan{}
-				return p.array(func() bool {
-					var b BanSpan
-					if !p.lit(`{"ip":`) {
+				if p.lazy {
+					// Sealed: a list of {"ip":"...","at":N,"end":N}, whose first ']' ends it.
+					n := bytes.IndexByte(p.d[p.i:], ']')
+					if n < 0 {
 						return false
 					}
-					ip, ok := p.str()
-					if !ok || !p.lit(`,"at":`) {
-						return false
-					}
-					if b.At, ok = p.int(); !ok || !p.lit(`,"end":`) {
-						return false
-					}
-					if b.End, ok = p.int(); !ok || !p.eat('}') {
-						return false
-					}
-					b.IP = string(ip[1 : len(ip)-1])
-					ph.bans = append(ph.bans, b)
+					ph.lazySpans = string(p.d[p.i : p.i+n+1])
+					p.i += n + 1
 					return true
-				})
+				}
+				var ok bool
+				ph.bans, ok = p.spans()
+				return ok
 			}
 			return p.keep(raw)
 		})
 	})
+}
+
+// spans reads the history's list of ban spans.
+func (p *fastParser) spans() ([]BanSpan, bool) {
+	spans := []BanSpan{}
+	ok := p.array(func() bool {
+		var b BanSpan
+		if !p.lit(`{"ip":`) {
+			return false
+		}
+		ip, ok := p.str()
+		if !ok || !p.lit(`,"at":`) {
+			return false
+		}
+		if b.At, ok = p.int(); !ok || !p.lit(`,"end":`) {
+			return false
+		}
+		if b.End, ok = p.int(); !ok || !p.eat('}') {
+			return false
+		}
+		b.IP = string(ip[1 : len(ip)-1])
+		spans = append(spans, b)
+		return true
+	})
+	return spans, ok
 }
 
 // array reads an array, calling elem for each element.

@@ -69,6 +69,11 @@ type JailHistory struct {
 	Days    map[int64]*IPCounts `json:"days"`
 	IPHours map[int64]*IPCounts `json:"ip_hours"`
 	Bans    []BanSpan           `json:"bans"`
+
+	// lazySpans holds Bans as the JSON list LoadLazy read from a sealed file while they are
+	// not decoded (see spans), and spansEnd the earliest end among them.
+	lazySpans string
+	spansEnd  int64
 }
 
 // History is the history of every jail. Start, RunsSince and IPHoursSince say from when on each
@@ -238,7 +243,7 @@ func (r *Recorder) Ban(ip string, end int64, manual bool) {
 	if manual {
 		r.add(CManualBans, 1)
 	}
-	r.j.Bans = append(r.j.Bans, BanSpan{IP: ip, At: r.now, End: end})
+	r.j.Bans = append(r.j.spans(), BanSpan{IP: ip, At: r.now, End: end})
 	r.last[ip] = len(r.j.Bans) - 1
 }
 
@@ -257,7 +262,7 @@ func (r *Recorder) Unban(ip string, manual bool) {
 // closeBan ends now the latest span of ip that is still active now.
 func (r *Recorder) closeBan(ip string) {
 	if r.last == nil {
-		r.last = make(map[string]int, len(r.j.Bans))
+		r.last = make(map[string]int, len(r.j.spans()))
 		for i, b := range r.j.Bans {
 			r.last[b.IP] = i
 		}
@@ -312,7 +317,10 @@ func (h *History) Prune(now int64, days int) {
 			}
 		}
 		j.Runs = slices.DeleteFunc(j.Runs, func(r Run) bool { return r[0] <= h.RunsSince })
-		j.Bans = slices.DeleteFunc(j.Bans, func(b BanSpan) bool { return b.End >= 0 && b.End <= h.Start })
+		if j.lazySpans != "" && j.spansEnd > h.Start {
+			continue // none to drop: they stay the text they were read from
+		}
+		j.Bans = slices.DeleteFunc(j.spans(), func(b BanSpan) bool { return b.End >= 0 && b.End <= h.Start })
 	}
 }
 

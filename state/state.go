@@ -22,7 +22,8 @@ import (
 //	1  failures, bans and ban_history as JSON objects
 //	2  the same as compact strings (compact.go)
 //	3  the failures' times in base 36 (compact.go)
-const Version = 3
+//	4  the file ends with a seal, a checksum of itself (seal.go)
+const Version = 4
 
 // FilePos is where reading of one log file stopped. A file is known by device and inode and by
 // a fingerprint of its first bytes (uncompressed), so it is recognised after it was renamed,
@@ -93,6 +94,9 @@ type Jail struct {
 	lazy       string
 	lazyOldest int64
 	lazyKeys   int
+	// lb holds Bans and BanHistory as their text while they are not decoded (LoadLazy of a
+	// sealed file, see lazybans.go); nil when the maps hold them.
+	lb *lazyBans
 }
 
 // NoteMatches records that a run at now read lines, of which matched matched the filter: a
@@ -183,16 +187,20 @@ func load(path string, lazy bool) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
-	s, err := decode(data, lazy)
+	data, sealed := unseal(data)
+	s, err := decode(data, lazy && sealed)
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
-	s.onDisk = sumFile(data)
+	if sealed {
+		s.onDisk = sumFile(data) // else written again, sealed, even if nothing changed
+	}
 	return s, nil
 }
 
 // Decode parses the JSON of a state file and checks it.
 func Decode(data []byte) (*State, error) {
+	data, _ = unseal(bytes.Clone(data))
 	s, err := decode(data, false)
 	if s != nil {
 		s.kept = nil // a State as the caller would make it: Encode sorts and formats every map
@@ -324,7 +332,7 @@ func Save(path string, s *State) error {
 		return notSaved(err)
 	}
 	w := bufio.NewWriterSize(f, 256<<10)
-	d.writeTo(w, d.glue, 0)
+	d.writeSealed(w)
 	if err := w.Flush(); err != nil { // the first write error, kept by w
 		f.Close()
 		return notSaved(err)

@@ -131,8 +131,8 @@ func TestLoadBad(t *testing.T) {
 	}{
 		{"garbage", "\x00\x01binary", "decode"},
 		{"truncated", `{"version": 1, "jails": {`, "decode"},
-		{"newer version", `{"version": 99, "jails": {}, "new_field": 1}`, "written by a newer fail2ban-scan (schema 99); this one reads up to 3"},
-		{"newer version, compact", `{"version":4,"jails":{"a":{"failures":{"x":{}}}}}`, "written by a newer fail2ban-scan (schema 4); this one reads up to 3"},
+		{"newer version", `{"version": 99, "jails": {}, "new_field": 1}`, "written by a newer fail2ban-scan (schema 99); this one reads up to 4"},
+		{"newer version, compact", `{"version":5,"jails":{"a":{"failures":{"x":{}}}}}`, "written by a newer fail2ban-scan (schema 5); this one reads up to 4"},
 		{"version 0", `{"version": 0, "jails": {}}`, "schema version 0"},
 		{"v2: failures not ascending", `{"version":2,"jails":{"a":{"failures":"192.0.2.1=5,-2"}}}`, `failures: "192.0.2.1": timestamps not ascending`},
 		{"v2: negative failure time", `{"version":2,"jails":{"a":{"failures":"192.0.2.1=-5,8"}}}`, `jails.a.failures."192.0.2.1": negative timestamp -5`},

@@ -75,8 +75,8 @@ func TestFailuresSchema2(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := `"failures":"~192.0.2.1=tju5c0,2s0,10"`; !strings.Contains(string(data), want) || !strings.HasPrefix(string(data), `{"version":3,`) {
-			t.Errorf("written back as\n%s\nwant schema 3 and %s", data, want)
+		if want := `"failures":"~192.0.2.1=tju5c0,2s0,10"`; !strings.Contains(string(data), want) || !strings.HasPrefix(string(data), `{"version":4,`) {
+			t.Errorf("written back as\n%s\nwant schema 4 and %s", data, want)
 		}
 	}
 }
