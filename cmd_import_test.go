@@ -142,7 +142,7 @@ func TestImportFail2banBans(t *testing.T) {
 		[]string{"set", "postfix-sasl", "banip", "203.0.113.9"},
 		[]string{"set", "apache-auth", "banip", "198.51.100.99"}, // not enabled in the fail2ban config
 	)
-	after := time.Now().Unix()
+	after := time.Now().Unix() + 1 // fail2ban stores its time of ban rounded: int(round(time))
 	cfgPath, statePath := filepath.Join(tmp, "etc", "config.yaml"), filepath.Join(tmp, "lib", "state.json")
 	now := strconv.FormatInt(after, 10)
 	args := []string{"fail2ban-scan", "import-fail2ban", "--dir", dir, "--db", db, "--config", cfgPath, "--state", statePath, "--now", now}
