@@ -422,7 +422,9 @@ func BenchmarkNFT100k(b *testing.B) {
 // list the table (nft is run through a script that logs its arguments); a change by hand, or
 // any table's change, moves the generation on, and the next run lists the table and heals it.
 // A cache of another boot or namespace, or cut short, is not trusted.
-func TestNFTCache(t *testing.T) {
+// cachedNFT returns an NFTables with a cache in a new directory whose nft is a script that
+// logs its arguments, and a function that returns (and forgets) what it logged.
+func cachedNFT(t *testing.T) (*NFTables, func() string) {
 	nft := isolateNFT(t)
 	dir := t.TempDir()
 	calls, wrapper := filepath.Join(dir, "calls"), filepath.Join(dir, "nft")
@@ -431,6 +433,15 @@ func TestNFTCache(t *testing.T) {
 	}
 	f := NewNFTables(wrapper)
 	f.Cache = filepath.Join(dir, "state.json.nft")
+	return f, func() string {
+		b, _ := os.ReadFile(calls)
+		os.Remove(calls)
+		return string(b)
+	}
+}
+
+func TestNFTCache(t *testing.T) {
+	f, ran := cachedNFT(t)
 	ctx := context.Background()
 	step := func(what string, jails []Jail, wantList bool, want string) {
 		t.Helper()
@@ -438,9 +449,8 @@ func TestNFTCache(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		b, _ := os.ReadFile(calls)
-		os.Remove(calls)
-		if listed := strings.Contains(string(b), "list table"); listed != wantList {
+		b := ran()
+		if listed := strings.Contains(b, "list table"); listed != wantList {
 			t.Errorf("%s: listed the table: %v, want %v (nft calls: %q; plan:\n%s)", what, listed, wantList, b, plan)
 		}
 		if got := nftDump(t); got != want {
@@ -483,14 +493,7 @@ func TestNFTCache(t *testing.T) {
 // them, the cache names their input, and while the generation stays the next run neither loads
 // the bans nor runs nft. Another Sum, another jail's setting, or a change by hand loads them.
 func TestNFTCacheInput(t *testing.T) {
-	nft := isolateNFT(t)
-	dir := t.TempDir()
-	calls, wrapper := filepath.Join(dir, "calls"), filepath.Join(dir, "nft")
-	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\necho \"$*\" >> "+calls+"\nexec "+nft+" \"$@\"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f := NewNFTables(wrapper)
-	f.Cache = filepath.Join(dir, "state.json.nft")
+	f, ran := cachedNFT(t)
 	loads := 0
 	lazy := func(sum string, bans ...string) []Jail {
 		j := nftJail(sasl())
@@ -503,8 +506,7 @@ func TestNFTCacheInput(t *testing.T) {
 		if _, err := f.Reconcile(context.Background(), jails, nil, false); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		b, _ := os.ReadFile(calls)
-		os.Remove(calls)
+		b := ran()
 		if (loads > 0) != wantLoad || (len(b) > 0) != wantNFT {
 			t.Errorf("%s: loaded the bans %d times (want %v), ran nft %q (want %v)", what, loads, wantLoad, b, wantNFT)
 		}

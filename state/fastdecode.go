@@ -93,7 +93,8 @@ type fastJail struct {
 // state of several. It reports false if a jail is missing or a string does not decode, and
 // else the texts of the maps (see keptText; a text with JSON escapes is not kept).
 //
-// With lazy, a jail's failures are not decoded but checked and kept as text (Jail.lazy).
+// With lazy (a sealed file), a jail's failures, bans and ban history are not decoded but kept
+// as text (Jail.lazy, Jail.lb), with what a run must know of them.
 func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (kept map[any]keptText, checked map[any]bool, ok bool) {
 	type job struct {
 		raw []byte

@@ -16,19 +16,17 @@ func (l lazyFailures) decodeText(text string, _ bool) (uint64, error) {
 		return 0, errors.New("failures not in base 36") // schema 2: decodeJails decodes them
 	}
 	oldest, keys := int64(-1), 0
-	for rest := s; rest != ""; {
-		var pair string
-		pair, rest, _ = strings.Cut(rest, " ")
-		_, val, _ := strings.Cut(pair, "=")
+	err := eachPair(s, func(_, val string) error {
 		num, _, _ := strings.Cut(val, ",")
 		first, err := parseIntBase(num, 36) // only the first time of each: the deltas follow
-		if err != nil {
-			return 0, err
-		}
 		if oldest < 0 || first < oldest {
 			oldest = first
 		}
 		keys++
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
 	l.j.lazy, l.j.lazyOldest, l.j.lazyKeys = text, oldest, keys
 	return 0, nil

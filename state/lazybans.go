@@ -25,8 +25,6 @@ type lazyBans struct {
 
 // LazyBans is what a run must know of bans left as text.
 type LazyBans struct {
-	// N is the number of bans.
-	N int
 	// NextEnd is the earliest end of a ban that ends (math.MaxInt64: none does).
 	NextEnd int64
 	// Prefixes tells that a ban is of a prefix (a subnet), which ignoreip may lift.
@@ -40,33 +38,28 @@ type LazyBans struct {
 // know of it.
 func (l *lazyBans) bansText(text string) {
 	l.bans, l.NextEnd = text, math.MaxInt64
-	for rest := text; rest != ""; {
-		var pair string
-		pair, rest, _ = strings.Cut(rest, " ")
-		key, val, _ := strings.Cut(pair, "=")
-		l.N++
+	_ = eachPair(text, func(key, val string) error { // sealed: as Save wrote it
 		if strings.IndexByte(key, '/') >= 0 {
 			l.Prefixes = true
 		}
-		start, val := leadingInt(val)
-		if length, _ := leadingInt(val[1:]); length >= 0 && start+length < l.NextEnd {
+		start, rest := leadingInt(val)
+		if length, _ := leadingInt(rest[1:]); length >= 0 && start+length < l.NextEnd {
 			l.NextEnd = start + length
 		}
-	}
+		return nil
+	})
 }
 
 // historyText is bansText for the ban history.
 func (l *lazyBans) historyText(text string) {
 	l.history, l.OldestRecord = text, math.MaxInt64
-	for rest := text; rest != ""; {
-		var pair string
-		pair, rest, _ = strings.Cut(rest, " ")
-		_, val, _ := strings.Cut(pair, "=")
-		_, val = leadingInt(val)
-		if last, _ := leadingInt(val[1:]); last < l.OldestRecord {
+	_ = eachPair(text, func(_, val string) error {
+		_, rest := leadingInt(val)
+		if last, _ := leadingInt(rest[1:]); last < l.OldestRecord {
 			l.OldestRecord = last
 		}
-	}
+		return nil
+	})
 }
 
 // leadingInt parses the decimal integer (a '-' allowed) at the start of s, as a sealed file
@@ -148,7 +141,7 @@ func (s *State) DecodeBans() {
 	}
 }
 
-// lazySpans notes the earliest end among the spans of raw (a JSON list of them, as a sealed
+// lazySpansEnd returns the earliest end among the spans of raw (a JSON list of them, as a sealed
 // file holds it) that end (math.MaxInt64: none).
 func lazySpansEnd(raw string) int64 {
 	const key = `,"end":`

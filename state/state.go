@@ -173,10 +173,12 @@ func (j *Jail) init() {
 // read or decoded is an error naming the path (the file is left as it is).
 func Load(path string) (*State, error) { return load(path, false) }
 
-// LoadLazy is Load for scan: each jail's failures stay the text they were read from (checked
-// as Load checks them) until FailureTimes is called, and are written back as they were read if
-// it is not. A minute run with nothing new over 100,000 failing addresses need not build a map
-// of a million times to write the same text back.
+// LoadLazy is Load for scan. Of a sealed file (seal.go), each jail's failures stay the text they
+// were read from until FailureTimes is called, its bans and ban history until DecodeBans is,
+// and the history's ban spans until they change (lazybans.go); what is not asked for is
+// written back as it was read. A minute run with nothing new over 100,000 failing and banned
+// addresses need not build maps of a million times and 100,000 bans to write the same text
+// back. A file that is not sealed is loaded as Load loads it.
 func LoadLazy(path string) (*State, error) { return load(path, true) }
 
 func load(path string, lazy bool) (*State, error) {
