@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // decodeFast decodes a state file as Encode writes it, without passing its big values through
@@ -147,7 +148,16 @@ func decodeJails(fast map[string]*fastJail, jails map[string]*Jail, lazy bool) (
 		}
 	}
 	run := func(jb *job) {
-		text, err := unquote(jb.raw)
+		var text string
+		var err error
+		if jb.key == nil {
+			// Kept as text: a view of the file (which nothing writes to any more) instead of
+			// a copy, so that a run does not hold the state twice. str read it without
+			// escapes.
+			text = unsafe.String(&jb.raw[1], len(jb.raw)-2)
+		} else {
+			text, err = unquote(jb.raw)
+		}
 		var sum uint64
 		if err == nil {
 			sum, err = jb.dst.decodeText(text, true) // a bad key: the slow path says which
@@ -424,7 +434,7 @@ func (p *fastParser) history(key string, raw []byte) bool {
 					if n < 0 {
 						return false
 					}
-					ph.lazySpans = string(p.d[p.i : p.i+n+1])
+					ph.lazySpans = unsafe.String(&p.d[p.i], n+1) // a view, as decodeJails keeps its texts
 					p.i += n + 1
 					return true
 				}
