@@ -233,7 +233,9 @@ func (p *fastParser) ipCounts(m map[int64]*IPCounts) bool {
 			return false
 		}
 		c := &IPCounts{}
-		if c.UnmarshalText(v[1:len(v)-1]) != nil {
+		if p.lazy {
+			c.raw = unsafe.String(&v[1], len(v)-2) // sealed: a view, as decodeJails keeps its texts
+		} else if c.UnmarshalText(v[1:len(v)-1]) != nil {
 			return false
 		}
 		m[key] = c
