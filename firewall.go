@@ -34,12 +34,17 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 			js = &state.Jail{}
 		}
 		fj := fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType, Action: j.BanAction}
-		if sum := js.BansSum(); sum != "" {
-			// Left as text (state.LoadLazy) and none ends before now (bansUnchanged): the
-			// firewall loads them only if it cannot tell it holds them already.
-			fj.Sum = sum
-			fj.LoadBans = func() []netip.Prefix { return rules.ActivePrefixes(&state.Jail{Bans: js.DecodedBans()}, now) }
-		} else {
+		decoded := func() []netip.Prefix { return rules.ActivePrefixes(&state.Jail{Bans: js.DecodedBans()}, now) }
+		switch info, lazy := js.LazyBans(); {
+		case lazy && now < info.NextEnd:
+			// Left as text (state.LoadLazy), every one in force: the firewall loads them only
+			// if it cannot tell it holds them already.
+			fj.Sum, fj.LoadBans = js.BansSum(), decoded
+		case lazy:
+			fj.Bans = decoded() // a jail this run did not scan (--jail), with a ban that ended
+		case len(js.Bans) == 0:
+			fj.Sum = js.BansSum() // none: the same sum as any other jail without bans
+		default:
 			fj.Bans = rules.ActivePrefixes(js, now)
 		}
 		jails = append(jails, fj)

@@ -40,7 +40,10 @@ func TestNFTablesCache(t *testing.T) {
 	}
 	write(t, logPath, fail("192.0.2.7")+fail("198.51.100.9"))
 	cfg := filepath.Join(dir, "c.yaml")
-	write(t, cfg, "state: "+state+"\njails:\n  postfix-sasl:\n    logpath: ["+logPath+"]\n    maxretry: 1\n    bantime: 1h\n    banaction: nftables\n")
+	other := filepath.Join(dir, "other.log")
+	write(t, other, "")
+	write(t, cfg, "state: "+state+"\njails:\n  postfix-sasl:\n    logpath: ["+logPath+"]\n    maxretry: 1\n    bantime: 1h\n    banaction: nftables\n"+
+		"  other:\n    filter: postfix-sasl\n    logpath: ["+other+"]\n    banaction: nftables\n")
 	ran := func() string {
 		b, _ := os.ReadFile(calls)
 		os.Remove(calls)
@@ -106,12 +109,15 @@ func TestNFTablesCache(t *testing.T) {
 	if calls := ran(); calls != "" {
 		t.Errorf("a scan with nothing new after the heal ran nft: %q", calls)
 	}
-	// The bans end at 23:34:53: the scan after decodes them, lifts them, and the set follows.
-	if code, _, stderr := runCLI(t, "--config", cfg, "--now", "2026-08-15T23:35:00Z", "scan"); code != 0 {
-		t.Fatalf("scan after the bans' end: exit %d: %s", code, stderr)
-	}
-	if set := elements(); strings.Contains(set, "192.0.2.7") || strings.Contains(set, "198.51.100.9") {
-		t.Errorf("the bans that ended are still in the set:\n%s", set)
+	// The bans end at 23:34:53. A scan of the other jail only leaves them in the state (it
+	// does not scan their jail) but not in the set; the scan of every jail lifts them.
+	for _, args := range [][]string{{"scan", "--jail", "other"}, {"scan"}} {
+		if code, _, stderr := runCLI(t, append([]string{"--config", cfg, "--now", "2026-08-15T23:35:00Z"}, args...)...); code != 0 {
+			t.Fatalf("%v after the bans' end: exit %d: %s", args, code, stderr)
+		}
+		if set := elements(); strings.Contains(set, "192.0.2.7") || strings.Contains(set, "198.51.100.9") {
+			t.Errorf("%v: the bans that ended are still in the set:\n%s", args, set)
+		}
 	}
 
 	if err := os.Remove(cache); err != nil {

@@ -89,13 +89,16 @@ func (j *Jail) LazyBans() (info LazyBans, ok bool) {
 	return j.lb.LazyBans, true
 }
 
-// BansSum is a sum of the jail's bans while they are the text LoadLazy read (see LazyBans),
-// the same in every process for the same bans; "" when they are decoded.
+// BansSum is a sum of the jail's bans while they are the text LoadLazy read (see LazyBans), or
+// while there are none, the same in every process for the same bans; "" when they are decoded.
 func (j *Jail) BansSum() string {
-	if j.lb == nil {
+	var b []byte
+	switch {
+	case j.lb != nil:
+		b = bytesOf(j.lb.bans)
+	case len(j.Bans) > 0:
 		return ""
 	}
-	b := bytesOf(j.lb.bans)
 	return fmt.Sprintf("%08x%08x-%d", crc32.Checksum(b, castagnoli), crc32.ChecksumIEEE(b), len(b))
 }
 

@@ -162,6 +162,9 @@ func TestLazyBans(t *testing.T) {
 	if lj.BansSum() != "" {
 		t.Error("BansSum of decoded bans")
 	}
+	if none := New().Jail("x").BansSum(); none == "" || none == sum {
+		t.Errorf("BansSum of a jail without bans: %q", none)
+	}
 	rec := h.Recorder("postfix-sasl", 1786838460)
 	rec.Ban("203.0.113.5", 1786924860, false)
 	spans := h.Jails["postfix-sasl"].Bans
