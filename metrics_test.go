@@ -377,3 +377,25 @@ func appendFile(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// TestMetricsQuietScan: a scan with nothing new leaves the state's bans as text (the state is
+// sealed), and still counts them in currently_banned as status does.
+func TestMetricsQuietScan(t *testing.T) {
+	netnstest.Isolate(t) // scans reconcile the firewall
+	dir := t.TempDir()
+	logPath, statePath, prom := filepath.Join(dir, "mail.log"), filepath.Join(dir, "state.json"), filepath.Join(dir, "f2b.prom")
+	fail := func(ip string) string {
+		return "Aug 15 22:30:00 mx1 postfix/smtpd[1]: warning: unknown[" + ip + "]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n"
+	}
+	write(t, logPath, fail("192.0.2.7")+fail("192.0.2.8")+fail("2001:db8::9"))
+	cfg := filepath.Join(dir, "c.yaml")
+	write(t, cfg, "state: "+statePath+"\nfail2ban_socket: \"\"\nmetrics_file: "+prom+"\njails:\n  a:\n    filter: postfix-sasl\n    logpath: ["+logPath+"]\n    maxretry: 1\n    bantime: 1h\n")
+	for _, now := range []string{"2026-08-15T22:31:00Z", "2026-08-15T22:32:00Z", "2026-08-15T22:33:00Z"} {
+		if code, _, stderr := runCLI(t, "--config", cfg, "--now", now, "scan"); code != 0 {
+			t.Fatalf("scan at %s: exit %d: %s", now, code, stderr)
+		}
+		if got := readMetrics(t, prom)["fail2ban_scan_currently_banned"].byJail["a"]; got != 3 {
+			t.Errorf("scan at %s: currently_banned %v, want the 3 bans", now, got)
+		}
+	}
+}

@@ -71,12 +71,12 @@ func (e *env) finishRun(r *scanRun, st *state.State, failed bool) bool {
 		if js == nil {
 			js = &state.Jail{}
 		}
-		s := statusOf(j, js, now)
 		m.Jails = append(m.Jails, metrics.Jail{
 			Name: j.Name, Up: r.ok[j.Name],
 			Failures: js.TotalFailed, Bans: js.TotalBanned, Unbans: js.TotalUnbanned,
 			Lines: js.TotalLines, ReadErrors: js.TotalReadErrors,
-			CurrentlyBanned: s.CurrentlyBanned, CurrentlyFailed: s.CurrentlyFailed,
+			// as status counts them, without listing 100,000 bans every minute
+			CurrentlyBanned: rules.CurrentlyBanned(js, now), CurrentlyFailed: j.CurrentlyFailed(js, now),
 			MaxRetry: j.MaxRetry, FindTime: j.FindTime, BanTime: j.BanTime,
 		})
 	}

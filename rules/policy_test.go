@@ -266,7 +266,7 @@ func TestUnchanged(t *testing.T) {
 		if js.BanHistory == nil {
 			js.BanHistory = state.BanHistory{}
 		}
-		info := state.LazyBans{NextEnd: math.MaxInt64, OldestRecord: math.MaxInt64}
+		info := state.LazyBans{N: len(js.Bans), NextEnd: math.MaxInt64, OldestRecord: math.MaxInt64}
 		for k, b := range js.Bans {
 			if b.End >= 0 {
 				info.NextEnd = min(info.NextEnd, b.End)

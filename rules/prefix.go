@@ -169,6 +169,19 @@ func ActiveKeys(js *state.Jail, now int64) []string {
 	return out
 }
 
+// CurrentlyBanned is len(ActiveKeys(js, now)): what status and the metrics count as
+// currently banned. Bans that state.LoadLazy left as text are not decoded when they cannot
+// differ from what the text holds (no prefix, none ended).
+func CurrentlyBanned(js *state.Jail, now int64) int {
+	if info, lazy := js.LazyBans(); lazy {
+		if !info.Prefixes && now < info.NextEnd {
+			return info.N
+		}
+		return len(ActiveKeys(&state.Jail{Bans: js.DecodedBans()}, now))
+	}
+	return len(ActiveKeys(js, now))
+}
+
 // ActivePrefixes returns the active bans of js as prefixes, in no order, without
 // ProtectedPrefix ones: what the firewall is given, which drops a ban inside another itself.
 func ActivePrefixes(js *state.Jail, now int64) []netip.Prefix {

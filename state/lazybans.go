@@ -25,6 +25,8 @@ type lazyBans struct {
 
 // LazyBans is what a run must know of bans left as text.
 type LazyBans struct {
+	// N is the number of bans.
+	N int
 	// NextEnd is the earliest end of a ban that ends (math.MaxInt64: none does).
 	NextEnd int64
 	// Prefixes tells that a ban is of a prefix (a subnet), which ignoreip may lift.
@@ -39,6 +41,7 @@ type LazyBans struct {
 func (l *lazyBans) bansText(text string) {
 	l.bans, l.NextEnd = text, math.MaxInt64
 	_ = eachPair(text, func(key, val string) error { // sealed: as Save wrote it
+		l.N++
 		if strings.IndexByte(key, '/') >= 0 {
 			l.Prefixes = true
 		}
