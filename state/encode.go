@@ -322,15 +322,19 @@ func writeAhead(s *State) ahead {
 			}
 			for _, m := range []map[int64]*IPCounts{j.Days, j.IPHours} {
 				for _, c := range m {
-					if c != nil && len(c.m) >= aheadMin {
+					if c != nil && len(c.m) >= aheadMin && (c.twin == nil || pre[c.twin].written == nil) {
 						jobs = append(jobs, job{c, c.appendText, 20 * len(c.m)})
+						pre[c] = aheadText{written: []byte{}} // a job: its twin is not one (see below)
 					}
 				}
 			}
 		}
 	}
 	if len(jobs) < 2 {
-		return pre // nothing to do at once
+		for _, jb := range jobs {
+			delete(pre, jb.key) // nothing to do at once: written as the document is made
+		}
+		return pre
 	}
 	texts := make([][]byte, len(jobs))
 	var wg sync.WaitGroup
@@ -340,6 +344,9 @@ func writeAhead(s *State) ahead {
 	wg.Wait()
 	for i, jb := range jobs {
 		pre[jb.key] = aheadText{written: texts[i]}
+		if c, ok := jb.key.(*IPCounts); ok && c.twin != nil {
+			pre[c.twin] = aheadText{written: texts[i]} // the same map: the same text
+		}
 	}
 	return pre
 }

@@ -207,8 +207,13 @@ func (r *Recorder) Flush() {
 	if r == nil || len(r.pending) == 0 {
 		return
 	}
-	addCounts(r.j.Days, DayKey(r.now), r.pending, true)
-	addCounts(r.j.IPHours, HourKey(r.now), r.pending, false)
+	day, hour := DayKey(r.now), HourKey(r.now)
+	if r.j.Days[day] == nil && r.j.IPHours[hour] == nil {
+		r.j.Days[day], r.j.IPHours[hour] = newTwins(r.pending) // the same counts in both
+	} else {
+		addCounts(r.j.Days, day, r.pending, true)
+		addCounts(r.j.IPHours, hour, r.pending, false)
+	}
 	r.pending = nil
 }
 

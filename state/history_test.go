@@ -1,6 +1,7 @@
 package state
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -58,6 +59,7 @@ func TestRecorder(t *testing.T) {
 		},
 		Bans: []BanSpan{{"192.0.2.7", now, now + 600}, {"203.0.113.5", now, now2}},
 	}
+	decodeCounts(&History{Jails: map[string]*JailHistory{"j": j}})
 	if !reflect.DeepEqual(j, want) {
 		t.Errorf("history\n got %+v\nwant %+v", j, want)
 	}
@@ -124,14 +126,9 @@ func TestHistoryRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Per-IP counts come back undecoded; decode them all to compare.
-	for _, j := range got.History.Jails {
-		for _, m := range []map[int64]*IPCounts{j.Days, j.IPHours} {
-			for _, c := range m {
-				c.Map()
-			}
-		}
-	}
+	// Per-IP counts come back undecoded; decode them all to compare (and part the twins).
+	decodeCounts(got.History)
+	decodeCounts(s.History)
 	checkKept(t, got)
 	if !reflect.DeepEqual(got, s) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got.History, s.History)
@@ -195,5 +192,64 @@ func TestRecorderFlush(t *testing.T) {
 	}
 	if got := j.IPHours[HourKey(now)].Map(); !reflect.DeepEqual(got, want) {
 		t.Errorf("hour: %v, want %v", got, want)
+	}
+}
+
+// decodeCounts decodes every per-IP count of h, and parts the twins (one map for a day and an
+// hour, see IPCounts.twin), as reflect.DeepEqual would tell them from decoded counts.
+func decodeCounts(h *History) {
+	for _, j := range h.Jails {
+		for _, m := range []map[int64]*IPCounts{j.Days, j.IPHours} {
+			for _, c := range m {
+				c.Map()
+			}
+		}
+	}
+}
+
+// TestCountTwins: a first run's day and hour buckets hold the same counts in one map, whose
+// text Save makes once for both; a later change of one bucket leaves the other as it was.
+func TestCountTwins(t *testing.T) {
+	const now = 1786838400 + 1800 // the next minute is in the same hour and day
+	s := New()
+	rec := s.History.Recorder("j", now)
+	for i := range aheadMin * 2 {
+		rec.Failure(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String())
+	}
+	rec.Flush()
+	for i := range aheadMin { // a second big map: writeAhead makes texts ahead for two or more
+		s.Jail("j").Failures[netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}).String()] = []int64{now}
+	}
+	jh := s.History.Jail("j")
+	day, hour := jh.Days[DayKey(now)], jh.IPHours[HourKey(now)]
+	if day == nil || hour == nil || reflect.ValueOf(day.m).UnsafePointer() != reflect.ValueOf(hour.m).UnsafePointer() {
+		t.Fatal("the day and the hour do not share their map")
+	}
+	pre := writeAhead(s)
+	d, h := pre[day].written, pre[hour].written
+	if len(d) == 0 || len(h) != len(d) || &d[0] != &h[0] {
+		t.Fatalf("the twins' text is not made once for both (%d and %d bytes)", len(d), len(h))
+	}
+	want, _ := Encode(s)
+
+	// The next run, in the same hour of the same day: the hour changes, the day too, apart.
+	rec = s.History.Recorder("j", now+60)
+	rec.Failure("192.0.2.1")
+	rec.Flush()
+	if day.Map()["192.0.2.1"] != 1 || hour.Map()["192.0.2.1"] != 1 || day.Map()["10.0.0.1"] != 1 {
+		t.Errorf("after a second run: day %d, hour %d for the new address", day.Map()["192.0.2.1"], hour.Map()["192.0.2.1"])
+	}
+	hour.Map()["10.0.0.1"] = 5
+	if day.Map()["10.0.0.1"] != 1 {
+		t.Error("a change of the hour changed the day")
+	}
+	// What the twins were encoded as is what decoded counts encode as.
+	got, err := Decode(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decodeCounts(got.History)
+	if n := len(got.History.Jail("j").IPHours[HourKey(now)].Map()); n != aheadMin*2 {
+		t.Errorf("the hour saved with %d addresses, want %d", n, aheadMin*2)
 	}
 }

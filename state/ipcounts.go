@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,17 @@ import (
 type IPCounts struct {
 	raw string           // as read, while m is nil
 	m   map[string]int64 // decoded (or built), once Map was called
+	// twin, while not nil, holds the same map m: a first run's day and hour buckets count the
+	// same failures, one map for both (Map copies it before it is changed), and Save writes
+	// its text once for both.
+	twin *IPCounts
+}
+
+// newTwins returns two counts holding m together (see twin).
+func newTwins(m map[string]int64) (*IPCounts, *IPCounts) {
+	a, b := &IPCounts{m: m}, &IPCounts{m: m}
+	a.twin, b.twin = b, a
+	return a, b
 }
 
 // NewIPCounts returns counts holding m (nil: empty).
@@ -31,6 +43,10 @@ func NewIPCounts(m map[string]int64) *IPCounts {
 func (c *IPCounts) Map() map[string]int64 {
 	if c == nil {
 		return nil
+	}
+	if c.twin != nil { // to be changed: the twin keeps the map, this one a copy
+		c.m = maps.Clone(c.m)
+		c.twin.twin, c.twin = nil, nil
 	}
 	if c.m == nil {
 		c.m = map[string]int64{}
