@@ -168,7 +168,7 @@ func lazySpansEnd(raw string) int64 {
 // Code of this package that reads or changes them goes through it.
 func (j *JailHistory) spans() []BanSpan {
 	if j.lazySpans != "" {
-		p := &fastParser{d: []byte(j.lazySpans)}
+		p := &fastParser{d: bytesOf(j.lazySpans)} // read only
 		spans, ok := p.spans()
 		if !ok {
 			panic("state: sealed ban spans do not decode") // sealed: as Save wrote them

@@ -37,6 +37,7 @@ func unseal(data []byte) ([]byte, bool) {
 		return data, false
 	}
 	var want uint32
+	hex := true
 	for _, c := range data[i+len(sealKey) : end-2] {
 		switch {
 		case c >= '0' && c <= '9':
@@ -44,10 +45,10 @@ func unseal(data []byte) ([]byte, bool) {
 		case c >= 'a' && c <= 'f':
 			want = want<<4 | uint32(c-'a'+10)
 		default:
-			return data, false
+			hex = false
 		}
 	}
-	ok := crc32.Checksum(data[:i], castagnoli) == want
+	ok := hex && crc32.Checksum(data[:i], castagnoli) == want
 	data[i], data[i+1] = '}', '\n'
 	return data[:i+2], ok
 }

@@ -65,6 +65,8 @@ func TestSeal(t *testing.T) {
 		},
 		// The seal's digits changed.
 		"wrong seal": func(d []byte) []byte { d[len(d)-5] ^= 1; return d },
+		// Not even hex.
+		"seal not hex": func(d []byte) []byte { d[len(d)-5] = 'x'; return d },
 	}
 	for name, edit := range edits {
 		t.Run(name, func(t *testing.T) {
