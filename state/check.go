@@ -39,6 +39,9 @@ func (j *Jail) check(name string, checked map[any]bool) error {
 		if len(ts) > 0 && ts[0] < 0 {
 			return fmt.Errorf("jails.%s.failures.%q: negative timestamp %d", name, ip, ts[0])
 		}
+		if len(ts) > 0 && ts[len(ts)-1] >= maxTime {
+			return fmt.Errorf("jails.%s.failures.%q: timestamp %d out of range", name, ip, ts[len(ts)-1])
+		}
 	}
 	for ip, b := range j.Bans {
 		if err := checkKey(checked[&j.Bans], ip); err != nil {
@@ -77,6 +80,10 @@ func (j *Jail) check(name string, checked map[any]bool) error {
 	}
 	return nil
 }
+
+// maxTime bounds the failures' times: below it, a time is at most 8 digits in base 36, and
+// what Save writes reads back (year 33658).
+const maxTime = 1e12
 
 // checkKey is checkIPKey(key), or nil when the map's keys were checked as they were decoded.
 func checkKey(checked bool, key string) error {

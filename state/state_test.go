@@ -143,6 +143,7 @@ func TestLoadBad(t *testing.T) {
 		{"v3: ban history key a bad prefix", `{"version":3,"jails":{"a":{"ban_history":"192.0.2.1/24=1,5"}}}`, `jails.a.ban_history."192.0.2.1/24": prefix with bits set after its length`},
 		{"v3: failure key not an address", `{"version":3,"jails":{"a":{"failures":"~x=5"}}}`, `jails.a.failures."x": not an address`},
 		{"v3: not base 36", `{"version":3,"jails":{"a":{"failures":"~192.0.2.1=5,A"}}}`, `bad number "A"`},
+		{"v2: failure time too far", `{"version":2,"jails":{"a":{"failures":"192.0.2.1=170000000000000000"}}}`, `jails.a.failures."192.0.2.1": timestamp 170000000000000000 out of range`},
 		{"v3: negative failure time", `{"version":3,"jails":{"a":{"failures":"~192.0.2.1=-5,8"}}}`, `jails.a.failures."192.0.2.1": negative timestamp -5`},
 		{"v2: failures not pairs", `{"version":2,"jails":{"a":{"failures":"192.0.2.1"}}}`, `failures: want key=value, got "192.0.2.1"`},
 		{"v2: failure time not a number", `{"version":2,"jails":{"a":{"failures":"192.0.2.1=5,x"}}}`, `failures: "192.0.2.1": bad number "x"`},
