@@ -55,7 +55,7 @@ func cmdScan(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if !e.bansUnchanged(st, jails) {
+	if !e.bansAsText(st, jails) {
 		st.DecodeBans()
 	}
 	// The file and the decoder's scratch are garbage now: a collection here sets the heap's
@@ -254,17 +254,16 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, st *state.State, rec 
 	return readErr
 }
 
-// bansUnchanged reports whether this run may leave the bans of every jail as the text
-// LoadLazy left them (see state.DecodeBans): no expiry, forgetting or prefix to look at in
-// any jail it scans (rules.Jail.Unchanged). A failure to apply decodes them all the same.
-func (e *env) bansUnchanged(st *state.State, jails []*rules.Jail) bool {
-	now := e.now.Unix()
+// bansAsText reports whether this run may leave the bans of every jail as the text LoadLazy
+// left them (see state.DecodeBans): no prefix or subnet to look at in any jail it scans
+// (rules.Jail.WorksOnText). A failure to apply decodes them all the same.
+func (e *env) bansAsText(st *state.State, jails []*rules.Jail) bool {
 	for _, j := range jails {
 		js := st.Jails[j.Name]
 		if js == nil {
 			continue
 		}
-		if info, ok := js.LazyBans(); ok && !j.Unchanged(info, now) {
+		if info, ok := js.LazyBans(); ok && !j.WorksOnText(info) {
 			return false
 		}
 	}

@@ -53,6 +53,7 @@ func (j *Jail) remember(js *state.Jail, key string, t int64) {
 
 // forget drops the ban histories whose last ban is at or before now - forget_after.
 func (j *Jail) forget(js *state.Jail, now int64) {
+	js.ForgetText(now - j.Escalation.ForgetAfter) // what state.LoadLazy left as text
 	for key, r := range js.BanHistory {
 		if r.Last <= now-j.Escalation.ForgetAfter {
 			delete(js.BanHistory, key)

@@ -168,12 +168,20 @@ func (j *Jail) banKeyNow(js *state.Jail, jails map[string]*state.Jail, key strin
 // now - forget_after. It returns the lifted bans, ordered by IP; each counts in TotalUnbanned.
 func (j *Jail) Expire(js *state.Jail, now int64) []Action {
 	var out []Action
+	lift := func(key string, b state.Ban) {
+		js.TotalUnbanned++
+		p, _ := ParseKey(key)
+		out = append(out, Action{Outcome: Unbanned, IP: p.Addr(), Key: key, Time: b.End, Ban: b})
+	}
+	if _, lazy := js.LazyBans(); lazy {
+		for _, e := range js.ExpireText(now) { // left as text by state.LoadLazy: cut out of it
+			lift(e.Key, e.Ban)
+		}
+	}
 	for key, b := range js.Bans {
 		if !b.Permanent() && b.End <= now {
 			delete(js.Bans, key)
-			js.TotalUnbanned++
-			p, _ := ParseKey(key)
-			out = append(out, Action{Outcome: Unbanned, IP: p.Addr(), Key: key, Time: b.End, Ban: b})
+			lift(key, b)
 		}
 	}
 	slices.SortFunc(out, func(a, b Action) int { return CompareKeys(a.Key, b.Key) })
@@ -193,13 +201,13 @@ func (j *Jail) Expire(js *state.Jail, now int64) []Action {
 	return out
 }
 
-// Unchanged reports whether Expire and Aggregate at now leave alone bans and a ban history
-// that state.LoadLazy left as text, as info describes them: no ban ends, no record is
-// forgotten, and neither a prefix ban (which ignoreip may lift) nor subnet aggregation is
-// there to look at. A run that has no failure to apply need not decode them then.
-func (j *Jail) Unchanged(info state.LazyBans, now int64) bool {
-	return now < info.NextEnd && !info.Prefixes && j.Subnet.MinIPs < 2 &&
-		info.OldestRecord > now-j.Escalation.ForgetAfter
+// WorksOnText reports whether Expire and Aggregate can do their work on bans and a ban history
+// that state.LoadLazy left as text, as info describes them: bans that end and records to forget
+// are cut out of the text (state.Jail.ExpireText, ForgetText), but neither a prefix ban (which
+// ignoreip may lift) nor subnet aggregation must be there to look at. A run that has no
+// failure to apply need not decode them then.
+func (j *Jail) WorksOnText(info state.LazyBans) bool {
+	return !info.Prefixes && j.Subnet.MinIPs < 2
 }
 
 // pruneSlack is how long after they left findtime the failures of a jail whose failures are

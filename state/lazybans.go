@@ -17,10 +17,16 @@ import (
 // back as they were and hands the firewall a sum of them (BansSum), which nftables compares
 // with the one it applied last.
 
-// lazyBans is a jail's bans and ban history while they are the text LoadLazy read.
+// lazyBans is a jail's bans and ban history while they are the text LoadLazy read, or that
+// text with the bans that ended and the records forgotten cut out of it (ExpireText,
+// ForgetText).
 type lazyBans struct {
 	bans, history string // "": none
 	LazyBans
+	// base is BansSum of the bans as LoadLazy read them, once ExpireText cut some, and lifted
+	// the keys it cut since.
+	base   string
+	lifted []string
 }
 
 // LazyBans is what a run must know of bans left as text.
@@ -39,7 +45,7 @@ type LazyBans struct {
 // bansText notes the text of the jail's bans, as a sealed file holds it, and what a run must
 // know of it.
 func (l *lazyBans) bansText(text string) {
-	l.bans, l.NextEnd = text, math.MaxInt64
+	l.bans, l.N, l.NextEnd, l.Prefixes = text, 0, math.MaxInt64, false
 	_ = eachPair(text, func(key, val string) error { // sealed: as Save wrote it
 		l.N++
 		if strings.IndexByte(key, '/') >= 0 {
@@ -81,6 +87,82 @@ func leadingInt(s string) (int64, string) {
 		v = -v
 	}
 	return v, s[i:]
+}
+
+// ExpiredBan is a ban ExpireText lifted.
+type ExpiredBan struct {
+	Key string
+	Ban Ban
+}
+
+// ExpireText lifts, from bans left as text, those that end at or before now (never a permanent
+// one): it cuts them out of the text, which stays text, and returns them in the text's order.
+// A minute in which a few of 100,000 bans end need not decode them all.
+func (j *Jail) ExpireText(now int64) []ExpiredBan {
+	if j.lb == nil || now < j.lb.NextEnd {
+		return nil
+	}
+	var out []ExpiredBan
+	kept := cutPairs(j.lb.bans, func(key, val string) bool {
+		start, rest := leadingInt(val)
+		length, rest := leadingInt(rest[1:])
+		if length < 0 || start+length > now {
+			return false
+		}
+		count, _ := leadingInt(rest[1:])
+		out = append(out, ExpiredBan{key, Ban{Start: start, End: start + length, Count: int(count)}})
+		return true
+	})
+	if j.lb.base == "" {
+		j.lb.base = j.BansSum()
+	}
+	for _, e := range out {
+		j.lb.lifted = append(j.lb.lifted, e.Key)
+	}
+	j.lb.bansText(kept)
+	return out
+}
+
+// ForgetText drops, from a ban history left as text, the records whose last ban is at or
+// before before.
+func (j *Jail) ForgetText(before int64) {
+	if j.lb == nil || before < j.lb.OldestRecord {
+		return
+	}
+	j.lb.historyText(cutPairs(j.lb.history, func(_, val string) bool {
+		_, rest := leadingInt(val)
+		last, _ := leadingInt(rest[1:])
+		return last <= before
+	}))
+}
+
+// cutPairs returns text, a sealed file's "key=value ..." in order, without the pairs for which
+// cut is true.
+func cutPairs(text string, cut func(key, val string) bool) string {
+	var b strings.Builder
+	b.Grow(len(text))
+	_ = eachPair(text, func(key, val string) error {
+		if !cut(key, val) {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(key)
+			b.WriteByte('=')
+			b.WriteString(val)
+		}
+		return nil
+	})
+	return b.String()
+}
+
+// LiftedText reports, for bans left as text from which ExpireText cut some, BansSum of the
+// bans as LoadLazy read them and the keys cut since: the firewall, which may hold the former,
+// need only delete the latter. ok is false when nothing was cut, or the bans are decoded.
+func (j *Jail) LiftedText() (base string, lifted []string, ok bool) {
+	if j.lb == nil || j.lb.base == "" {
+		return "", nil, false
+	}
+	return j.lb.base, j.lb.lifted, true
 }
 
 // LazyBans reports what a run must know of the jail's bans and ban history while they are the
