@@ -40,6 +40,14 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 			// Left as text (state.LoadLazy), every one in force: the firewall loads them only
 			// if it cannot tell it holds them already.
 			fj.Sum, fj.LoadBans = js.BansSum(), decoded
+			if base, lifted, ok := js.LiftedText(); ok { // some ended this run: only they change
+				fj.Base = base
+				for _, k := range lifted {
+					if p, err := rules.ParseKey(k); err == nil && !rules.ProtectedPrefix(p) {
+						fj.Lifted = append(fj.Lifted, p)
+					}
+				}
+			}
 		case lazy:
 			fj.Bans = decoded() // a jail this run did not scan (--jail), with a ban that ended
 		case len(js.Bans) == 0:

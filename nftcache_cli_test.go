@@ -120,6 +120,28 @@ func TestNFTablesCache(t *testing.T) {
 		}
 	}
 
+	// Bans that end in a quiet minute: cut out of the state's text, and deleted from the
+	// set without listing it (TestNFTCacheInput checks that the others are not loaded).
+	appendFile(t, logPath, strings.ReplaceAll(fail("203.0.113.7")+fail("203.0.113.8"), "22:34:53", "23:40:00"))
+	for _, now := range []string{"23:41", "23:42", "23:43"} { // bans; the sum noted; nothing at all
+		if code, _, stderr := runCLI(t, "--config", cfg, "--now", "2026-08-15T"+now+":00Z", "scan"); code != 0 {
+			t.Fatalf("scan at %s: exit %d: %s", now, code, stderr)
+		}
+	}
+	if set := elements(); !strings.Contains(set, "203.0.113.7") || !strings.Contains(set, "203.0.113.8") {
+		t.Fatalf("the new bans are not in the set:\n%s", set)
+	}
+	ran()
+	if code, _, stderr := runCLI(t, "--config", cfg, "--now", "2026-08-16T00:45:00Z", "scan"); code != 0 {
+		t.Fatalf("scan after the new bans' end: exit %d: %s", code, stderr)
+	}
+	if calls := ran(); strings.Contains(calls, "list") || !strings.Contains(calls, "-f") {
+		t.Errorf("the bans that ended in a quiet minute: nft ran %q, want one transaction and no listing", calls)
+	}
+	if set := elements(); strings.Contains(set, "203.0.113.7") || strings.Contains(set, "203.0.113.8") {
+		t.Errorf("the bans that ended in a quiet minute are still in the set:\n%s", set)
+	}
+
 	if err := os.Remove(cache); err != nil {
 		t.Fatal(err)
 	}

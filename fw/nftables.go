@@ -102,14 +102,16 @@ func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan,
 	// listing is the table of that generation, and what it became can be
 	// kept (see nftcache.go).
 	gen, genErr := nftGen()
-	input := inputSum(jails)
-	var (
-		cur       *nftLive
-		sameInput bool
-	)
+	input, base := inputSum(jails), baseSum(jails)
+	var cur *nftLive
 	if genErr == nil {
-		if cur, sameInput = f.readCache(gen, input); sameInput {
+		var madeFor string
+		cur, madeFor = f.readCache(gen, input)
+		switch {
+		case input != "" && madeFor == input:
 			return plan, nil // the table of the cache, made for the same jails and bans
+		case cur != nil && base != "" && madeFor == base:
+			return f.lift(ctx, path, cur, jails, gen, input, dryRun) // the same but some bans
 		}
 	}
 	jails = loaded(jails)

@@ -492,6 +492,7 @@ func TestNFTCache(t *testing.T) {
 // are loaded while the cache cannot tell it holds them; once a run found the table made for
 // them, the cache names their input, and while the generation stays the next run neither loads
 // the bans nor runs nft. Another Sum, another jail's setting, or a change by hand loads them.
+// Bans lifted from the cache's sum (Base, Lifted) are deleted without loading the rest.
 func TestNFTCacheInput(t *testing.T) {
 	f, ran := cachedNFT(t)
 	loads := 0
@@ -535,6 +536,24 @@ func TestNFTCacheInput(t *testing.T) {
 	loaded.Bans = addrs("192.0.2.1")
 	step("a ban lifted, no sum", []Jail{loaded}, false, true, nftSasl("192.0.2.1", ""))
 	step("the old sum after that", lazy("s2", "192.0.2.1", "192.0.2.2", "2001:db8::1"), true, true, two)
+
+	// Bans lifted from those of the cache's sum: deleted without loading the bans or
+	// reading the table, and the cache is then the table of the new sum.
+	lifted := func(sum, base string, gone []string, bans ...string) []Jail {
+		j := lazy(sum, bans...)
+		j[0].Base, j[0].Lifted = base, addrs(gone...)
+		return j
+	}
+	step("two lifted", lifted("s3", "s2", []string{"192.0.2.2", "2001:db8::1"}, "192.0.2.1"), false, true, nftSasl("192.0.2.1", ""))
+	step("the new sum", lazy("s3", "192.0.2.1"), false, false, nftSasl("192.0.2.1", ""))
+	step("lifted from a sum the cache is not", lifted("s4", "s2", []string{"192.0.2.1"}), true, true, nftSasl("", ""))
+	if _, err := f.Reconcile(context.Background(), lifted("s5", "s4", []string{"198.51.100.7"}), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if b := ran(); b != "" {
+		t.Errorf("nothing of the lifted in the set: nft ran %q", b)
+	}
+	step("and then the sum", lazy("s5"), false, false, nftSasl("", ""))
 }
 
 // TestNFTCacheListing: the table a run keeps (wantLive) is written as nft lists it and read

@@ -2,6 +2,8 @@ package fw
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -41,30 +43,30 @@ func nftCacheHead(gen uint32) string {
 }
 
 // readCache returns the table the cache holds when it is the table of
-// generation gen here, else nil; same reports instead (and nil) that the
-// cache's table was made for input too (see inputSum), without reading it.
-func (f *NFTables) readCache(gen uint32, input string) (live *nftLive, same bool) {
+// generation gen here, else nil, and the input it names ("": none). When
+// that is input (not ""), it returns no table: it need not be read.
+func (f *NFTables) readCache(gen uint32, input string) (live *nftLive, madeFor string) {
 	if f.Cache == "" {
-		return nil, false
+		return nil, ""
 	}
 	head := nftCacheHead(gen)
 	b, err := os.ReadFile(f.Cache)
 	if head == "" || err != nil || !bytes.HasPrefix(b, []byte(head)) {
-		return nil, false
+		return nil, ""
 	}
 	b = b[len(head):]
 	if rest, ok := bytes.CutPrefix(b, []byte(inputPrefix)); ok {
 		line, rest, _ := bytes.Cut(rest, []byte("\n"))
-		if input != "" && string(line) == input {
-			return nil, true
+		if madeFor = string(line); input != "" && madeFor == input {
+			return nil, madeFor
 		}
 		b = rest
 	}
 	live, err = parseNFT(b)
 	if err != nil || !live.exists {
-		return nil, false
+		return nil, ""
 	}
-	return live, false
+	return live, madeFor
 }
 
 // inputPrefix starts the cache's second line, when the table was made for
@@ -78,15 +80,28 @@ const inputPrefix = "# input "
 // names, ports, protocols, block types and the Sums of their bans. It is ""
 // when there are no jails or one has no Sum.
 func inputSum(jails []Jail) string {
+	return sumOf(jails, func(j Jail) string { return j.Sum })
+}
+
+// baseSum is inputSum of the jails before they lifted what they lift (the
+// Base of each that has one): "" when none has one.
+func baseSum(jails []Jail) string {
+	if !slices.ContainsFunc(jails, func(j Jail) bool { return j.Base != "" }) {
+		return ""
+	}
+	return sumOf(jails, func(j Jail) string { return cmp.Or(j.Base, j.Sum) })
+}
+
+func sumOf(jails []Jail, sum func(Jail) string) string {
 	if len(jails) == 0 {
 		return ""
 	}
 	h := sha256.New()
 	for _, j := range jails {
-		if j.Sum == "" {
+		if sum(j) == "" {
 			return ""
 		}
-		fmt.Fprintf(h, "%q %q %q %q %q %q\n", j.Name, j.Ports, j.Protocol, j.BlockType, j.Action, j.Sum)
+		fmt.Fprintf(h, "%q %q %q %q %q %q\n", j.Name, j.Ports, j.Protocol, j.BlockType, j.Action, sum(j))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -179,4 +194,48 @@ func wantLive(jails []Jail, want map[string]wantSet) *nftLive {
 		live.chains[ChainName(j.Name)] = &liveChain{hook: nftHook, rules: nftRules(j)}
 	}
 	return live
+}
+
+// lift deletes what jails lift from cur, the table of the cache at
+// generation gen, made for their baseSum: the run's whole change, as it is
+// their only one. The cache becomes the table made for input.
+func (f *NFTables) lift(ctx context.Context, path string, cur *nftLive, jails []Jail, gen uint32, input string, dryRun bool) (*Plan, error) {
+	plan := &Plan{Families: []FamilyPlan{{Family: NFT}}}
+	fp := &plan.Families[0]
+	for _, j := range jails {
+		if len(j.Lifted) == 0 {
+			continue
+		}
+		gone := make(map[prefixKey]bool, len(j.Lifted))
+		for _, p := range j.Lifted {
+			gone[keyOfPrefix(normalize(p))] = true
+		}
+		for _, name := range setNames(j.Name) {
+			if s := cur.sets[name]; s != nil {
+				s.elems = slices.DeleteFunc(s.elems, func(e string) bool {
+					p, ok := parseElem(e)
+					if !ok || !gone[keyOfPrefix(p)] {
+						return false
+					}
+					fp.Ops = append(fp.Ops, "delete element "+nftTableRef+" "+name+" { "+deleteKey(e)+" }")
+					return true
+				})
+			}
+		}
+	}
+	if dryRun {
+		return plan, nil
+	}
+	if len(fp.Ops) == 0 {
+		f.writeCache(gen, cur.listing(), input)
+		return plan, nil
+	}
+	if err := runNFT(ctx, path, nftScript(fp.Ops)); err != nil {
+		fp.Failed = err.Error()
+		return plan, fmt.Errorf("apply %s to nftables: %w", Changes(len(fp.Ops)), err)
+	}
+	if g, err := nftGen(); err == nil && g == gen+1 {
+		f.writeCache(g, cur.listing(), input)
+	}
+	return plan, nil
 }
