@@ -19,14 +19,7 @@ func TestLoadLazy(t *testing.T) {
 	if err := Save(path, s); err != nil {
 		t.Fatal(err)
 	}
-	eager, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lazy, err := LoadLazy(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eager, lazy := loadBoth(t, path)
 	j := lazy.Jails["postfix-sasl"]
 	if !j.Lazy() || len(j.Failures) != 0 {
 		t.Fatalf("LoadLazy decoded the failures (%d keys)", len(j.Failures))
@@ -107,14 +100,7 @@ func TestEachFailure(t *testing.T) {
 	if err := Save(path, botnet(500, 4, 0)); err != nil {
 		t.Fatal(err)
 	}
-	eager, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lazy, err := LoadLazy(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eager, lazy := loadBoth(t, path)
 	for _, s := range []*State{eager, lazy} {
 		got := Failures{}
 		s.Jails["postfix-sasl"].EachFailure(func(k string, ts []int64) { got[k] = slices.Clone(ts) })

@@ -25,6 +25,19 @@ func saved(t *testing.T, s *State) (string, []byte) {
 	return path, data
 }
 
+// loadBoth loads the state at path with Load and with LoadLazy.
+func loadBoth(t *testing.T, path string) (eager, lazy *State) {
+	t.Helper()
+	eager, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lazy, err = LoadLazy(path); err != nil {
+		t.Fatal(err)
+	}
+	return eager, lazy
+}
+
 // TestSeal: Save ends the file with the CRC-32C of what precedes the seal; a file whose seal
 // matches is left lazy by LoadLazy, one edited by hand (the seal no longer matches, or is
 // gone) is decoded and checked as before, gives the same state, and is written again, sealed,
@@ -39,14 +52,7 @@ func TestSeal(t *testing.T) {
 	if want := sealSuffix(crc32Castagnoli(data[:i])); string(data[i:]) != want {
 		t.Fatalf("seal %q, want %q", data[i:], want)
 	}
-	eager, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lazy, err := LoadLazy(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eager, lazy := loadBoth(t, path)
 	if _, ok := lazy.Jails["postfix-sasl"].LazyBans(); !ok {
 		t.Fatal("LoadLazy decoded the bans of a sealed file")
 	}
@@ -118,14 +124,7 @@ func TestLazyBans(t *testing.T) {
 	j.Bans["198.51.100.1"] = Ban{Start: 1786838000, End: 1786838001, Count: 2} // the earliest end
 	j.BanHistory["198.51.100.1"] = BanRecord{Count: 2, Last: 1700000000}       // the oldest record
 	path, _ := saved(t, s)
-	eager, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lazy, err := LoadLazy(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eager, lazy := loadBoth(t, path)
 	lj, ej := lazy.Jails["postfix-sasl"], eager.Jails["postfix-sasl"]
 	info, ok := lj.LazyBans()
 	if want := (LazyBans{N: 302, NextEnd: 1786838001, Prefixes: true, OldestRecord: 1700000000}); !ok || info != want {
