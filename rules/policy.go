@@ -81,7 +81,7 @@ func (j *Jail) Failure(js *state.Jail, jails map[string]*state.Jail, ip netip.Ad
 		a.Outcome, a.Ban = DuringBan, b
 		return a
 	}
-	ts := js.FailureTimes()[key]
+	ts := js.FailuresOf(key) // only key's, of 100,000 addresses' failures left as text
 	i, _ := slices.BinarySearch(ts, t+1) // after equal stamps: keep arrival order
 	ts = slices.Insert(ts, i, t)
 	js.TotalFailed++
@@ -96,18 +96,18 @@ func (j *Jail) Failure(js *state.Jail, jails map[string]*state.Jail, ip netip.Ad
 	}
 	a.Count = n
 	if n < j.MaxRetry {
-		js.Failures[key] = ts
+		js.SetFailures(key, ts)
 		a.Outcome = Counted
 		return a
 	}
 	if j.MaxNewBans > 0 && j.NewBans >= j.MaxNewBans {
 		// The breaker: a broken filter cannot ban the internet in one run. The failures stay,
 		// so the address is banned by a later run if it keeps failing.
-		js.Failures[key] = ts
+		js.SetFailures(key, ts)
 		a.Outcome = Held
 		return a
 	}
-	delete(js.Failures, key)
+	js.DeleteFailures(key)
 	nth := j.banCount(jails, js, key, t)
 	length, reason := j.banLength(ip, t, nth)
 	b := state.Ban{Start: t, End: -1, Count: nth}
@@ -149,7 +149,7 @@ func (j *Jail) banKeyNow(js *state.Jail, jails map[string]*state.Jail, key strin
 	if bantime >= 0 {
 		b.End = now + bantime
 	}
-	delete(js.FailureTimes(), key)
+	js.DeleteFailures(key)
 	if old, ok := js.Bans[key]; ok && (old.Permanent() || old.End > now) {
 		if !old.Permanent() && (b.Permanent() || b.End > old.End) {
 			old.End = b.End

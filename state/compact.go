@@ -49,17 +49,21 @@ const radixMark = '~'
 
 func (f Failures) appendText(b []byte) []byte {
 	b = append(b, radixMark)
-	return appendSorted(b, f, func(b []byte, ts []int64) []byte {
-		prev := int64(0)
-		for i, t := range ts {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, t-prev, 36)
-			prev = t
+	return appendSorted(b, f, appendFailureTimes)
+}
+
+// appendFailureTimes appends the value of one key of the failures' text: the first time, then
+// each next as the seconds after the one before, in base 36.
+func appendFailureTimes(b []byte, ts []int64) []byte {
+	prev := int64(0)
+	for i, t := range ts {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		return b
-	})
+		b = strconv.AppendInt(b, t-prev, 36)
+		prev = t
+	}
+	return b
 }
 
 // MarshalText writes the bans as "key=start,length,count" (length -1: permanent).

@@ -20,9 +20,6 @@ import (
 // written by encoding/json.
 func encodeDoc(s *State) (*doc, error) {
 	for _, j := range s.Jails {
-		if j != nil && j.lazy != "" && len(j.Failures) > 0 {
-			j.decodeLazy() // failures set in the map without FailureTimes: both are kept
-		}
 		if j != nil && j.lb != nil && len(j.Bans)+len(j.BanHistory) > 0 {
 			s.DecodeBans() // likewise for bans set without DecodeBans
 		}
@@ -107,9 +104,11 @@ func (e *encoder) appendJail(b []byte, j *Jail) ([]byte, error) {
 		b = append(b, ',')
 	}
 	if j.lazy != "" {
-		b = append(b, `"failures":`...)
-		b = e.plainString(b, j.lazy) // as read: plainJSON (decodeJails)
-		b = append(b, ',')
+		if text := j.lazyText(); text != "" {
+			b = append(b, `"failures":`...)
+			b = e.plainString(b, text) // as read (plainJSON, see decodeJails), and the keys set since
+			b = append(b, ',')
+		}
 	} else if len(j.Failures) > 0 {
 		b = append(b, `"failures":`...)
 		b = e.quoted(b, &j.Failures, j.Failures.appendText)
@@ -305,7 +304,7 @@ func writeAhead(s *State) ahead {
 		if j == nil {
 			continue
 		}
-		if !sameAsLoaded(&j.Failures, len(j.Failures), j.Failures.sum) && len(j.Failures) >= aheadMin {
+		if j.lazy == "" && !sameAsLoaded(&j.Failures, len(j.Failures), j.Failures.sum) && len(j.Failures) >= aheadMin {
 			jobs = append(jobs, job{&j.Failures, j.Failures.appendText, 72 * len(j.Failures)})
 		}
 		if !sameAsLoaded(&j.Bans, len(j.Bans), j.Bans.sum) && len(j.Bans) >= aheadMin {

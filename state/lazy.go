@@ -2,6 +2,8 @@ package state
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -33,7 +35,8 @@ func (l lazyFailures) decodeText(text string, _ bool) (uint64, error) {
 }
 
 // FailureTimes returns the jail's failures, decoding them first if LoadLazy left them as text.
-// Code that changes or reads the failures of a state from LoadLazy goes through it.
+// Code that changes or reads the failures of a state from LoadLazy goes through it, or through
+// FailuresOf, SetFailures and DeleteFailures, which leave the text as it is.
 func (j *Jail) FailureTimes() Failures {
 	if j.lazy != "" {
 		j.decodeLazy()
@@ -44,24 +47,134 @@ func (j *Jail) FailureTimes() Failures {
 	return j.Failures
 }
 
-// decodeLazy decodes the text of the failures into Failures; failures set in the map before
-// (which only FailureTimes should do) are kept over those of the text.
+// decodeLazy decodes the text of the failures into Failures, with the keys set and deleted
+// since (SetFailures, DeleteFailures).
 func (j *Jail) decodeLazy() {
 	var m Failures
 	_ = m.fromText(j.lazy) // checked by lazyFailures
+	for k := range j.gone {
+		delete(m, k)
+	}
 	for k, ts := range j.Failures {
 		m[k] = ts
 	}
-	j.Failures, j.lazy, j.lazyOldest, j.lazyKeys = m, "", 0, 0
+	j.Failures, j.gone, j.lazy, j.lazyOldest, j.lazyKeys = m, nil, "", 0, 0
+}
+
+// FailuresOf returns the times of key's failures, ascending (nil: none), reading only key's
+// from failures LoadLazy left as text. To change them, SetFailures.
+func (j *Jail) FailuresOf(key string) []int64 {
+	if ts, ok := j.Failures[key]; ok || j.lazy == "" || j.gone[key] {
+		return ts
+	}
+	val, ok := findPair(j.lazy[1:], key)
+	if !ok {
+		return nil
+	}
+	ts, _ := appendTimes(nil, val, 36) // checked by lazyFailures
+	return ts
+}
+
+// SetFailures sets key's failures to ts (ascending, not empty).
+func (j *Jail) SetFailures(key string, ts []int64) {
+	if j.Failures == nil {
+		j.Failures = Failures{}
+	}
+	j.Failures[key] = ts
+	delete(j.gone, key)
+}
+
+// DeleteFailures removes key's failures.
+func (j *Jail) DeleteFailures(key string) {
+	delete(j.Failures, key)
+	if j.lazy != "" {
+		if j.gone == nil {
+			j.gone = map[string]bool{}
+		}
+		j.gone[key] = true
+	}
+}
+
+// findPair returns the value of key in s, "key=value ..." sorted by key (appendSorted), by a
+// binary search over the text: a key of 100,000 is found in some 17 steps, without a map.
+func findPair(s, key string) (string, bool) {
+	lo, hi := 0, len(s) // lo starts a pair; none at or after hi can be key
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		start := strings.LastIndexByte(s[:mid], ' ') + 1 // of the pair that holds mid
+		end := strings.IndexByte(s[start:], ' ')
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += start
+		}
+		k, v, _ := strings.Cut(s[start:end], "=")
+		switch c := strings.Compare(k, key); {
+		case c == 0:
+			return v, true
+		case c < 0:
+			lo = end + 1
+		default:
+			hi = start
+		}
+	}
+	return "", false
+}
+
+// lazyText returns the failures' text, as LoadLazy read it merged with the keys set and
+// deleted since.
+func (j *Jail) lazyText() string {
+	if len(j.Failures) == 0 && len(j.gone) == 0 {
+		return j.lazy
+	}
+	keys := slices.Sorted(maps.Keys(j.Failures)) // in the text's order (appendSorted)
+	b := make([]byte, 0, len(j.lazy)+64*len(keys))
+	b = append(b, radixMark)
+	put := func(key string, val func([]byte) []byte) {
+		if len(b) > 1 {
+			b = append(b, ' ')
+		}
+		b = append(b, key...)
+		b = append(b, '=')
+		b = val(b)
+	}
+	set := func(key string) { put(key, func(b []byte) []byte { return appendFailureTimes(b, j.Failures[key]) }) }
+	_ = eachPair(j.lazy[1:], func(key, val string) error {
+		for ; len(keys) > 0 && keys[0] < key; keys = keys[1:] {
+			set(keys[0])
+		}
+		switch {
+		case len(keys) > 0 && keys[0] == key:
+			set(key)
+			keys = keys[1:]
+		case !j.gone[key]:
+			put(key, func(b []byte) []byte { return append(b, val...) })
+		}
+		return nil
+	})
+	for _, k := range keys {
+		set(k)
+	}
+	if len(b) == 1 {
+		return ""
+	}
+	return string(b)
 }
 
 // OldestFailure returns the earliest failure time of the jail, without decoding the failures
-// LoadLazy left as text; ok is false when there is none.
+// LoadLazy left as text (of which the time may be a deleted key's: earlier than the truth,
+// which prunes no later); ok is false when there is none.
 func (j *Jail) OldestFailure() (t int64, ok bool) {
-	if j.lazy != "" && len(j.Failures) == 0 {
-		return j.lazyOldest, true
+	if j.lazy == "" {
+		for _, ts := range j.Failures {
+			if len(ts) > 0 && (!ok || ts[0] < t) {
+				t, ok = ts[0], true
+			}
+		}
+		return t, ok
 	}
-	for _, ts := range j.FailureTimes() {
+	t, ok = j.lazyOldest, j.lazyKeys > 0
+	for _, ts := range j.Failures {
 		if len(ts) > 0 && (!ok || ts[0] < t) {
 			t, ok = ts[0], true
 		}
@@ -76,14 +189,17 @@ func (j *Jail) Lazy() bool { return j.lazy != "" }
 // failures LoadLazy left as text into a map (the slice passed is reused between calls).
 // Reading only, for status and the metrics of a run that decoded nothing.
 func (j *Jail) EachFailure(fn func(key string, ts []int64)) {
-	if j.lazy == "" || len(j.Failures) > 0 {
-		for k, ts := range j.FailureTimes() {
-			fn(k, ts)
-		}
+	for k, ts := range j.Failures {
+		fn(k, ts)
+	}
+	if j.lazy == "" {
 		return
 	}
 	var ts []int64
 	_ = eachPair(j.lazy[1:], func(key, val string) error { // checked by lazyFailures
+		if _, set := j.Failures[key]; set || j.gone[key] {
+			return nil
+		}
 		ts, _ = appendTimes(ts[:0], val, 36)
 		fn(key, ts)
 		return nil

@@ -1,6 +1,9 @@
 package state
 
 import (
+	"bytes"
+	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -110,5 +113,63 @@ func TestEachFailure(t *testing.T) {
 	}
 	if !lazy.Jails["postfix-sasl"].Lazy() {
 		t.Error("EachFailure decoded the failures")
+	}
+}
+
+// TestFailuresByKey: on failures LoadLazy left as text, FailuresOf, SetFailures and
+// DeleteFailures (random keys, present or not, set and deleted again) read and change what
+// the same calls on the decoded map do, leave the text undecoded, and Save writes the text
+// merged with them as Encode writes the map; EachFailure, OldestFailure and FailureTimes agree.
+func TestFailuresByKey(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		path := filepath.Join(t.TempDir(), "state.json")
+		if err := Save(path, botnet(300+int(seed)*10, 3, 0)); err != nil {
+			t.Fatal(err)
+		}
+		eager, lazy := loadBoth(t, path)
+		ej, lj := eager.Jails["postfix-sasl"], lazy.Jails["postfix-sasl"]
+		key := func() string {
+			if rng.IntN(4) == 0 {
+				return netip.AddrFrom4([4]byte{192, 0, 2, byte(rng.IntN(256))}).String() // new
+			}
+			return netip.AddrFrom4([4]byte{11, 0, byte(rng.IntN(2)), byte(rng.IntN(256))}).String()
+		}
+		for range 200 {
+			k := key()
+			if got, want := lj.FailuresOf(k), ej.Failures[k]; !slices.Equal(got, want) {
+				t.Fatalf("seed %d: FailuresOf(%s) = %v, want %v", seed, k, got, want)
+			}
+			switch rng.IntN(3) {
+			case 0:
+				ts := append(slices.Clone(ej.Failures[k]), 1786838400+rng.Int64N(1000))
+				slices.Sort(ts)
+				lj.SetFailures(k, slices.Clone(ts))
+				ej.Failures[k] = ts
+			case 1:
+				lj.DeleteFailures(k)
+				delete(ej.Failures, k)
+			}
+		}
+		if !lj.Lazy() {
+			t.Fatalf("seed %d: the calls decoded the failures", seed)
+		}
+		got := Failures{}
+		lj.EachFailure(func(k string, ts []int64) { got[k] = slices.Clone(ts) })
+		if !reflect.DeepEqual(got, ej.Failures) {
+			t.Errorf("seed %d: EachFailure gives %d keys, the map %d", seed, len(got), len(ej.Failures))
+		}
+		o, ok := lj.OldestFailure()
+		if want, _ := ej.OldestFailure(); !ok || o > want {
+			t.Errorf("seed %d: OldestFailure %d, later than %d", seed, o, want)
+		}
+		a, _ := Encode(eager)
+		b, _ := Encode(lazy)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("seed %d: the merged text differs from the map's:\n%s\n%s", seed, b, a)
+		}
+		if !reflect.DeepEqual(lj.FailureTimes(), ej.Failures) {
+			t.Errorf("seed %d: FailureTimes differs from the map", seed)
+		}
 	}
 }

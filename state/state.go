@@ -94,6 +94,10 @@ type Jail struct {
 	lazy       string
 	lazyOldest int64
 	lazyKeys   int
+	// While lazy holds the failures, Failures holds those of the keys set since (SetFailures)
+	// and gone the keys deleted (DeleteFailures): the text is read key by key (FailuresOf)
+	// and written back merged with them (lazy.go).
+	gone map[string]bool
 	// lb holds Bans and BanHistory as their text while they are not decoded (LoadLazy of a
 	// sealed file, see lazybans.go); nil when the maps hold them.
 	lb *lazyBans
