@@ -81,7 +81,7 @@ func (j *Jail) Failure(js *state.Jail, jails map[string]*state.Jail, ip netip.Ad
 		a.Outcome, a.Ban = DuringBan, b
 		return a
 	}
-	ts := js.FailuresOf(key) // only key's, of 100,000 addresses' failures left as text
+	ts := js.FailuresOf(key)             // only key's, of 100,000 addresses' failures left as text
 	i, _ := slices.BinarySearch(ts, t+1) // after equal stamps: keep arrival order
 	ts = slices.Insert(ts, i, t)
 	js.TotalFailed++
