@@ -245,6 +245,9 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, st *state.State, rec 
 			fmt.Fprintf(e.stdout, "[%s] Unban %s\n", j.Name, a.Key)
 		}
 	}
+	if info, lazy := js.LazyBans(); lazy && !j.WorksOnText(info) {
+		st.DecodeBans() // a prefix banned in this run, which Aggregate looks at
+	}
 	for _, c := range e.aggregate(j, js, now, rec) {
 		e.log.logf(levelNotice, "actions", c.jail, "%s %s", c.verb, c.target)
 		if dry {
@@ -304,12 +307,7 @@ func (e *env) applyFailures(j *rules.Jail, st *state.State, now int64, rec *stat
 	}()
 	go func() {
 		defer close(decided)
-		first := true
 		for b := range q.ch {
-			if first {
-				st.DecodeBans() // Failure reads and changes the bans of every jail
-				first = false
-			}
 			out := make([]decision, len(b))
 			for i, h := range b {
 				out[i] = decision{j.Failure(js, jails, h.host, h.t.Unix(), now), h.host, h.t}

@@ -40,13 +40,8 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 			// Left as text (state.LoadLazy), every one in force: the firewall loads them only
 			// if it cannot tell it holds them already.
 			fj.Sum, fj.LoadBans = js.BansSum(), decoded
-			if base, lifted, ok := js.LiftedText(); ok { // some ended this run: only they change
-				fj.Base = base
-				for _, k := range lifted {
-					if p, err := rules.ParseKey(k); err == nil && !rules.ProtectedPrefix(p) {
-						fj.Lifted = append(fj.Lifted, p)
-					}
-				}
+			if base, added, lifted, ok := js.BansChange(); ok { // only these changed this run
+				fj.Base, fj.Added, fj.Lifted = base, firewallPrefixes(added), firewallPrefixes(lifted)
 			}
 		case lazy:
 			fj.Bans = decoded() // a jail this run did not scan (--jail), with a ban that ended
@@ -65,6 +60,17 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 		}
 	}
 	return jails, managed
+}
+
+// firewallPrefixes returns the prefixes of keys the firewall blocks (not ProtectedPrefix ones).
+func firewallPrefixes(keys []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, k := range keys {
+		if p, err := rules.ParseKey(k); err == nil && !rules.ProtectedPrefix(p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // firewalls is the Firewall of every backend: each is given all the jails, takes those whose

@@ -45,11 +45,11 @@ type Jail struct {
 	// holds what it applied for the same Sum need not load them (nftables, see nftcache.go).
 	Sum      string
 	LoadBans func() []netip.Prefix
-	// Base, when not "", is the Sum of the bans before this run lifted Lifted (and made no
-	// other change): a backend that can prove it holds the bans of Base need only delete
-	// those (nftables, see nftcache.go).
-	Base   string
-	Lifted []netip.Prefix
+	// Base, when not "", is the Sum of the bans before this run added Added and lifted Lifted
+	// (and made no other change): a backend that can prove it holds the bans of Base need
+	// only add and delete those (nftables, see nftcache.go).
+	Base          string
+	Added, Lifted []netip.Prefix
 }
 
 // loaded returns jails with the bans of those that have LoadBans and no Bans loaded (a copy

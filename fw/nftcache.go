@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -196,46 +197,70 @@ func wantLive(jails []Jail, want map[string]wantSet) *nftLive {
 	return live
 }
 
-// lift deletes what jails lift from cur, the table of the cache at
-// generation gen, made for their baseSum: the run's whole change, as it is
-// their only one. The cache becomes the table made for input.
-func (f *NFTables) lift(ctx context.Context, path string, cur *nftLive, jails []Jail, gen uint32, input string, dryRun bool) (*Plan, error) {
-	plan := &Plan{Families: []FamilyPlan{{Family: NFT}}}
-	fp := &plan.Families[0]
+// lift adds and deletes what jails add and lift to and from cur, the table
+// of the cache at generation gen, made for their baseSum: the run's whole
+// change, as it is their only one. The cache becomes the table made for
+// input. ok is false, and cur unchanged, when the change is not addresses in
+// plain sets (a prefix added, a set missing or an interval set): then the
+// table is diffed as usual.
+func (f *NFTables) lift(ctx context.Context, path string, cur *nftLive, jails []Jail, gen uint32, input string, dryRun bool) (plan *Plan, ok bool, err error) {
 	for _, j := range jails {
-		if len(j.Lifted) == 0 {
+		if len(j.Added)+len(j.Lifted) == 0 {
 			continue
 		}
+		for _, name := range setNames(j.Name) {
+			if s := cur.sets[name]; s == nil || slices.Contains(s.decl, "flags interval") {
+				return nil, false, nil
+			}
+		}
+		if slices.ContainsFunc(j.Added, func(p netip.Prefix) bool { return !normalize(p).IsSingleIP() }) {
+			return nil, false, nil // the set may have to become an interval set
+		}
+	}
+	plan = &Plan{Families: []FamilyPlan{{Family: NFT}}}
+	fp := &plan.Families[0]
+	var adds []string
+	for _, j := range jails {
 		gone := make(map[prefixKey]bool, len(j.Lifted))
 		for _, p := range j.Lifted {
 			gone[keyOfPrefix(normalize(p))] = true
 		}
-		for _, name := range setNames(j.Name) {
-			if s := cur.sets[name]; s != nil {
-				s.elems = slices.DeleteFunc(s.elems, func(e string) bool {
-					p, ok := parseElem(e)
-					if !ok || !gone[keyOfPrefix(p)] {
-						return false
-					}
-					fp.Ops = append(fp.Ops, "delete element "+nftTableRef+" "+name+" { "+deleteKey(e)+" }")
-					return true
-				})
+		for fam, name := range setNames(j.Name) {
+			s := cur.sets[name]
+			if s == nil {
+				continue
+			}
+			s.elems = slices.DeleteFunc(s.elems, func(e string) bool {
+				p, ok := parseElem(e)
+				if !ok || !gone[keyOfPrefix(p)] {
+					return false
+				}
+				fp.Ops = append(fp.Ops, "delete element "+nftTableRef+" "+name+" { "+deleteKey(e)+" }")
+				return true
+			})
+			for _, p := range j.Added {
+				if p = normalize(p); p.Addr().Is4() == (fam == 0) && !gone[keyOfPrefix(p)] {
+					e := elemText(p)
+					s.elems = append(s.elems, e)
+					adds = append(adds, "add element "+nftTableRef+" "+name+" { "+e+" }")
+				}
 			}
 		}
 	}
+	fp.Ops = append(fp.Ops, adds...)
 	if dryRun {
-		return plan, nil
+		return plan, true, nil
 	}
 	if len(fp.Ops) == 0 {
 		f.writeCache(gen, cur.listing(), input)
-		return plan, nil
+		return plan, true, nil
 	}
 	if err := runNFT(ctx, path, nftScript(fp.Ops)); err != nil {
 		fp.Failed = err.Error()
-		return plan, fmt.Errorf("apply %s to nftables: %w", Changes(len(fp.Ops)), err)
+		return plan, true, fmt.Errorf("apply %s to nftables: %w", Changes(len(fp.Ops)), err)
 	}
 	if g, err := nftGen(); err == nil && g == gen+1 {
 		f.writeCache(g, cur.listing(), input)
 	}
-	return plan, nil
+	return plan, true, nil
 }

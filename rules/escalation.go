@@ -20,7 +20,7 @@ const maxBan = 1 << 62
 func (j *Jail) banCount(jails map[string]*state.Jail, js *state.Jail, key string, t int64) int {
 	n := 1
 	count := func(x *state.Jail) {
-		if r, ok := x.BanHistory[key]; ok && r.Last > t-j.Escalation.ForgetAfter {
+		if r, ok := x.BanRecordOf(key); ok && r.Last > t-j.Escalation.ForgetAfter {
 			n += r.Count
 		}
 	}
@@ -42,13 +42,13 @@ func (j *Jail) banCount(jails map[string]*state.Jail, js *state.Jail, key string
 // remember records in js a ban of ip (key) starting at t: a history forgotten at t starts
 // over.
 func (j *Jail) remember(js *state.Jail, key string, t int64) {
-	r := js.BanHistory[key]
+	r, _ := js.BanRecordOf(key)
 	if r.Last <= t-j.Escalation.ForgetAfter {
 		r = state.BanRecord{}
 	}
 	r.Count++
 	r.Last = max(r.Last, t)
-	js.BanHistory[key] = r
+	js.SetBanRecord(key, r)
 }
 
 // forget drops the ban histories whose last ban is at or before now - forget_after.

@@ -119,7 +119,7 @@ func (j *Jail) Failure(js *state.Jail, jails map[string]*state.Jail, ip netip.Ad
 		a.Outcome = TooLate
 		return a
 	}
-	js.Bans[key] = b
+	js.SetBan(key, b) // over bans left as text, or in the map
 	j.remember(js, key, t)
 	js.TotalBanned++
 	j.NewBans++

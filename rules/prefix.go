@@ -111,7 +111,7 @@ func CompareKeys(a, b string) int {
 // jail's subnet length that holds it. (A prefix banned by hand at another length is not
 // looked up: a failure inside it counts, and a ban it leads to changes no rule.)
 func (j *Jail) bannedAt(js *state.Jail, ip netip.Addr, key string, t int64) (state.Ban, bool) {
-	if b, ok := js.Bans[key]; ok && b.Covers(t) {
+	if b, ok := js.BanOf(key); ok && b.Covers(t) {
 		return b, true
 	}
 	if j.Subnet.MinIPs > 0 {
@@ -119,7 +119,7 @@ func (j *Jail) bannedAt(js *state.Jail, ip netip.Addr, key string, t int64) (sta
 		if ip.Is6() {
 			bits = j.Subnet.IPv6
 		}
-		if b, ok := js.Bans[netip.PrefixFrom(ip.WithZone(""), bits).Masked().String()]; ok && b.Covers(t) {
+		if b, ok := js.BanOf(netip.PrefixFrom(ip.WithZone(""), bits).Masked().String()); ok && b.Covers(t) {
 			return b, true
 		}
 	}

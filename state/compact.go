@@ -69,29 +69,31 @@ func appendFailureTimes(b []byte, ts []int64) []byte {
 // MarshalText writes the bans as "key=start,length,count" (length -1: permanent).
 func (m Bans) MarshalText() ([]byte, error) { return m.appendText(nil), nil }
 
-func (m Bans) appendText(b []byte) []byte {
-	return appendSorted(b, m, func(b []byte, v Ban) []byte {
-		b = strconv.AppendInt(b, v.Start, 10)
-		b = append(b, ',')
-		if v.End < 0 {
-			b = append(b, "-1"...)
-		} else {
-			b = strconv.AppendInt(b, v.End-v.Start, 10)
-		}
-		b = append(b, ',')
-		return strconv.AppendInt(b, int64(v.Count), 10)
-	})
+func (m Bans) appendText(b []byte) []byte { return appendSorted(b, m, appendBan) }
+
+// appendBan appends the value of one key of the bans' text.
+func appendBan(b []byte, v Ban) []byte {
+	b = strconv.AppendInt(b, v.Start, 10)
+	b = append(b, ',')
+	if v.End < 0 {
+		b = append(b, "-1"...)
+	} else {
+		b = strconv.AppendInt(b, v.End-v.Start, 10)
+	}
+	b = append(b, ',')
+	return strconv.AppendInt(b, int64(v.Count), 10)
 }
 
 // MarshalText writes the ban history as "key=count,last".
 func (m BanHistory) MarshalText() ([]byte, error) { return m.appendText(nil), nil }
 
-func (m BanHistory) appendText(b []byte) []byte {
-	return appendSorted(b, m, func(b []byte, v BanRecord) []byte {
-		b = strconv.AppendInt(b, int64(v.Count), 10)
-		b = append(b, ',')
-		return strconv.AppendInt(b, v.Last, 10)
-	})
+func (m BanHistory) appendText(b []byte) []byte { return appendSorted(b, m, appendBanRecord) }
+
+// appendBanRecord appends the value of one key of the ban history's text.
+func appendBanRecord(b []byte, v BanRecord) []byte {
+	b = strconv.AppendInt(b, int64(v.Count), 10)
+	b = append(b, ',')
+	return strconv.AppendInt(b, v.Last, 10)
 }
 
 // UnmarshalJSON reads the string MarshalText writes, or a schema 1 object of arrays.

@@ -114,19 +114,23 @@ func (e *encoder) appendJail(b []byte, j *Jail) ([]byte, error) {
 		b = e.quoted(b, &j.Failures, j.Failures.appendText)
 		b = append(b, ',')
 	}
-	if j.lb != nil && j.lb.bans != "" {
-		b = append(b, `"bans":`...)
-		b = e.plainString(b, j.lb.bans) // as read from a sealed file
-		b = append(b, ',')
+	if j.lb != nil {
+		if text := j.lb.bansMerged(); text != "" {
+			b = append(b, `"bans":`...)
+			b = e.plainString(b, text) // as read from a sealed file, and the bans set since
+			b = append(b, ',')
+		}
 	} else if len(j.Bans) > 0 {
 		b = append(b, `"bans":`...)
 		b = e.quoted(b, &j.Bans, j.Bans.appendText)
 		b = append(b, ',')
 	}
-	if j.lb != nil && j.lb.history != "" {
-		b = append(b, `"ban_history":`...)
-		b = e.plainString(b, j.lb.history)
-		b = append(b, ',')
+	if j.lb != nil {
+		if text := j.lb.historyMerged(); text != "" {
+			b = append(b, `"ban_history":`...)
+			b = e.plainString(b, text)
+			b = append(b, ',')
+		}
 	} else if len(j.BanHistory) > 0 {
 		b = append(b, `"ban_history":`...)
 		b = e.quoted(b, &j.BanHistory, j.BanHistory.appendText)

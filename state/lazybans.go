@@ -3,7 +3,9 @@ package state
 import (
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -19,14 +21,18 @@ import (
 
 // lazyBans is a jail's bans and ban history while they are the text LoadLazy read, or that
 // text with the bans that ended and the records forgotten cut out of it (ExpireText,
-// ForgetText).
+// ForgetText), under the bans and records set since (SetBan, SetBanRecord), which Save
+// merges into the text.
 type lazyBans struct {
 	bans, history string // "": none
 	LazyBans
-	// base is BansSum of the bans as LoadLazy read them, once ExpireText cut some, and lifted
-	// the keys it cut since.
-	base   string
-	lifted []string
+	set     map[string]Ban       // over the text's
+	records map[string]BanRecord // over the text's
+	// base is BansSum of the bans as LoadLazy read them, once they changed; lifted the keys
+	// ExpireText cut since, and added those SetBan banned that were not banned.
+	base          string
+	lifted, added []string
+	merged        string // the bans' text merged with set, while they have not changed since
 }
 
 // LazyBans is what a run must know of bans left as text.
@@ -43,32 +49,141 @@ type LazyBans struct {
 }
 
 // bansText notes the text of the jail's bans, as a sealed file holds it, and what a run must
-// know of it.
+// know of them and of those set over it.
 func (l *lazyBans) bansText(text string) {
-	l.bans, l.N, l.NextEnd, l.Prefixes = text, 0, math.MaxInt64, false
-	_ = eachPair(text, func(key, val string) error { // sealed: as Save wrote it
+	l.bans, l.N, l.NextEnd, l.Prefixes, l.merged = text, 0, math.MaxInt64, false, ""
+	note := func(key string, end int64) {
 		l.N++
-		if strings.IndexByte(key, '/') >= 0 {
-			l.Prefixes = true
+		l.Prefixes = l.Prefixes || strings.IndexByte(key, '/') >= 0
+		if end >= 0 && end < l.NextEnd {
+			l.NextEnd = end
 		}
-		start, rest := leadingInt(val)
-		if length, _ := leadingInt(rest[1:]); length >= 0 && start+length < l.NextEnd {
-			l.NextEnd = start + length
+	}
+	_ = eachPair(text, func(key, val string) error { // sealed: as Save wrote it
+		if _, over := l.set[key]; !over {
+			note(key, parseBan(val).End)
 		}
 		return nil
 	})
+	for key, b := range l.set {
+		note(key, b.End)
+	}
+}
+
+// parseBan reads a ban's value in a sealed file's text: start,length,count.
+func parseBan(val string) Ban {
+	start, rest := leadingInt(val)
+	length, rest := leadingInt(rest[1:])
+	count, _ := leadingInt(rest[1:])
+	b := Ban{Start: start, End: -1, Count: int(count)}
+	if length >= 0 {
+		b.End = start + length
+	}
+	return b
+}
+
+// parseBanRecord reads a ban record's value in a sealed file's text: count,last.
+func parseBanRecord(val string) BanRecord {
+	count, rest := leadingInt(val)
+	last, _ := leadingInt(rest[1:])
+	return BanRecord{Count: int(count), Last: last}
 }
 
 // historyText is bansText for the ban history.
 func (l *lazyBans) historyText(text string) {
 	l.history, l.OldestRecord = text, math.MaxInt64
-	_ = eachPair(text, func(_, val string) error {
-		_, rest := leadingInt(val)
-		if last, _ := leadingInt(rest[1:]); last < l.OldestRecord {
-			l.OldestRecord = last
+	note := func(last int64) { l.OldestRecord = min(l.OldestRecord, last) }
+	_ = eachPair(text, func(key, val string) error {
+		if _, over := l.records[key]; !over {
+			note(parseBanRecord(val).Last)
 		}
 		return nil
 	})
+	for _, r := range l.records {
+		note(r.Last)
+	}
+}
+
+// changed notes the bans' sum before their first change.
+func (j *Jail) changed() {
+	if j.lb.base == "" {
+		j.lb.base = j.BansSum()
+	}
+	j.lb.merged = ""
+}
+
+// BanOf returns key's ban, reading only key's of bans left as text (a binary search).
+func (j *Jail) BanOf(key string) (Ban, bool) {
+	if j.lb == nil {
+		b, ok := j.Bans[key]
+		return b, ok
+	}
+	if b, ok := j.lb.set[key]; ok {
+		return b, true
+	}
+	if val, ok := findPair(j.lb.bans, key); ok {
+		return parseBan(val), true
+	}
+	return Ban{}, false
+}
+
+// SetBan sets key's ban, over the text of bans left as text.
+func (j *Jail) SetBan(key string, b Ban) {
+	if j.lb == nil {
+		if j.Bans == nil {
+			j.Bans = Bans{}
+		}
+		j.Bans[key] = b
+		return
+	}
+	_, had := j.BanOf(key)
+	j.changed()
+	if !had {
+		j.lb.added = append(j.lb.added, key)
+		j.lb.N++
+	}
+	if j.lb.set == nil {
+		j.lb.set = map[string]Ban{}
+	}
+	j.lb.set[key] = b
+	// What a run must know, kept without reading the text again: NextEnd may stay that of a
+	// ban this one replaced, earlier than the truth (ExpireText then finds none, and counts
+	// it again).
+	if b.End >= 0 && b.End < j.lb.NextEnd {
+		j.lb.NextEnd = b.End
+	}
+	j.lb.Prefixes = j.lb.Prefixes || strings.IndexByte(key, '/') >= 0
+}
+
+// BanRecordOf returns key's ban record, reading only key's of a history left as text.
+func (j *Jail) BanRecordOf(key string) (BanRecord, bool) {
+	if j.lb == nil {
+		r, ok := j.BanHistory[key]
+		return r, ok
+	}
+	if r, ok := j.lb.records[key]; ok {
+		return r, true
+	}
+	if val, ok := findPair(j.lb.history, key); ok {
+		return parseBanRecord(val), true
+	}
+	return BanRecord{}, false
+}
+
+// SetBanRecord sets key's ban record, over the text of a history left as text.
+func (j *Jail) SetBanRecord(key string, r BanRecord) {
+	if j.lb == nil {
+		if j.BanHistory == nil {
+			j.BanHistory = BanHistory{}
+		}
+		j.BanHistory[key] = r
+		return
+	}
+	if j.lb.records == nil {
+		j.lb.records = map[string]BanRecord{}
+	}
+	j.lb.records[key] = r
+	j.lb.OldestRecord = min(j.lb.OldestRecord, r.Last)
 }
 
 // leadingInt parses the decimal integer (a '-' allowed) at the start of s, as a sealed file
@@ -96,29 +211,39 @@ type ExpiredBan struct {
 }
 
 // ExpireText lifts, from bans left as text, those that end at or before now (never a permanent
-// one): it cuts them out of the text, which stays text, and returns them in the text's order.
-// A minute in which a few of 100,000 bans end need not decode them all.
+// one): it cuts them out of the text, which stays text, and returns them, those of the text in
+// its order, then those set since. A minute in which a few of 100,000 bans end need not decode
+// them all.
 func (j *Jail) ExpireText(now int64) []ExpiredBan {
 	if j.lb == nil || now < j.lb.NextEnd {
 		return nil
 	}
+	j.changed()
 	var out []ExpiredBan
-	kept := cutPairs(j.lb.bans, func(key, val string) bool {
-		start, rest := leadingInt(val)
-		length, rest := leadingInt(rest[1:])
-		if length < 0 || start+length > now {
+	ended := func(key string, b Ban) bool {
+		if b.Permanent() || b.End > now {
 			return false
 		}
-		count, _ := leadingInt(rest[1:])
-		out = append(out, ExpiredBan{key, Ban{Start: start, End: start + length, Count: int(count)}})
+		out = append(out, ExpiredBan{key, b})
+		j.lb.lifted = append(j.lb.lifted, key)
 		return true
+	}
+	var gone map[string]bool // set over the text's, and ended: the text's goes too
+	for _, key := range slices.Sorted(maps.Keys(j.lb.set)) {
+		if ended(key, j.lb.set[key]) {
+			delete(j.lb.set, key)
+			if gone == nil {
+				gone = map[string]bool{}
+			}
+			gone[key] = true
+		}
+	}
+	kept := cutPairs(j.lb.bans, func(key, val string) bool {
+		if _, over := j.lb.set[key]; over { // written from set when merged
+			return false
+		}
+		return gone[key] || ended(key, parseBan(val))
 	})
-	if j.lb.base == "" {
-		j.lb.base = j.BansSum()
-	}
-	for _, e := range out {
-		j.lb.lifted = append(j.lb.lifted, e.Key)
-	}
 	j.lb.bansText(kept)
 	return out
 }
@@ -129,10 +254,18 @@ func (j *Jail) ForgetText(before int64) {
 	if j.lb == nil || before < j.lb.OldestRecord {
 		return
 	}
-	j.lb.historyText(cutPairs(j.lb.history, func(_, val string) bool {
-		_, rest := leadingInt(val)
-		last, _ := leadingInt(rest[1:])
-		return last <= before
+	gone := map[string]bool{} // set over the text's, and forgotten: the text's goes too
+	for key, r := range j.lb.records {
+		if r.Last <= before {
+			delete(j.lb.records, key)
+			gone[key] = true
+		}
+	}
+	j.lb.historyText(cutPairs(j.lb.history, func(key, val string) bool {
+		if _, over := j.lb.records[key]; over {
+			return false
+		}
+		return gone[key] || parseBanRecord(val).Last <= before
 	}))
 }
 
@@ -155,14 +288,28 @@ func cutPairs(text string, cut func(key, val string) bool) string {
 	return b.String()
 }
 
-// LiftedText reports, for bans left as text from which ExpireText cut some, BansSum of the
-// bans as LoadLazy read them and the keys cut since: the firewall, which may hold the former,
-// need only delete the latter. ok is false when nothing was cut, or the bans are decoded.
-func (j *Jail) LiftedText() (base string, lifted []string, ok bool) {
+// BansChange reports, for bans left as text that changed, BansSum of the bans as LoadLazy read
+// them, the keys banned since that were not, and those ExpireText lifted since: the
+// firewall, which may hold the former, need only add and delete these. ok is false when
+// nothing changed, or the bans are decoded.
+func (j *Jail) BansChange() (base string, added, lifted []string, ok bool) {
 	if j.lb == nil || j.lb.base == "" {
-		return "", nil, false
+		return "", nil, nil, false
 	}
-	return j.lb.base, j.lb.lifted, true
+	return j.lb.base, j.lb.added, j.lb.lifted, true
+}
+
+// bansMerged returns the text of bans left as text, merged with those set since.
+func (l *lazyBans) bansMerged() string {
+	if l.merged == "" {
+		l.merged = string(mergePairs(nil, l.bans, l.set, func(b []byte, v Ban) []byte { return appendBan(b, v) }, nil))
+	}
+	return l.merged
+}
+
+// historyMerged is bansMerged for the ban history.
+func (l *lazyBans) historyMerged() string {
+	return string(mergePairs(nil, l.history, l.records, appendBanRecord, nil))
 }
 
 // LazyBans reports what a run must know of the jail's bans and ban history while they are the
@@ -180,7 +327,7 @@ func (j *Jail) BansSum() string {
 	var b []byte
 	switch {
 	case j.lb != nil:
-		b = bytesOf(j.lb.bans)
+		b = bytesOf(j.lb.bansMerged())
 	case len(j.Bans) > 0:
 		return ""
 	}
@@ -195,6 +342,7 @@ func (j *Jail) DecodedBans() Bans {
 	}
 	var m Bans
 	_ = m.fromText(j.lb.bans) // sealed: as Save wrote it
+	maps.Copy(m, j.lb.set)
 	return m
 }
 
@@ -226,6 +374,8 @@ func (s *State) DecodeBans() {
 			s.kept[m.key] = keptText{text: m.text, sum: sum}
 		}
 		j.init()
+		maps.Copy(j.Bans, lb.set) // a sum then tells the maps from the texts
+		maps.Copy(j.BanHistory, lb.records)
 	}
 }
 

@@ -3,10 +3,14 @@ package state
 import (
 	"bytes"
 	"hash/crc32"
+	"maps"
 	"math"
+	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -272,4 +276,113 @@ func FuzzLazyRoundTrip(f *testing.F) {
 			t.Fatalf("decoded lazily:\n%s\nLoad:\n%s", b, a)
 		}
 	})
+}
+
+// TestBansByKey: on bans and a ban history left as text, BanOf, SetBan, BanRecordOf,
+// SetBanRecord, ExpireText and ForgetText (random keys, present or not, bans that end at
+// random) read and change what the same on the decoded maps does, leave the text undecoded,
+// and Save writes the text merged with them as Encode writes the maps; BansChange names the
+// keys banned and lifted, and BansSum the merged bans.
+func TestBansByKey(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		path := filepath.Join(t.TempDir(), "state.json")
+		if err := Save(path, botnet(10, 1, 300+int(seed)*10)); err != nil {
+			t.Fatal(err)
+		}
+		eager, lazy := loadBoth(t, path)
+		ej, lj := eager.Jails["postfix-sasl"], lazy.Jails["postfix-sasl"]
+		base := lj.BansSum()
+		key := func() string {
+			if rng.IntN(4) == 0 {
+				return netip.AddrFrom4([4]byte{192, 0, 2, byte(rng.IntN(256))}).String() // new
+			}
+			return netip.AddrFrom4([4]byte{21, 0, byte(rng.IntN(2)), byte(rng.IntN(256))}).String()
+		}
+		now := int64(1786838400)
+		added, lifted := map[string]bool{}, map[string]bool{}
+		for round := range 100 {
+			k := key()
+			if got, ok := lj.BanOf(k); got != ej.Bans[k] || ok != (ej.Bans[k] != Ban{}) {
+				t.Fatalf("seed %d: BanOf(%s) = %v %v, want %v", seed, k, got, ok, ej.Bans[k])
+			}
+			if got, _ := lj.BanRecordOf(k); got != ej.BanHistory[k] {
+				t.Fatalf("seed %d: BanRecordOf(%s) = %v, want %v", seed, k, got, ej.BanHistory[k])
+			}
+			switch rng.IntN(4) {
+			case 0:
+				b := Ban{Start: now, End: now + rng.Int64N(3600), Count: 1 + rng.IntN(3)}
+				if _, had := ej.Bans[k]; !had {
+					added[k] = true
+				}
+				lj.SetBan(k, b)
+				ej.Bans[k] = b
+				r := BanRecord{Count: b.Count, Last: now}
+				lj.SetBanRecord(k, r)
+				ej.BanHistory[k] = r
+			case 1:
+				now += rng.Int64N(600)
+				for _, e := range lj.ExpireText(now) {
+					if b, ok := ej.Bans[e.Key]; !ok || b != e.Ban || b.End > now || b.End < 0 {
+						t.Fatalf("seed %d: ExpireText lifted %s %v, the map holds %v", seed, e.Key, e.Ban, b)
+					}
+					delete(ej.Bans, e.Key)
+					lifted[e.Key] = true
+				}
+				for k, b := range ej.Bans {
+					if b.End >= 0 && b.End <= now {
+						t.Fatalf("seed %d, round %d: ExpireText left %s, which ended at %d", seed, round, k, b.End)
+					}
+				}
+			case 2:
+				before := now - rng.Int64N(86400)
+				lj.ForgetText(before)
+				maps.DeleteFunc(ej.BanHistory, func(_ string, r BanRecord) bool { return r.Last <= before })
+			}
+		}
+		if _, ok := lj.LazyBans(); !ok {
+			t.Fatalf("seed %d: the calls decoded the bans", seed)
+		}
+		if got := lj.DecodedBans(); !reflect.DeepEqual(got, ej.Bans) {
+			for k, b := range got {
+				if ej.Bans[k] != b {
+					t.Logf("%s: lazy %v, map %v", k, b, ej.Bans[k])
+				}
+			}
+			for k, b := range ej.Bans {
+				if _, ok := got[k]; !ok {
+					t.Logf("%s: lazy none, map %v", k, b)
+				}
+			}
+			t.Errorf("seed %d: DecodedBans differs from the map", seed)
+		}
+		a, _ := Encode(eager)
+		b, _ := Encode(lazy)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("seed %d: the merged texts differ from the maps'", seed)
+		}
+		gotBase, gotAdded, gotLifted, ok := lj.BansChange()
+		for k := range lifted {
+			delete(added, k) // banned and lifted in the same rounds
+		}
+		if !ok || gotBase != base || !subset(added, gotAdded) || !subset(lifted, gotLifted) {
+			t.Errorf("seed %d: BansChange %q %d added %d lifted, want %q %d %d", seed, gotBase, len(gotAdded), len(gotLifted), base, len(added), len(lifted))
+		}
+		if err := Save(path, lazy); err != nil {
+			t.Fatal(err)
+		}
+		if _, again := loadBoth(t, path); again.Jails["postfix-sasl"].BansSum() != lj.BansSum() {
+			t.Errorf("seed %d: BansSum of the merged bans differs from that of the file saved", seed)
+		}
+	}
+}
+
+// subset reports whether every key of want is in got.
+func subset(want map[string]bool, got []string) bool {
+	for k := range want {
+		if !slices.Contains(got, k) {
+			return false
+		}
+	}
+	return true
 }
