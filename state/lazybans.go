@@ -301,14 +301,20 @@ func (j *Jail) BansChange() (base string, added, lifted []string, ok bool) {
 
 // bansMerged returns the text of bans left as text, merged with those set since.
 func (l *lazyBans) bansMerged() string {
+	if len(l.set) == 0 {
+		return l.bans
+	}
 	if l.merged == "" {
-		l.merged = string(mergePairs(nil, l.bans, l.set, func(b []byte, v Ban) []byte { return appendBan(b, v) }, nil))
+		l.merged = string(mergePairs(nil, l.bans, l.set, appendBan, nil))
 	}
 	return l.merged
 }
 
 // historyMerged is bansMerged for the ban history.
 func (l *lazyBans) historyMerged() string {
+	if len(l.records) == 0 {
+		return l.history
+	}
 	return string(mergePairs(nil, l.history, l.records, appendBanRecord, nil))
 }
 
