@@ -9,15 +9,17 @@ import (
 	"strings"
 )
 
-// A minute run with nothing new over 100,000 bans need not decode them, nor their ban history,
-// nor the history's 100,000 ban spans, only to write the same text back: LoadLazy of a sealed
-// file (seal.go) keeps each of them as the text it was read from, with what a run must know of
-// it to tell whether it changes (the earliest end of a ban, the earliest last ban of the
-// history, the earliest end of a span). A run that has anything to do with the bans (a
-// failure, a ban that ends, a history to prune) decodes them first (State.DecodeBans, and
-// JailHistory.spans for the spans, which decodes itself); one that has not writes the texts
-// back as they were and hands the firewall a sum of them (BansSum), which nftables compares
-// with the one it applied last.
+// A minute run over 100,000 bans need not decode them, nor their ban history, nor the
+// history's 100,000 ban spans: LoadLazy of a sealed file (seal.go) keeps each of them as the
+// text it was read from, with what a run must know of it (the earliest end of a ban, the
+// earliest last ban of the history, the earliest end of a span). A failure reads and sets only
+// its key's ban and record (BanOf, SetBan, BanRecordOf, SetBanRecord: a binary search of the
+// sorted text, and a map of those set over it), bans that end and records to forget are cut
+// out of the text (ExpireText, ForgetText), and Save writes each text merged with what was set.
+// The firewall is handed a sum of the bans (BansSum), and what changed since the sum of the
+// bans as loaded (BansChange), which nftables compares with what its cache was made for. What
+// needs the maps (a prefix ban to look at, subnet aggregation) decodes them (State.DecodeBans);
+// the spans decode themselves when a ban is recorded or pruning is due (JailHistory.spans).
 
 // lazyBans is a jail's bans and ban history while they are the text LoadLazy read, or that
 // text with the bans that ended and the records forgotten cut out of it (ExpireText,
@@ -139,8 +141,12 @@ func (j *Jail) SetBan(key string, b Ban) {
 	_, had := j.BanOf(key)
 	j.changed()
 	if !had {
-		j.lb.added = append(j.lb.added, key)
 		j.lb.N++
+		if i := slices.Index(j.lb.lifted, key); i >= 0 {
+			j.lb.lifted = slices.Delete(j.lb.lifted, i, i+1) // lifted and banned again: as before
+		} else {
+			j.lb.added = append(j.lb.added, key)
+		}
 	}
 	if j.lb.set == nil {
 		j.lb.set = map[string]Ban{}
@@ -225,7 +231,11 @@ func (j *Jail) ExpireText(now int64) []ExpiredBan {
 			return false
 		}
 		out = append(out, ExpiredBan{key, b})
-		j.lb.lifted = append(j.lb.lifted, key)
+		if i := slices.Index(j.lb.added, key); i >= 0 {
+			j.lb.added = slices.Delete(j.lb.added, i, i+1) // banned and lifted: as before
+		} else {
+			j.lb.lifted = append(j.lb.lifted, key)
+		}
 		return true
 	}
 	var gone map[string]bool // set over the text's, and ended: the text's goes too
