@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -211,8 +212,14 @@ func (e *encoder) appendJailHistory(b []byte, j *JailHistory) []byte {
 	b = appendIntMap(b, j.IPHours, e.ipCounts)
 	b = append(b, `,"bans":`...)
 	switch spans := j.Bans; {
-	case j.lazySpans != "":
+	case j.lazySpans != "" && len(j.tail) == 0:
 		b = e.raw(b, j.lazySpans) // as read from a sealed file
+	case j.lazySpans != "":
+		b = e.raw(b, strings.TrimSuffix(j.lazySpans, "]")) // as read, and the spans appended since
+		if j.lazySpans != "[]" {
+			b = append(b, ',')
+		}
+		b = append(b, appendSpans(nil, j.tail, nil)[1:]...) // "a,b]" of "[a,b]"
 	case spans == nil:
 		b = append(b, "null"...)
 	case len(spans) < aheadMin:

@@ -71,9 +71,12 @@ type JailHistory struct {
 	Bans    []BanSpan           `json:"bans"`
 
 	// lazySpans holds Bans as the JSON list LoadLazy read from a sealed file while they are
-	// not decoded (see spans), and spansEnd the earliest end among them.
+	// not decoded (see spans), tail the spans appended since, spansEnd the earliest end among
+	// both, and latest the latest span of each address, once appendSpan needed it.
 	lazySpans string
+	tail      []BanSpan
 	spansEnd  int64
+	latest    map[string]BanSpan
 }
 
 // History is the history of every jail. Start, RunsSince and IPHoursSince say from when on each
@@ -240,7 +243,6 @@ func (r *Recorder) Ban(ip string, end int64, manual bool) {
 	if r == nil {
 		return
 	}
-	r.closeBan(ip)
 	r.add(CBans, 1)
 	if end < 0 {
 		r.add(CPermanentBans, 1)
@@ -248,7 +250,12 @@ func (r *Recorder) Ban(ip string, end int64, manual bool) {
 	if manual {
 		r.add(CManualBans, 1)
 	}
-	r.j.Bans = append(r.j.spans(), BanSpan{IP: ip, At: r.now, End: end})
+	span := BanSpan{IP: ip, At: r.now, End: end}
+	if r.j.appendSpan(span, r.now) {
+		return // spans left as text, none of ip's open: appended to them
+	}
+	r.closeBan(ip)
+	r.j.Bans = append(r.j.spans(), span)
 	r.last[ip] = len(r.j.Bans) - 1
 }
 

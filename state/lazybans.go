@@ -421,7 +421,47 @@ func (j *JailHistory) spans() []BanSpan {
 		if !ok {
 			panic("state: sealed ban spans do not decode") // sealed: as Save wrote them
 		}
-		j.Bans, j.lazySpans = spans, ""
+		j.Bans, j.lazySpans, j.tail, j.latest = append(spans, j.tail...), "", nil, nil
 	}
 	return j.Bans
+}
+
+// appendSpan appends s to spans left as text, and reports whether it did: only when no span
+// of its address is active at now (Recorder.closeBan would have one to end), so that a run
+// that bans need not decode 100,000 spans to append its own.
+func (j *JailHistory) appendSpan(s BanSpan, now int64) bool {
+	if j.lazySpans == "" {
+		return false
+	}
+	if j.latest == nil {
+		j.latest = latestSpans(j.lazySpans)
+	}
+	if l, ok := j.latest[s.IP]; ok && l.ActiveAt(now) {
+		return false
+	}
+	j.tail = append(j.tail, s)
+	j.latest[s.IP] = s
+	if s.End >= 0 {
+		j.spansEnd = min(j.spansEnd, s.End)
+	}
+	return true
+}
+
+// latestSpans returns the latest span of each address in raw, a JSON list of spans as a sealed
+// file holds it (in the order they were recorded), with views of raw for the addresses.
+func latestSpans(raw string) map[string]BanSpan {
+	const ipKey, atKey, endKey = `{"ip":"`, `","at":`, `,"end":`
+	m := map[string]BanSpan{}
+	for rest := raw; ; {
+		i := strings.Index(rest, ipKey)
+		if i < 0 {
+			return m
+		}
+		rest = rest[i+len(ipKey):]
+		ip, after, _ := strings.Cut(rest, atKey)
+		at, after := leadingInt(after)
+		end, after := leadingInt(strings.TrimPrefix(after, endKey))
+		m[ip] = BanSpan{IP: ip, At: at, End: end}
+		rest = after
+	}
 }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"fmt"
 	"hash/crc32"
 	"maps"
 	"math"
@@ -170,11 +171,24 @@ func TestLazyBans(t *testing.T) {
 	if none := New().Jail("x").BansSum(); none == "" || none == sum {
 		t.Errorf("BansSum of a jail without bans: %q", none)
 	}
+	// A ban of an address with no open span is appended to the spans left as text; one of an
+	// address whose span is open (it must be ended now) decodes them.
+	jh := h.Jails["postfix-sasl"]
 	rec := h.Recorder("postfix-sasl", 1786838460)
 	rec.Ban("203.0.113.5", 1786924860, false)
-	spans := h.Jails["postfix-sasl"].Bans
-	if want := eager.History.Jails["postfix-sasl"].Bans; len(spans) != len(want)+1 || !reflect.DeepEqual(spans[:len(want)], want) {
-		t.Fatalf("the spans after a ban: %d, want Load's %d and the new one", len(spans), len(want))
+	if jh.lazySpans == "" || len(jh.tail) != 1 {
+		t.Fatalf("a new address's ban decoded the spans (%d appended)", len(jh.tail))
+	}
+	want := eager.History.Jails["postfix-sasl"].Bans
+	open := want[len(want)-1] // banned at the last minute, for a day
+	if !open.ActiveAt(1786838460) {
+		t.Fatalf("the sample's last span %+v is not open", open)
+	}
+	rec.Ban(open.IP, 1786924860, false)
+	spans := jh.Bans
+	if jh.lazySpans != "" || len(spans) != len(want)+2 || !reflect.DeepEqual(spans[:len(want)-1], want[:len(want)-1]) ||
+		spans[len(want)-1].End != 1786838460 || spans[len(want)].IP != "203.0.113.5" || spans[len(want)+1].IP != open.IP {
+		t.Fatalf("the spans after two bans: %d, want Load's %d (the last ended now) and the two", len(spans), len(want))
 	}
 
 	// A changed ban is saved, and the rest as it was.
@@ -380,6 +394,39 @@ func TestBansByKey(t *testing.T) {
 		}
 		if _, again := loadBoth(t, path); again.Jails["postfix-sasl"].BansSum() != lj.BansSum() {
 			t.Errorf("seed %d: BansSum of the merged bans differs from that of the file saved", seed)
+		}
+	}
+}
+
+// TestSpansAppended: spans appended to those left as text are saved after them, as the same
+// bans recorded on the decoded spans are, and the rest of the file is the same.
+func TestSpansAppended(t *testing.T) {
+	for _, n := range []int{0, 1, 300} {
+		s := botnet(10, 1, n)
+		s.History.Jail("j") // a history with no span: "[]"
+		s.History.Recorder("j", 1786838400).Lines(1)
+		path, _ := saved(t, s)
+		eager, lazy := loadBoth(t, path)
+		for _, st := range []*State{eager, lazy} {
+			for i, jail := range []string{"postfix-sasl", "j"} {
+				rec := st.History.Recorder(jail, 1786838460)
+				rec.Ban("203.0.113.5", 1786924860, false)
+				rec.Ban(fmt.Sprintf("198.51.100.%d", i), -1, false)
+			}
+		}
+		if jh := lazy.History.Jails["j"]; jh.lazySpans != "[]" || len(jh.tail) != 2 {
+			t.Fatalf("the bans decoded an empty list of spans (%q, %d appended)", jh.lazySpans, len(jh.tail))
+		}
+		if jh := lazy.History.Jails["postfix-sasl"]; n > 0 && (jh.lazySpans == "" || len(jh.tail) != 2) {
+			t.Fatalf("%d spans: the bans decoded the spans", n)
+		}
+		a, _ := Encode(eager)
+		b, _ := Encode(lazy)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("%d spans: appended to the text:\n%s\ndecoded:\n%s", n, b, a)
+		}
+		if _, err := Decode(b); err != nil {
+			t.Fatalf("%d spans: %v", n, err)
 		}
 	}
 }
