@@ -211,9 +211,10 @@ func (j *Jail) WorksOnText(info state.LazyBans) bool {
 }
 
 // pruneSlack is how long after they left findtime the failures of a jail whose failures are
-// still the text they were read from (state.LoadLazy) may stay: a minute run with nothing new
-// then neither decodes nor rewrites them, and the next that must (a failure, or a failure
-// older than findtime plus the slack) drops every old one. An old failure never counts
+// still the text they were read from (state.LoadLazy) may stay: a minute run with nothing new,
+// or with a few failures (which change only their own keys), then neither decodes nor
+// rewrites them all, and the first run with a failure older than findtime plus the slack
+// decodes them and drops every old one. An old failure never counts
 // (Failure counts those within findtime of the new one; CurrentlyFailed those within findtime
 // of now), so keeping it a while changes no decision: findtime/10, at most an hour.
 func pruneSlack(findTime int64) int64 { return min(findTime/10, 3600) }
