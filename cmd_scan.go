@@ -259,7 +259,8 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, st *state.State, rec 
 
 // bansAsText reports whether this run may leave the bans of every jail as the text LoadLazy
 // left them (see state.DecodeBans): no prefix or subnet to look at in any jail it scans
-// (rules.Jail.WorksOnText). A failure to apply decodes them all the same.
+// (rules.Jail.WorksOnText). Failures read and set bans by key (state.Jail.BanOf, SetBan); a
+// prefix banned by one of them decodes the bans before Aggregate (scanJail).
 func (e *env) bansAsText(st *state.State, jails []*rules.Jail) bool {
 	for _, j := range jails {
 		js := st.Jails[j.Name]
