@@ -165,7 +165,7 @@ func (e *env) scanJail(ctx context.Context, j *rules.Jail, st *state.State, rec 
 	js := st.Jail(j.Name)
 	var lines, matched, read int64
 	sess := j.Filter.NewSession() // this run's lines in order; sshd remembers its connections
-	failures := e.applyFailures(j, st, now, rec)
+	failures := e.applyFailures(j, js, st.Jails, now, rec)
 	onLine := func(line []byte) {
 		lines++
 		res, host, _ := sess.Match(line)
@@ -294,8 +294,7 @@ type failureHit struct {
 
 const failureBatch = 512
 
-func (e *env) applyFailures(j *rules.Jail, st *state.State, now int64, rec *state.Recorder) *failureQueue {
-	js, jails := st.Jail(j.Name), st.Jails
+func (e *env) applyFailures(j *rules.Jail, js *state.Jail, jails map[string]*state.Jail, now int64, rec *state.Recorder) *failureQueue {
 	q := &failureQueue{batch: make([]failureHit, 0, failureBatch), ch: make(chan []failureHit, 4), done: make(chan struct{})}
 	decided := make(chan []decision, 4)
 	go func() {
