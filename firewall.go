@@ -150,7 +150,7 @@ func (e *env) applyRules(ctx context.Context, jails []fw.Jail, managed []string,
 func planSummary(p *fw.Plan) string {
 	var parts []string
 	for _, f := range p.Families {
-		part := fmt.Sprintf("%s %s", f.Family, fw.Changes(len(f.Ops)))
+		part := fmt.Sprintf("%s %s", f.Family, fw.Changes(f.Count()))
 		if f.Failed != "" && len(f.Ops) > 0 {
 			part += " not applied"
 		}

@@ -23,6 +23,7 @@ package fw
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -147,7 +148,17 @@ type FamilyPlan struct {
 	Family  Family
 	Skipped string   // when not empty, the table was not read nor changed, and why
 	Failed  string   // when not empty, reading or changing the table failed: Ops were not applied
-	Ops     []string // iptables-restore lines, in order: "-N f2b-x", "-I INPUT 1 -p tcp ... -j f2b-x"
+	Ops     []string // iptables-restore lines, in order: "-N f2b-x", "-I INPUT 1 -p tcp ... -j f2b-x"; or ipset restore or nft lines
+}
+
+// Count is the number of changes in Ops: one per line, and one per element
+// of an nftables command that adds or deletes many.
+func (f *FamilyPlan) Count() int {
+	n := 0
+	for _, op := range f.Ops {
+		n += elemCount(op)
+	}
+	return n
 }
 
 // Empty reports whether the plan changes nothing.
@@ -184,15 +195,17 @@ func (p *Plan) String() string {
 		case len(f.Ops) == 0:
 			fmt.Fprintf(&b, "%s: no changes\n", f.Family)
 		default:
-			fmt.Fprintf(&b, "%s: %s", f.Family, Changes(len(f.Ops)))
+			fmt.Fprintf(&b, "%s: %s", f.Family, Changes(f.Count()))
 			if f.Failed != "" {
 				fmt.Fprintf(&b, ", not applied: %s", f.Failed)
 			}
 			b.WriteByte('\n')
 			for _, op := range f.Ops {
-				b.WriteString("  ")
-				b.WriteString(op)
-				b.WriteByte('\n')
+				eachElemOp(op, func(op string) {
+					b.WriteString("  ")
+					b.WriteString(op)
+					b.WriteByte('\n')
+				})
 			}
 		}
 	}
@@ -232,4 +245,30 @@ func (f Family) String() string {
 		return "nftables"
 	}
 	return "iptables"
+}
+
+// linesReader reads lines, each followed by a newline, without joining them: the input of
+// iptables-restore, ipset restore or nft, 100,000 lines of it.
+type linesReader struct {
+	lines []string
+	off   int // into lines[0]; len(lines[0]) when its newline is next
+}
+
+func (r *linesReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && len(r.lines) > 0 {
+		if l := r.lines[0]; r.off < len(l) {
+			c := copy(p[n:], l[r.off:])
+			n += c
+			r.off += c
+			continue
+		}
+		p[n] = '\n'
+		n++
+		r.lines, r.off = r.lines[1:], 0
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }

@@ -340,18 +340,3 @@ func ipsetPath(needed bool) (string, bool, error) {
 	}
 	return p, true, nil
 }
-
-// restoreScript is the ipset restore input for ops.
-func restoreScript(ops []string) string {
-	var b strings.Builder
-	n := 0
-	for _, op := range ops {
-		n += len(op) + 1
-	}
-	b.Grow(n)
-	for _, op := range ops {
-		b.WriteString(op)
-		b.WriteByte('\n')
-	}
-	return b.String()
-}

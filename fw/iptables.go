@@ -40,7 +40,7 @@ func (f *IPTables) PrefetchSets(ctx context.Context) {
 	if !use || err != nil {
 		return
 	}
-	save, err := start(ctx, ipset, []string{"save"}, "")
+	save, err := start(ctx, ipset, []string{"save"}, nil)
 	if err != nil {
 		return
 	}
@@ -170,16 +170,16 @@ func (f *IPTables) applyOnce(ctx context.Context, jails []Jail, managed []string
 		f.sets = nil // once: a second pass reads what the first changed
 	}
 	if useSets && setErr == nil && prefetched == nil {
-		setSave, setErr = start(ctx, ipset, []string{"save"}, "")
+		setSave, setErr = start(ctx, ipset, []string{"save"}, nil)
 	}
 	for fam := range plan.Families {
 		bins[fam], readErr[fam] = f.binaries(ctx, Family(fam))
 		missing[fam] = readErr[fam] != nil
 		if readErr[fam] == nil {
-			saves[fam], readErr[fam] = start(ctx, bins[fam].save, []string{"-t", "filter"}, "")
+			saves[fam], readErr[fam] = start(ctx, bins[fam].save, []string{"-t", "filter"}, nil)
 		}
 		if readErr[fam] == nil && bins[fam].other != "" {
-			others[fam], _ = start(ctx, bins[fam].other, []string{"-t", "filter"}, "")
+			others[fam], _ = start(ctx, bins[fam].other, []string{"-t", "filter"}, nil)
 		}
 	}
 
@@ -250,7 +250,7 @@ func (f *IPTables) applyOnce(ctx context.Context, jails []Jail, managed []string
 			var err error
 			if restores[fam], err = start(ctx, bins[fam].restore, restoreArgs(header), script(fp.Ops)); err != nil {
 				fp.Failed = err.Error()
-				errs = append(errs, fmt.Errorf("apply %s to %s: %w", Changes(len(fp.Ops)), fp.Family, err))
+				errs = append(errs, fmt.Errorf("apply %s to %s: %w", Changes(fp.Count()), fp.Family, err))
 			}
 		}
 	}
@@ -261,7 +261,7 @@ func (f *IPTables) applyOnce(ctx context.Context, jails []Jail, managed []string
 		}
 		if err := p.wait(); err != nil {
 			plan.Families[fam].Failed = err.Error()
-			errs = append(errs, fmt.Errorf("apply %s to %s: %w", Changes(len(plan.Families[fam].Ops)), Family(fam), err))
+			errs = append(errs, fmt.Errorf("apply %s to %s: %w", Changes(plan.Families[fam].Count()), Family(fam), err))
 			tablesOK = false
 		}
 	}
@@ -298,7 +298,7 @@ func readSets(save *proc) (ipSets, error) {
 // runIPSet feeds ops to one ipset -exist restore (-exist: an add of a
 // member already there, or a del of one gone, is no error).
 func runIPSet(ctx context.Context, ipset string, ops []string) error {
-	p, err := start(ctx, ipset, []string{"-exist", "restore"}, restoreScript(ops))
+	p, err := start(ctx, ipset, []string{"-exist", "restore"}, ops)
 	if err == nil {
 		err = p.wait()
 	}
@@ -321,22 +321,10 @@ func read(save *proc, fam Family) (table, string, error) {
 	return cur, header, nil
 }
 
-// script is the iptables-restore input for ops: one transaction on the
-// filter table.
-func script(ops []string) string {
-	n := len("*filter\nCOMMIT\n")
-	for _, op := range ops {
-		n += len(op) + 1
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString("*filter\n")
-	for _, op := range ops {
-		b.WriteString(op)
-		b.WriteByte('\n')
-	}
-	b.WriteString("COMMIT\n")
-	return b.String()
+// script is the iptables-restore input for ops, as lines: one transaction on
+// the filter table.
+func script(ops []string) []string {
+	return slices.Concat([]string{"*filter"}, ops, []string{"COMMIT"})
 }
 
 // sbinDirs are searched after $PATH.
@@ -388,16 +376,16 @@ var lineRE = regexp.MustCompile(`line:? (\d+)`)
 type proc struct {
 	ctx    context.Context
 	cmd    *exec.Cmd
-	stdin  string
+	stdin  []string      // lines
 	stdout io.ReadCloser // read it before wait, or wait discards it
 	stderr bytes.Buffer
 }
 
-// start starts path with args, feeding it stdin.
-func start(ctx context.Context, path string, args []string, stdin string) (*proc, error) {
+// start starts path with args, feeding it the lines of stdin.
+func start(ctx context.Context, path string, args []string, stdin []string) (*proc, error) {
 	p := &proc{ctx: ctx, cmd: exec.CommandContext(ctx, path, args...), stdin: stdin}
-	if stdin != "" {
-		p.cmd.Stdin = strings.NewReader(stdin)
+	if stdin != nil {
+		p.cmd.Stdin = &linesReader{lines: stdin}
 	}
 	p.cmd.Stderr = &p.stderr
 	var err error
@@ -429,10 +417,9 @@ func (p *proc) wait() error {
 		}
 	}
 	e.Stderr = strings.Join(lines, "\n")
-	if m := lineRE.FindStringSubmatch(e.Stderr); m != nil && p.stdin != "" {
-		in := strings.Split(p.stdin, "\n")
-		if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(in) {
-			e.Line = "line " + m[1] + ": " + in[n-1]
+	if m := lineRE.FindStringSubmatch(e.Stderr); m != nil {
+		if n, _ := strconv.Atoi(m[1]); n >= 1 && n <= len(p.stdin) {
+			e.Line = "line " + m[1] + ": " + p.stdin[n-1]
 		}
 	}
 	return e

@@ -144,9 +144,9 @@ func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan,
 	// What the table becomes is made ready while nft runs (100,000 elements: tens of ms).
 	next := make(chan []byte, 1)
 	go func() { next <- wantLive(jails, want).listing() }()
-	if err := runNFT(ctx, path, nftScript(fp.Ops)); err != nil {
+	if err := runNFT(ctx, path, fp.Ops); err != nil {
 		fp.Failed = err.Error()
-		return plan, fmt.Errorf("apply %s to nftables: %w", Changes(len(fp.Ops)), err)
+		return plan, fmt.Errorf("apply %s to nftables: %w", Changes(fp.Count()), err)
 	}
 	// Ours is the only transaction since the listing: the table is now
 	// exactly what was asked for.
@@ -451,8 +451,8 @@ func nftWant(jails []Jail) map[string]wantSet {
 
 // nftDiff returns the nft commands that turn cur into the table of jails,
 // whose sets are wantSets (nftWant),
-// one per line, one element per "add element" or "delete element" (nftScript
-// joins them). The order keeps every command valid where it runs: chains
+// one per line, the elements added to or deleted from a set in one command
+// (elemOp). The order keeps every command valid where it runs: chains
 // that go or change are flushed, then deleted; sets that go or change are
 // deleted; elements deleted, then added (so a prefix can replace its
 // members); chains and their rules added last. jails must be valid.
@@ -544,8 +544,7 @@ func nftDiff(cur *nftLive, jails []Jail, wantSets map[string]wantSet) []string {
 	slices.Sort(names)
 	for _, name := range names {
 		w := wantSets[name]
-		prefix := " element " + tref + " " + name + " { "
-		var dels, adds []string
+		dels, adds := newElemOp("delete", name), newElemOp("add", name)
 		// A merge of the sorted elements with the sorted bans: no map of 100,000 members.
 		type elem struct {
 			k    prefixKey
@@ -558,7 +557,7 @@ func nftDiff(cur *nftLive, jails []Jail, wantSets map[string]wantSet) []string {
 				if p, ok := parseElem(e); ok && p.Addr().Is4() == (w.fam == IPv4) {
 					have = append(have, elem{keyOfPrefix(p), e})
 				} else {
-					dels = append(dels, "delete"+prefix+deleteKey(e)+" }")
+					dels.add(deleteKey(e))
 				}
 			}
 			slices.SortFunc(have, func(a, b elem) int { return a.k.cmp(b.k) })
@@ -567,20 +566,21 @@ func nftDiff(cur *nftLive, jails []Jail, wantSets map[string]wantSet) []string {
 		for _, p := range w.bans {
 			k := keyOfPrefix(p)
 			for ; i < len(have) && have[i].k.cmp(k) < 0; i++ {
-				dels = append(dels, "delete"+prefix+deleteKey(have[i].text)+" }")
+				dels.add(deleteKey(have[i].text))
 			}
 			if i < len(have) && have[i].k == k {
 				for i++; i < len(have) && have[i].k == k; i++ { // listed twice (as a range, say)
-					dels = append(dels, "delete"+prefix+deleteKey(have[i].text)+" }")
+					dels.add(deleteKey(have[i].text))
 				}
 				continue
 			}
-			adds = append(adds, "add"+prefix+elemText(p)+" }")
+			adds.addPrefix(p)
 		}
 		for ; i < len(have); i++ {
-			dels = append(dels, "delete"+prefix+deleteKey(have[i].text)+" }")
+			dels.add(deleteKey(have[i].text))
 		}
-		ops = append(append(ops, dels...), adds...)
+		ops = dels.appendTo(ops)
+		ops = adds.appendTo(ops)
 	}
 	for _, c := range flushChains {
 		for _, r := range nftRules(wantChains[c]) {
@@ -596,42 +596,81 @@ func nftDiff(cur *nftLive, jails []Jail, wantSets map[string]wantSet) []string {
 	return ops
 }
 
-// nftScript is the "nft -f" input for ops: consecutive element commands on
-// the same set are joined into one ("add element T S { a, b, c }"), which
-// nft parses many times faster than one command per element.
-func nftScript(ops []string) string {
-	var b strings.Builder
-	var open string // the "add element T S { " of the command being joined
-	for _, op := range ops {
-		head, elem, isElem := strings.Cut(op, " { ")
-		isElem = isElem && (strings.HasPrefix(op, "add element ") || strings.HasPrefix(op, "delete element "))
-		if isElem && head == open {
-			b.WriteString(", ")
-			b.WriteString(strings.TrimSuffix(elem, " }"))
-			continue
-		}
-		if open != "" {
-			b.WriteString(" }\n")
-			open = ""
-		}
-		if isElem {
-			open = head
-			b.WriteString(strings.TrimSuffix(op, " }"))
-			continue
-		}
-		b.WriteString(op)
-		b.WriteByte('\n')
-	}
-	if open != "" {
-		b.WriteString(" }\n")
-	}
-	return b.String()
+// elemOp builds one "add element" or "delete element" command of many
+// elements on one set: nft parses one command of 100,000 elements many times
+// faster than 100,000 commands, and it is one string instead of 100,000.
+// Plan.String shows it one element per line, FamilyPlan.Count counts its
+// elements.
+type elemOp struct {
+	b []byte
+	n int // elements
 }
 
-// runNFT runs "nft -f -" on script: one transaction.
-func runNFT(ctx context.Context, path, script string) error {
+func newElemOp(verb, set string) *elemOp {
+	return &elemOp{b: []byte(verb + " element " + nftTableRef + " " + set + " { ")}
+}
+
+func (o *elemOp) sep() {
+	if o.n > 0 {
+		o.b = append(o.b, ", "...)
+	}
+	o.n++
+}
+
+// add adds the element e, as an element's text (elemText, deleteKey).
+func (o *elemOp) add(e string) {
+	o.sep()
+	o.b = append(o.b, e...)
+}
+
+// addPrefix adds p, as elemText renders it, without a string of its own.
+func (o *elemOp) addPrefix(p netip.Prefix) {
+	o.sep()
+	if p.IsSingleIP() {
+		o.b = p.Addr().AppendTo(o.b)
+	} else {
+		o.b = p.AppendTo(o.b)
+	}
+}
+
+// appendTo appends the command to ops, when it has elements.
+func (o *elemOp) appendTo(ops []string) []string {
+	if o.n == 0 {
+		return ops
+	}
+	return append(ops, string(append(o.b, " }"...)))
+}
+
+// elemCount is the number of changes an op makes: its elements for an
+// elemOp, else 1.
+func elemCount(op string) int {
+	if !isElemOp(op) {
+		return 1
+	}
+	return strings.Count(op, ", ") + 1
+}
+
+func isElemOp(op string) bool {
+	return (strings.HasPrefix(op, "add element ") || strings.HasPrefix(op, "delete element ")) && strings.HasSuffix(op, " }")
+}
+
+// eachElemOp calls yield with each element of op as a command of its own
+// ("add element T S { a }"), or with op when it is not an elemOp.
+func eachElemOp(op string, yield func(string)) {
+	head, elems, ok := strings.Cut(op, " { ")
+	if !ok || !isElemOp(op) {
+		yield(op)
+		return
+	}
+	for e := range strings.SplitSeq(strings.TrimSuffix(elems, " }"), ", ") {
+		yield(head + " { " + e + " }")
+	}
+}
+
+// runNFT runs "nft -f -" on ops, one per line: one transaction.
+func runNFT(ctx context.Context, path string, ops []string) error {
 	cmd := exec.CommandContext(ctx, path, "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
+	cmd.Stdin = &linesReader{lines: ops}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -263,7 +264,7 @@ func TestNFTDryRunAndFlush(t *testing.T) {
 	isolateNFT(t)
 	ctx := context.Background()
 	fw := NewNFTables("")
-	jails := []Jail{nftJail(sasl("192.0.2.1"))}
+	jails := []Jail{nftJail(sasl("192.0.2.1", "192.0.2.2", "2001:db8::1"))}
 	plan, err := fw.Reconcile(ctx, jails, nil, true)
 	if err != nil {
 		t.Fatal(err)
@@ -271,8 +272,10 @@ func TestNFTDryRunAndFlush(t *testing.T) {
 	if got := nftDump(t); got != "" {
 		t.Errorf("the dry run changed the table:\n%s", got)
 	}
-	for _, want := range []string{"nftables: 7 changes\n", "  add table inet fail2ban-scan\n",
-		"  add element inet fail2ban-scan f2b-sasl-v4 { 192.0.2.1 }\n", "  add chain inet fail2ban-scan f2b-sasl { " + nftHook + " }\n"} {
+	// The elements of a set are one command (elemOp), shown and counted one by one.
+	for _, want := range []string{"nftables: 9 changes\n", "  add table inet fail2ban-scan\n",
+		"  add element inet fail2ban-scan f2b-sasl-v4 { 192.0.2.1 }\n  add element inet fail2ban-scan f2b-sasl-v4 { 192.0.2.2 }\n",
+		"  add element inet fail2ban-scan f2b-sasl-v6 { 2001:db8::1 }\n", "  add chain inet fail2ban-scan f2b-sasl { " + nftHook + " }\n"} {
 		if !strings.Contains(plan.String(), want) {
 			t.Errorf("plan:\n%s\nwant it to contain %q", plan, want)
 		}
@@ -595,5 +598,58 @@ func TestNFTCacheListing(t *testing.T) {
 	}
 	if wantLive(nil, nil).listing() != nil {
 		t.Error("no jail: the listing is not nil")
+	}
+}
+
+// TestElemOp: the elements a diff adds to or deletes from a set are one command each way, whose
+// changes are counted and shown one per element, and linesReader reads the ops as the lines of
+// the script, whatever its reader's buffer.
+func TestElemOp(t *testing.T) {
+	cur := &nftLive{exists: true, sets: map[string]*liveSet{
+		"f2b-sasl-v4": {decl: setDecl(IPv4, nil), elems: []string{"192.0.2.1", "192.0.2.3", "192.0.2.4 comment \"x\""}},
+	}, chains: map[string]*liveChain{}}
+	jails := []Jail{nftJail(sasl("192.0.2.1", "192.0.2.2", "192.0.2.9"))}
+	ops := nftDiff(cur, jails, nftWant(jails))
+	var elems []string
+	for _, op := range ops {
+		if strings.Contains(op, " element ") {
+			elems = append(elems, op)
+		}
+	}
+	want := []string{
+		"delete element inet fail2ban-scan f2b-sasl-v4 { 192.0.2.4, 192.0.2.3 }", // an element with a comment first: not parsed
+		"add element inet fail2ban-scan f2b-sasl-v4 { 192.0.2.2, 192.0.2.9 }",
+	}
+	if !slices.Equal(elems, want) {
+		t.Fatalf("element ops:\n%s\nwant:\n%s", strings.Join(elems, "\n"), strings.Join(want, "\n"))
+	}
+	fp := FamilyPlan{Family: NFT, Ops: ops}
+	if got, want := fp.Count(), len(ops)+2; got != want {
+		t.Errorf("Count: %d, want %d (%d ops, two of two elements)", got, want, len(ops))
+	}
+	text := (&Plan{Families: []FamilyPlan{fp}}).String()
+	for _, line := range []string{"  delete element inet fail2ban-scan f2b-sasl-v4 { 192.0.2.4 }\n  delete element inet fail2ban-scan f2b-sasl-v4 { 192.0.2.3 }\n",
+		"  add element inet fail2ban-scan f2b-sasl-v4 { 192.0.2.2 }\n  add element inet fail2ban-scan f2b-sasl-v4 { 192.0.2.9 }\n"} {
+		if !strings.Contains(text, line) {
+			t.Errorf("plan:\n%s\nwant it to contain:\n%s", text, line)
+		}
+	}
+	script := strings.Join(ops, "\n") + "\n"
+	for _, size := range []int{1, 3, 7, 4096} {
+		var b strings.Builder
+		r, buf := &linesReader{lines: ops}, make([]byte, size)
+		for {
+			n, err := r.Read(buf)
+			b.Write(buf[:n])
+			if err == io.EOF {
+				break
+			}
+			if err != nil || n == 0 {
+				t.Fatalf("buffer %d: Read: %d, %v", size, n, err)
+			}
+		}
+		if b.String() != script {
+			t.Errorf("buffer %d: read\n%q\nwant\n%q", size, b.String(), script)
+		}
 	}
 }
