@@ -283,3 +283,24 @@ func FuzzParseTime(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseHost: parseHost, with its IPv4 fast path, says what netip.ParseAddr says of the same
+// bytes (an address without a zone, unmapped), for every input.
+func FuzzParseHost(f *testing.F) {
+	for _, s := range []string{"192.0.2.7", "0.0.0.0", "255.255.255.255", "256.0.0.1", "01.2.3.4", "1.2.3",
+		"1.2.3.4.", "1..2.3", "1.2.3.0004", "::1", "::ffff:192.0.2.7", "fe80::1%eth0", "1.2.3.4/32", "", "1.2.3.4 "} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, err := netip.ParseAddr(string(b))
+		wantOK := err == nil && want.Zone() == ""
+		if wantOK {
+			want = want.Unmap()
+		} else {
+			want = netip.Addr{}
+		}
+		if got, ok := parseHost(b); ok != wantOK || got != want {
+			t.Errorf("parseHost(%q) = %v, %v; netip: %v, %v", b, got, ok, want, wantOK)
+		}
+	})
+}
