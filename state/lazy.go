@@ -127,17 +127,22 @@ func (j *Jail) lazyText() string {
 	if len(j.Failures) == 0 && len(j.gone) == 0 {
 		return j.lazy
 	}
-	b := mergePairs([]byte{radixMark}, j.lazy[1:], j.Failures, appendFailureTimes, j.gone)
+	extra := 0
+	for k, ts := range j.Failures {
+		extra += len(k) + 2 + 8*len(ts)
+	}
+	b := mergePairs(append(make([]byte, 0, len(j.lazy)+extra), radixMark), j.lazy[1:], j.Failures, appendFailureTimes, j.gone)
 	if len(b) == 1 {
 		return ""
 	}
-	return string(b)
+	return stringOf(b)
 }
 
 // mergePairs appends to b text ("key=value ..." sorted by key, see appendSorted) merged with
 // set, whose values val writes: a key of set replaces the text's, one not in the text goes
 // where it sorts, and keys for which gone is true are left out. A few changes to 100,000 keys
-// are a copy of the text, not a sort and a formatting of 100,000 values.
+// are a copy of the text, not a sort and a formatting of 100,000 values: b should have room
+// for it, as a text of 100,000 failures is 10 MB.
 func mergePairs[V any](b []byte, text string, set map[string]V, val func([]byte, V) []byte, gone map[string]bool) []byte {
 	if len(set) == 0 && len(gone) == 0 {
 		return append(b, text...)

@@ -315,7 +315,7 @@ func (l *lazyBans) bansMerged() string {
 		return l.bans
 	}
 	if l.merged == "" {
-		l.merged = string(mergePairs(nil, l.bans, l.set, appendBan, nil))
+		l.merged = stringOf(mergePairs(make([]byte, 0, len(l.bans)+48*len(l.set)), l.bans, l.set, appendBan, nil))
 	}
 	return l.merged
 }
@@ -325,7 +325,7 @@ func (l *lazyBans) historyMerged() string {
 	if len(l.records) == 0 {
 		return l.history
 	}
-	return string(mergePairs(nil, l.history, l.records, appendBanRecord, nil))
+	return stringOf(mergePairs(make([]byte, 0, len(l.history)+40*len(l.records)), l.history, l.records, appendBanRecord, nil))
 }
 
 // LazyBans reports what a run must know of the jail's bans and ban history while they are the

@@ -69,6 +69,9 @@ func (c *crcSink) WriteString(s string) (int, error) {
 	return c.w.WriteString(s)
 }
 
+// stringOf returns b as a string without a copy: b must not change after.
+func stringOf(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 // bytesOf returns the bytes of s without a copy, for reading only.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
