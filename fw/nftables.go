@@ -268,6 +268,9 @@ type nftLive struct {
 type liveSet struct {
 	decl  []string // "type ipv4_addr", "flags interval", ...
 	elems []string // as listed: "192.0.2.7", "203.0.113.0/24", "192.0.2.1-192.0.2.5", "192.0.2.9 comment \"x\""
+	// bans are the elements of a set made to be listed (wantLive), not read: listed after
+	// elems, as elemText writes them, without a string each. nftDiff reads only elems.
+	bans []netip.Prefix
 }
 
 type liveChain struct {
@@ -318,14 +321,17 @@ func parseNFT(out []byte) (*nftLive, error) {
 		skip   bool // inside an object of another kind
 	)
 	addElems := func(s string) {
+		set.elems = slices.Grow(set.elems, strings.Count(s, ",")+1) // not 20 growths to 100,000
 		for e := range strings.SplitSeq(s, ",") {
 			if e = strings.TrimSpace(e); e != "" {
 				set.elems = append(set.elems, e)
 			}
 		}
 	}
-	for i, line := range bytes.Split(out, []byte("\n")) {
-		l := strings.TrimSpace(string(line))
+	i := 0
+	for line := range strings.Lines(string(out)) { // one copy; the elements are views of it
+		i++
+		l := strings.TrimSpace(line)
 		switch {
 		case l == "":
 		case inElem:
@@ -363,7 +369,7 @@ func parseNFT(out []byte) (*nftLive, error) {
 		case depth == 2 && chain != nil:
 			chain.rules = append(chain.rules, l)
 		default:
-			return nil, fmt.Errorf("line %d: unexpected %q", i+1, l)
+			return nil, fmt.Errorf("line %d: unexpected %q", i, l)
 		}
 	}
 	if depth != 0 {
@@ -419,10 +425,15 @@ func lastAddr(p netip.Prefix) netip.Addr {
 
 // elemText renders p as an element: an address without its /32 or /128.
 func elemText(p netip.Prefix) string {
+	return string(appendElem(nil, p))
+}
+
+// appendElem appends elemText(p) to b.
+func appendElem(b []byte, p netip.Prefix) []byte {
 	if p.IsSingleIP() {
-		return p.Addr().String()
+		return p.Addr().AppendTo(b)
 	}
-	return p.String()
+	return p.AppendTo(b)
 }
 
 // deleteKey is the text that deletes the listed element e: its key, without
@@ -626,11 +637,7 @@ func (o *elemOp) add(e string) {
 // addPrefix adds p, as elemText renders it, without a string of its own.
 func (o *elemOp) addPrefix(p netip.Prefix) {
 	o.sep()
-	if p.IsSingleIP() {
-		o.b = p.Addr().AppendTo(o.b)
-	} else {
-		o.b = p.AppendTo(o.b)
-	}
+	o.b = appendElem(o.b, p)
 }
 
 // appendTo appends the command to ops, when it has elements.

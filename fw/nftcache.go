@@ -147,6 +147,7 @@ func (l *nftLive) listing() []byte {
 		for _, e := range s.elems {
 			n += len(e) + 2
 		}
+		n += len(s.bans) * len("255.255.255.255, ")
 	}
 	b.Grow(n) // one buffer, not one per doubling: 100,000 elements are 1.5 MB
 	b.WriteString("table " + nftTableRef + " {\n")
@@ -156,13 +157,21 @@ func (l *nftLive) listing() []byte {
 		for _, d := range s.decl {
 			b.WriteString("\t\t" + d + "\n")
 		}
-		if len(s.elems) > 0 {
+		if len(s.elems) > 0 || len(s.bans) > 0 {
 			b.WriteString("\t\telements = { ")
 			for i, e := range s.elems {
 				if i > 0 {
 					b.WriteString(", ")
 				}
 				b.WriteString(e)
+			}
+			var buf []byte
+			for i, p := range s.bans {
+				if i > 0 || len(s.elems) > 0 {
+					b.WriteString(", ")
+				}
+				buf = appendElem(buf[:0], p)
+				b.Write(buf)
 			}
 			b.WriteString(" }\n")
 		}
@@ -192,11 +201,7 @@ func wantLive(jails []Jail, want map[string]wantSet) *nftLive {
 	}
 	live := &nftLive{exists: true, sets: map[string]*liveSet{}, chains: map[string]*liveChain{}}
 	for name, w := range want {
-		s := &liveSet{decl: setDecl(w.fam, w.bans), elems: make([]string, len(w.bans))}
-		for i, p := range w.bans {
-			s.elems[i] = elemText(p)
-		}
-		live.sets[name] = s
+		live.sets[name] = &liveSet{decl: setDecl(w.fam, w.bans), bans: w.bans}
 	}
 	for _, j := range jails {
 		live.chains[ChainName(j.Name)] = &liveChain{hook: nftHook, rules: nftRules(j)}
