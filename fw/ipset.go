@@ -2,6 +2,7 @@ package fw
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"math/bits"
@@ -68,6 +69,8 @@ type ipSet struct {
 	maxelem     int
 	extra       bool           // created with options we do not write (timeout, counters, comment...)
 	members     []netip.Prefix // normalized, in the order ipset save lists them
+	full        [][]netip.Prefix
+	filling     []netip.Prefix // members being read (add), then joined (done)
 }
 
 // ipSets are our sets (named f2b-* or f2b+*), by name.
@@ -88,15 +91,22 @@ func parseIPSetSave(r io.Reader) (ipSets, error) {
 	var last string
 	var cur *ipSet
 	for i := 1; sc.Scan(); i++ {
-		line := sc.Text()
-		cmd, rest, _ := strings.Cut(line, " ")
-		name, rest, _ := strings.Cut(rest, " ")
-		if !ours(name) {
+		b := sc.Bytes() // 100,000 members: a string made only of each member's address
+		cmd, rest, _ := bytes.Cut(b, []byte(" "))
+		nameB, rest, _ := bytes.Cut(rest, []byte(" "))
+		if !ours(string(nameB)) {
 			continue
 		}
-		switch cmd {
+		if string(cmd) == "add" && string(nameB) == last {
+			if err := cur.add(rest); err != nil {
+				return nil, fmt.Errorf("line %d: %w", i, err)
+			}
+			continue
+		}
+		line, name := string(b), string(nameB)
+		switch string(cmd) {
 		case "create":
-			f := strings.Fields(rest)
+			f := strings.Fields(string(rest))
 			if len(f) == 0 {
 				return nil, fmt.Errorf("line %d: no set type in %q", i, line)
 			}
@@ -123,20 +133,43 @@ func parseIPSetSave(r io.Reader) (ipSets, error) {
 				}
 				last = name
 			}
-			entry, opts, _ := strings.Cut(rest, " ")
-			p, err := parseEntry(entry)
-			if err != nil {
+			if err := cur.add(rest); err != nil {
 				return nil, fmt.Errorf("line %d: %w", i, err)
 			}
-			if opts != "" {
-				cur.extra = true // a member with a timeout, a comment...
-			}
-			cur.members = append(cur.members, normalize(p))
 		default:
 			return nil, fmt.Errorf("line %d: unexpected %q", i, line)
 		}
 	}
+	for _, s := range sets {
+		s.done()
+	}
 	return sets, sc.Err()
+}
+
+// add adds the member of an "add" line: what follows the set's name.
+func (s *ipSet) add(rest []byte) error {
+	entry, opts, _ := bytes.Cut(rest, []byte(" "))
+	p, err := parseEntry(string(entry))
+	if err != nil {
+		return err
+	}
+	if len(opts) > 0 {
+		s.extra = true // a member with a timeout, a comment...
+	}
+	if n := len(s.filling); n == cap(s.filling) {
+		// In chunks, joined at the end (done): append's growth would copy 100,000 members
+		// some 20 times.
+		s.full = append(s.full, s.filling)
+		s.filling = make([]netip.Prefix, 0, min(max(2*n, 64), 8192))
+	}
+	s.filling = append(s.filling, normalize(p))
+	return nil
+}
+
+// done joins the members add read.
+func (s *ipSet) done() {
+	s.members = slices.Concat(append(s.full, s.filling)...)
+	s.full, s.filling = nil, nil
 }
 
 // parseEntry parses a member: an address or a prefix.

@@ -2,6 +2,8 @@ package fw
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -336,5 +338,51 @@ func TestBansEnforced(t *testing.T) {
 				n.Enforced(t, block, ban, flush)
 			})
 		}
+	}
+}
+
+// TestParseIPSetSave: ipset save's output of a set of 20,000 members (read in chunks), an
+// IPv6 hash:net set with a prefix and a member with a comment, and a set that is not ours,
+// parses to exactly our sets and their members; a member before its set is an error naming
+// the line.
+func TestParseIPSetSave(t *testing.T) {
+	isolateIPSet(t)
+	var in strings.Builder
+	var want []netip.Prefix
+	in.WriteString("create f2b-big hash:ip family inet hashsize 32768 maxelem 65536\n")
+	for i := range 20000 {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
+		want = append(want, p)
+		fmt.Fprintf(&in, "add f2b-big %s\n", p.Addr())
+	}
+	in.WriteString("create f2b-small-v6 hash:net family inet6 comment\nadd f2b-small-v6 2001:db8::/64\n" +
+		"add f2b-small-v6 2001:db8:1::7 comment \"by hand\"\ncreate other hash:ip\nadd other 192.0.2.1\n")
+	cmd := exec.Command("ipset", "restore")
+	cmd.Stdin = strings.NewReader(in.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ipset restore: %v: %s", err, out)
+	}
+	sets, err := parseIPSetSave(strings.NewReader(ipsetCmd(t, "save")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(sets)); !slices.Equal(got, []string{"f2b-big", "f2b-small-v6"}) {
+		t.Fatalf("sets %v", got)
+	}
+	big := sets["f2b-big"]
+	sortPrefixes(big.members)
+	if big.typ != "hash:ip" || big.family != "inet" || big.maxelem != 65536 || big.extra || !slices.Equal(big.members, want) {
+		t.Errorf("f2b-big: %s %s maxelem %d extra %v, %d members (want 20000 in order: %v)", big.typ, big.family, big.maxelem, big.extra, len(big.members), slices.Equal(big.members, want))
+	}
+	small := sets["f2b-small-v6"]
+	sortPrefixes(small.members)
+	if wantV6 := []netip.Prefix{netip.MustParsePrefix("2001:db8::/64"), netip.MustParsePrefix("2001:db8:1::7/128")}; small.typ != "hash:net" || small.family != "inet6" || !small.extra || !slices.Equal(small.members, wantV6) {
+		t.Errorf("f2b-small-v6: %s %s extra %v members %v, want hash:net inet6 extra %v", small.typ, small.family, small.extra, small.members, wantV6)
+	}
+	if _, err := parseIPSetSave(strings.NewReader("create f2b-a hash:ip\nadd f2b-b 192.0.2.1\n")); err == nil || !strings.Contains(err.Error(), "line 2: member of f2b-b before its create line") {
+		t.Errorf("a member before its set: %v", err)
+	}
+	if _, err := parseIPSetSave(strings.NewReader("create f2b-a hash:ip\nadd f2b-a 192.0.2.1\nadd f2b-a nope\n")); err == nil || !strings.Contains(err.Error(), "line 3:") {
+		t.Errorf("a bad member: %v", err)
 	}
 }
