@@ -34,7 +34,7 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 			js = &state.Jail{}
 		}
 		fj := fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType, Action: j.BanAction}
-		decoded := func() []netip.Prefix { return rules.ActivePrefixes(&state.Jail{Bans: js.DecodedBans()}, now) }
+		decoded := func() []netip.Prefix { return rules.ActivePrefixes(js, now) } // read only, as text
 		switch info, lazy := js.LazyBans(); {
 		case lazy && now < info.NextEnd:
 			// Left as text (state.LoadLazy), every one in force: the firewall loads them only

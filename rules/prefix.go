@@ -185,15 +185,19 @@ func CurrentlyBanned(js *state.Jail, now int64) int {
 // ActivePrefixes returns the active bans of js as prefixes, in no order, without
 // ProtectedPrefix ones: what the firewall is given, which drops a ban inside another itself.
 func ActivePrefixes(js *state.Jail, now int64) []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(js.Bans))
-	for key, b := range js.Bans {
+	n := len(js.Bans)
+	if info, ok := js.LazyBans(); ok {
+		n = info.N
+	}
+	out := make([]netip.Prefix, 0, n)
+	js.EachBan(func(key string, b state.Ban) { // bans left as text are not decoded into a map
 		if !active(b, now) {
-			continue
+			return
 		}
 		if p, err := ParseKey(key); err == nil && !ProtectedPrefix(p) {
 			out = append(out, p)
 		}
-	}
+	})
 	return out
 }
 

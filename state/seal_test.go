@@ -366,6 +366,17 @@ func TestBansByKey(t *testing.T) {
 			}
 			t.Errorf("seed %d: DecodedBans differs from the map", seed)
 		}
+		each, eachMap := Bans{}, Bans{}
+		lj.EachBan(func(k string, b Ban) {
+			if _, twice := each[k]; twice {
+				t.Errorf("seed %d: EachBan gave %s twice", seed, k)
+			}
+			each[k] = b
+		})
+		ej.EachBan(func(k string, b Ban) { eachMap[k] = b })
+		if !reflect.DeepEqual(each, ej.Bans) || !reflect.DeepEqual(eachMap, ej.Bans) {
+			t.Errorf("seed %d: EachBan differs from the map: %d and %d bans, want %d", seed, len(each), len(eachMap), len(ej.Bans))
+		}
 		a, _ := Encode(eager)
 		b, _ := Encode(lazy)
 		if !bytes.Equal(a, b) {
