@@ -76,7 +76,7 @@ type JailHistory struct {
 	lazySpans string
 	tail      []BanSpan
 	spansEnd  int64
-	latest    map[string]BanSpan
+	latest    map[string]spanTimes
 }
 
 // History is the history of every jail. Start, RunsSince and IPHoursSince say from when on each

@@ -457,22 +457,29 @@ func (j *JailHistory) appendSpan(s BanSpan, now int64) bool {
 	if j.latest == nil {
 		j.latest = latestSpans(j.lazySpans)
 	}
-	if l, ok := j.latest[s.IP]; ok && l.ActiveAt(now) {
+	if l, ok := j.latest[s.IP]; ok && l.activeAt(now) {
 		return false
 	}
 	j.tail = append(j.tail, s)
-	j.latest[s.IP] = s
+	j.latest[s.IP] = spanTimes{s.At, s.End}
 	if s.End >= 0 {
 		j.spansEnd = min(j.spansEnd, s.End)
 	}
 	return true
 }
 
-// latestSpans returns the latest span of each address in raw, a JSON list of spans as a sealed
-// file holds it (in the order they were recorded), with views of raw for the addresses.
-func latestSpans(raw string) map[string]BanSpan {
+// spanTimes are a BanSpan's times, what latestSpans keeps of an address's latest span.
+type spanTimes struct{ at, end int64 }
+
+func (t spanTimes) activeAt(now int64) bool { return BanSpan{At: t.at, End: t.end}.ActiveAt(now) }
+
+// latestSpans returns the times of the latest span of each address in raw, a JSON list of
+// spans as a sealed file holds it (in the order they were recorded), by address (views of
+// raw). The map is sized once from the spans' count: 100,000 addresses are 4 MB, not the
+// 17 MB that a map of whole spans allocated as it grew.
+func latestSpans(raw string) map[string]spanTimes {
 	const ipKey, atKey, endKey = `{"ip":"`, `","at":`, `,"end":`
-	m := map[string]BanSpan{}
+	m := make(map[string]spanTimes, strings.Count(raw, ipKey))
 	for rest := raw; ; {
 		i := strings.Index(rest, ipKey)
 		if i < 0 {
@@ -482,7 +489,7 @@ func latestSpans(raw string) map[string]BanSpan {
 		ip, after, _ := strings.Cut(rest, atKey)
 		at, after := leadingInt(after)
 		end, after := leadingInt(strings.TrimPrefix(after, endKey))
-		m[ip] = BanSpan{IP: ip, At: at, End: end}
+		m[ip] = spanTimes{at, end}
 		rest = after
 	}
 }
