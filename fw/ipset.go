@@ -68,7 +68,7 @@ type ipSet struct {
 	typ, family string // "hash:ip", "inet"
 	maxelem     int
 	extra       bool           // created with options we do not write (timeout, counters, comment...)
-	members     []netip.Prefix // normalized, in the order ipset save lists them
+	members     []netip.Prefix // normalized, in the order ipset save lists them (planSet sorts them)
 	full        [][]netip.Prefix
 	filling     []netip.Prefix // members being read (add), then joined (done)
 }
@@ -290,7 +290,7 @@ func planSet(fam Family, cur ipSets, main, alt string, bans []netip.Prefix) (tar
 	}
 	edit := func(name string, s *ipSet) []string {
 		// A merge of two sorted lists: no map of 100,000 members.
-		have := slices.Clone(s.members)
+		have := s.members // read for this plan only: sorted in place, not copied (3 MB at 100,000)
 		sortPrefixes(have)
 		var adds, dels []string
 		i := 0
