@@ -34,7 +34,7 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 			js = &state.Jail{}
 		}
 		fj := fw.Jail{Name: j.Name, Ports: j.Ports, Protocol: j.Protocol, BlockType: j.BlockType, Action: j.BanAction}
-		decoded := func() []netip.Prefix { return rules.ActivePrefixes(js, now) } // read only, as text
+		decoded := func() []netip.Prefix { return fw.SortBans(rules.ActivePrefixes(js, now)) } // read only, as text
 		switch info, lazy := js.LazyBans(); {
 		case lazy && now < info.NextEnd:
 			// Left as text (state.LoadLazy), every one in force: the firewall loads them only
@@ -48,7 +48,7 @@ func (e *env) wantedRules(st *state.State) (jails []fw.Jail, managed []string) {
 		case len(js.Bans) == 0:
 			fj.Sum = js.BansSum() // none: the same sum as any other jail without bans
 		default:
-			fj.Bans = rules.ActivePrefixes(js, now)
+			fj.Bans = fw.SortBans(rules.ActivePrefixes(js, now))
 		}
 		jails = append(jails, fj)
 	}

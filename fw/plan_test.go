@@ -481,3 +481,44 @@ func TestSortPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// TestFamilyBansSorted: familyBans gives the same for bans as they come and as SortBans left
+// them, for random bans of both families with duplicates, nested prefixes and mapped
+// addresses; and takes the sorted bans of one family that nest nowhere as they are, without
+// a copy.
+func TestFamilyBansSorted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 200 {
+		var bans []netip.Prefix
+		for range rng.IntN(40) {
+			a := netip.AddrFrom4([4]byte{192, 0, byte(rng.IntN(3)), byte(rng.IntN(4))})
+			bits := 32
+			switch rng.IntN(6) {
+			case 0:
+				bits = 24 + rng.IntN(9)
+			case 1:
+				a = netip.AddrFrom16(a.As16()) // ::ffff:192.0.x.y
+				bits = 128
+			case 2:
+				a, bits = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(rng.IntN(4))}), 64+rng.IntN(65)
+			}
+			bans = append(bans, netip.PrefixFrom(a, bits))
+		}
+		for _, fam := range []Family{IPv4, IPv6} {
+			want := familyBans(fam, slices.Clone(bans))
+			if got := familyBans(fam, SortBans(slices.Clone(bans))); !slices.Equal(got, want) {
+				t.Fatalf("round %d, %v: after SortBans %v, as they came %v (bans %v)", round, fam, got, want, bans)
+			}
+		}
+	}
+	bans := SortBans([]netip.Prefix{netip.MustParsePrefix("192.0.2.9/32"), netip.MustParsePrefix("::ffff:192.0.2.1/128"), netip.MustParsePrefix("198.51.100.7/24")})
+	if got := familyBans(IPv4, bans); len(got) != 3 || &got[0] != &bans[0] || cap(got) != 3 {
+		t.Errorf("familyBans of sorted IPv4 bans: %v (cap %d), want the same array, capped", got, cap(got))
+	}
+	if got := familyBans(IPv6, bans); len(got) != 0 {
+		t.Errorf("familyBans(IPv6) of IPv4 bans: %v", got)
+	}
+	if nested := SortBans([]netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("192.0.2.7/32")}); len(familyBans(IPv4, nested)) != 1 {
+		t.Errorf("a ban inside another is kept: %v", familyBans(IPv4, nested))
+	}
+}
