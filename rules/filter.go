@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fail2ban-scan/fail2ban-scan/internal/ipv4"
 )
 
 // MatchResult is the outcome of matching one log line against a Filter.
@@ -271,7 +273,7 @@ func (p *pattern) host(b []byte, loc []int) (netip.Addr, bool) {
 // parseHost parses a captured host. Addresses netip cannot parse (or with a zone) are
 // rejected; v4-mapped v6 becomes v4.
 func parseHost(b []byte) (netip.Addr, bool) {
-	if a, ok := parseIPv4(b); ok {
+	if a, ok := ipv4.Parse(b); ok {
 		return a, true // most hosts of a botnet's log: no string made for netip (500,000 in a first run)
 	}
 	a, err := netip.ParseAddr(string(b))
@@ -279,35 +281,6 @@ func parseHost(b []byte) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return a.Unmap(), true
-}
-
-// parseIPv4 parses b when it is an IPv4 address in the form netip.ParseAddr reads: four
-// decimal numbers of 0 to 255 without leading zeros, separated by dots. ok is false for
-// anything else, which netip may still parse (FuzzParseHost: parseHost is netip's).
-func parseIPv4(b []byte) (a netip.Addr, ok bool) {
-	var ip [4]byte
-	for part := range ip {
-		if part > 0 {
-			if len(b) == 0 || b[0] != '.' {
-				return a, false
-			}
-			b = b[1:]
-		}
-		n, v := 0, 0
-		for n < len(b) && n < 4 && b[n] >= '0' && b[n] <= '9' {
-			v = v*10 + int(b[n]-'0')
-			n++
-		}
-		if n == 0 || n > 3 || v > 255 || n > 1 && b[0] == '0' {
-			return a, false
-		}
-		ip[part] = byte(v)
-		b = b[n:]
-	}
-	if len(b) > 0 {
-		return a, false
-	}
-	return netip.AddrFrom4(ip), true
 }
 
 // LoadFilter compiles a filter spec:

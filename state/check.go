@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/fail2ban-scan/fail2ban-scan/internal/ipv4"
 )
 
 // check validates a decoded jail (named name) and makes its maps non-nil; the keys of the maps
@@ -97,7 +99,7 @@ func checkKey(checked bool, key string) error {
 // address or a prefix (a CIDR with no bits set after its length), as netip writes them:
 // IPv4 not mapped into IPv6, no IPv6 zone.
 func checkIPKey(key string) error {
-	if isIPv4Dotted(key) {
+	if _, ok := ipv4.Parse(key); ok {
 		return nil // what netip writes for an IPv4 address: no need to parse and print it again
 	}
 	if strings.Contains(key, "/") {
@@ -139,27 +141,4 @@ func isSHA256Hex(s string) bool {
 		}
 	}
 	return true
-}
-
-// isIPv4Dotted reports whether s is an IPv4 address as netip writes it: four decimal numbers
-// of 0 to 255 without leading zeros, separated by dots.
-func isIPv4Dotted(s string) bool {
-	for part := 0; part < 4; part++ {
-		if part > 0 {
-			if s == "" || s[0] != '.' {
-				return false
-			}
-			s = s[1:]
-		}
-		n, v := 0, 0
-		for n < len(s) && n < 4 && s[n] >= '0' && s[n] <= '9' {
-			v = v*10 + int(s[n]-'0')
-			n++
-		}
-		if n == 0 || n > 3 || v > 255 || n > 1 && s[0] == '0' {
-			return false
-		}
-		s = s[n:]
-	}
-	return s == ""
 }

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -25,28 +24,4 @@ func TestAppendSorted(t *testing.T) {
 	if got != strings.Join(want, " ") {
 		t.Errorf("got  %q\nwant %q", got, strings.Join(want, " "))
 	}
-}
-
-// TestIsIPv4Dotted: the fast path of checkIPKey says yes exactly where netip parses an IPv4
-// address and writes it back the same.
-func TestIsIPv4Dotted(t *testing.T) {
-	for _, s := range []string{"192.0.2.7", "0.0.0.0", "255.255.255.255", "256.0.0.1", "01.2.3.4",
-		"1.2.3", "1.2.3.4.", "1.2.3.4.5", "1..2.3", "1.2.3.0004", "1.2.3.-4", "::1", "1.2.3.4/32", "", "1.2.3.4 "} {
-		a, err := netip.ParseAddr(s)
-		want := err == nil && a.Is4() && a.String() == s
-		if got := isIPv4Dotted(s); got != want {
-			t.Errorf("isIPv4Dotted(%q) = %v, want %v", s, got, want)
-		}
-	}
-}
-
-func FuzzIsIPv4Dotted(f *testing.F) {
-	f.Add("192.0.2.7")
-	f.Fuzz(func(t *testing.T, s string) {
-		a, err := netip.ParseAddr(s)
-		want := err == nil && a.Is4() && a.String() == s
-		if got := isIPv4Dotted(s); got != want {
-			t.Errorf("isIPv4Dotted(%q) = %v, want %v", s, got, want)
-		}
-	})
 }
