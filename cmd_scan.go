@@ -293,9 +293,10 @@ type failureHit struct {
 	t    time.Time
 }
 
-// failureBatch is the failures handed over at a time; the batches in flight, 2×4 of each kind
-// and one being filled, are used again, so that a first run over a botnet's log (500,000
-// failures) does not leave 100 MB of them to the collector.
+// failureBatch is the failures handed over at a time. A batch of failures, and one of
+// decisions, goes back to be filled again once used (failureQueue.free, recorded), so that a
+// first run over a botnet's log (500,000 failures) does not leave 100 MB of them to the
+// collector.
 const failureBatch = 512
 
 func (e *env) applyFailures(j *rules.Jail, js *state.Jail, jails map[string]*state.Jail, now int64, rec *state.Recorder) *failureQueue {
