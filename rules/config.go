@@ -72,6 +72,10 @@ type Jail struct {
 	// in this run (the caller's process is one run).
 	MaxNewBans int
 	NewBans    int
+	// lengths holds banLength's results by n while they depend on n alone (no rndtime): a
+	// first run of 100,000 bans formats a reason once, not 100,000 times. Like NewBans, it is
+	// changed by the one goroutine that applies the jail's failures.
+	lengths    map[int]banLen
 	BlockType  string   // REJECT or DROP
 	BanAction  string   // the firewall backend: one of BanActions
 	Ports      []string // names, numbers or lo:hi ranges; nil for every port

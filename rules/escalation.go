@@ -65,6 +65,28 @@ func (j *Jail) forget(js *state.Jail, now int64) {
 // permanent), and says which rule decided it: "3rd ban: permanent, permanent_after 3",
 // "2nd ban: 20m × 2 = 40m", "4th ban: 20m × 2^3, capped at maxtime 2h", "... + rndtime 37s".
 func (j *Jail) banLength(ip netip.Addr, start int64, n int) (int64, string) {
+	if j.Escalation.RndTime > 0 {
+		return j.decideLength(ip, start, n)
+	}
+	if l, ok := j.lengths[n]; ok {
+		return l.length, l.reason
+	}
+	length, reason := j.decideLength(ip, start, n)
+	if j.lengths == nil {
+		j.lengths = map[int]banLen{}
+	}
+	j.lengths[n] = banLen{length, reason}
+	return length, reason
+}
+
+// banLen is a ban's length and the reason for it (banLength).
+type banLen struct {
+	length int64
+	reason string
+}
+
+// decideLength is banLength, worked out.
+func (j *Jail) decideLength(ip netip.Addr, start int64, n int) (int64, string) {
 	e := &j.Escalation
 	what := Ordinal(n) + " ban: "
 	switch {
