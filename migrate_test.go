@@ -17,14 +17,17 @@ var sealRE = regexp.MustCompile(`,"seal":"[0-9a-f]{8}"}\n$`)
 // at the time in "now"; @DIR@ stands for the directory) load and give the same status and
 // report; a scan writes them back in the current schema, and status and report stay the same.
 // The schema 2 cases are the schema 1 cases written back by the schema 2 binary, the schema 3
-// ones the schema 2 cases written back by the schema 3 binary (a scan at their now); their
-// status and report are those of schema 1, byte for byte. Written back, the file ends with its
+// ones the schema 2 cases written back by the schema 3 binary (a scan at their now), the
+// schema 4 ones (the current schema, kept for the next to migrate) the schema 3 cases written
+// back by the schema 4 binary, their directory put back as @DIR@ (so their seal no longer
+// matches, and they load checked entry by entry); their status and report are those of
+// schema 1, byte for byte. Written back, the file ends with its
 // seal (schema 4), and a scan of the sealed file gives the same again.
 
 func TestMigrate(t *testing.T) {
 	cases, _ := filepath.Glob("testdata/state-v*/*")
-	if len(cases) < 6 {
-		t.Fatalf("testdata/state-v1, -v2 and -v3 cases: %v", cases)
+	if len(cases) < 8 {
+		t.Fatalf("testdata/state-v1 to -v4 cases: %v", cases)
 	}
 	for _, c := range cases {
 		schema := strings.TrimPrefix(filepath.Base(filepath.Dir(c)), "state-v")
