@@ -2,7 +2,9 @@ package state
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 )
@@ -106,4 +108,44 @@ func FuzzDecodeFast(f *testing.F) {
 			t.Fatalf("decodeFast and encoding/json differ on\n%s\nfast %+v\nslow %+v", data, fast, slow)
 		}
 	})
+}
+
+// TestPlainWord: plainWord says yes to 8 bytes only when str may pass over all of them (no
+// quote, backslash, control byte, DEL or byte outside ASCII): every byte value at every place
+// among plain bytes, and random words; and it says yes to plain text, as most of a state is.
+func TestPlainWord(t *testing.T) {
+	plain := func(c byte) bool { return jsonByte[c] == plainByte || jsonByte[c] == htmlByte }
+	check := func(b [8]byte) {
+		all := true
+		for _, c := range b {
+			all = all && plain(c)
+		}
+		if plainWord(binary.LittleEndian.Uint64(b[:])) && !all {
+			t.Fatalf("plainWord(%q) = true", b)
+		}
+	}
+	for c := range 256 {
+		for k := range 8 {
+			b := [8]byte([]byte("10.0.0.1"))
+			b[k] = byte(c)
+			check(b)
+			for i := range b { // and among the plain bytes nearest the edges of the classes
+				if i != k {
+					b[i] = []byte{0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7e}[(i+c)%6]
+				}
+			}
+			check(b)
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 1_000_000 {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], rng.Uint64()&0x7f7f7f7f7f7f7f7f) // mostly ASCII
+		check(b)
+	}
+	for _, s := range []string{"10.0.0.1", "=tju5am ", "2001:db8", "~198.51."} {
+		if !plainWord(binary.LittleEndian.Uint64([]byte(s))) {
+			t.Errorf("plainWord(%q) = false", s)
+		}
+	}
 }
