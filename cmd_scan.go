@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fail2ban-scan/fail2ban-scan/fw"
 	"github.com/fail2ban-scan/fail2ban-scan/rules"
 	"github.com/fail2ban-scan/fail2ban-scan/scan"
 	"github.com/fail2ban-scan/fail2ban-scan/state"
@@ -111,7 +112,10 @@ func cmdScan(c *cli.Context) error {
 	if !dry {
 		st.History.Prune(e.now.Unix(), e.cfg.HistoryDays)
 		e.log.flush() // every Ban line out before the bans are committed
-		saving.Go(func() { saveErr = e.saveScan(run, st, failed) })
+		// Many bans handed to the firewall (a first scan over a botnet's log, say): the save
+		// writes its maps one at a time beside the restore.
+		beside := handedOver(fwJails) >= 10000
+		saving.Go(func() { saveErr = e.saveScan(run, st, failed, beside) })
 	}
 	fwErr := e.applyRules(c.Context, fwJails, managed, dry)
 	saving.Wait()
@@ -155,6 +159,16 @@ func cmdScan(c *cli.Context) error {
 		return runtimeErr(errors.New("the CrowdSec LAPI failed; see the errors above (the jails and the firewall are done, what was not pushed waits in the state)"))
 	}
 	return nil
+}
+
+// handedOver counts the bans that jails hand the firewall as prefixes (not those it may load
+// from the state's text itself).
+func handedOver(jails []fw.Jail) int {
+	n := 0
+	for _, j := range jails {
+		n += len(j.Bans)
+	}
+	return n
 }
 
 // scanJail reads the jail's new lines, applies its failures to the jail's state in st, and

@@ -34,15 +34,20 @@ func (r *scanRun) jailDone(name string, js *state.Jail, err error, held bool) {
 	r.ok[name] = err == nil && !held
 }
 
-// save is state.Save for a scan: with a metrics file, and no error so far, the state it saves
-// says that this run succeeded (LastSuccess, which a failed run keeps for the metrics file);
-// finishRun takes that back when a later step fails.
-func (e *env) saveScan(r *scanRun, st *state.State, failed bool) error {
+// saveScan is state.Save for a scan: with a metrics file, and no error so far, the state it
+// saves says that this run succeeded (LastSuccess, which a failed run keeps for the metrics
+// file); finishRun takes that back when a later step fails. beside: the firewall is loading
+// many bans meanwhile (state.SaveBeside).
+func (e *env) saveScan(r *scanRun, st *state.State, failed, beside bool) error {
 	r.prevSuccess = st.LastSuccess
 	if e.cfg.MetricsFile != "" && !failed {
 		st.LastSuccess = e.now.Unix()
 	}
-	err := state.Save(e.statePath, st)
+	save := state.Save
+	if beside {
+		save = state.SaveBeside
+	}
+	err := save(e.statePath, st)
 	if err != nil {
 		st.LastSuccess = r.prevSuccess
 	}

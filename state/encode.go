@@ -19,13 +19,13 @@ import (
 // without encoding/json escaping strings that need no escape, and without its reflection per
 // record. The small parts (files, outbox, crowdsec, whose fleet marshals itself compactly) are
 // written by encoding/json.
-func encodeDoc(s *State) (*doc, error) {
+func encodeDoc(s *State, parallel bool) (*doc, error) {
 	for _, j := range s.Jails {
 		if j != nil && j.lb != nil && len(j.Bans)+len(j.BanHistory) > 0 {
 			s.DecodeBans() // likewise for bans set without DecodeBans
 		}
 	}
-	e := &encoder{pre: writeAhead(s)}
+	e := &encoder{pre: writeAhead(s, parallel)}
 	glue, err := e.appendState(make([]byte, 0, 64<<10), s)
 	if err != nil {
 		return nil, err
@@ -295,7 +295,7 @@ type aheadText struct {
 // than it saves.
 const aheadMin = 4096
 
-func writeAhead(s *State) ahead {
+func writeAhead(s *State, parallel bool) ahead {
 	type job struct {
 		key  any
 		text func([]byte) []byte
@@ -349,6 +349,10 @@ func writeAhead(s *State) ahead {
 	texts := make([][]byte, len(jobs))
 	var wg sync.WaitGroup
 	for i, jb := range jobs {
+		if !parallel {
+			texts[i] = jb.text(make([]byte, 0, jb.size)) // one at a time (SaveBeside)
+			continue
+		}
 		wg.Go(func() { texts[i] = jb.text(make([]byte, 0, jb.size)) })
 	}
 	wg.Wait()

@@ -225,7 +225,7 @@ func TestCountTwins(t *testing.T) {
 	if day == nil || hour == nil || reflect.ValueOf(day.m).UnsafePointer() != reflect.ValueOf(hour.m).UnsafePointer() {
 		t.Fatal("the day and the hour do not share their map")
 	}
-	pre := writeAhead(s)
+	pre := writeAhead(s, true)
 	d, h := pre[day].written, pre[hour].written
 	if len(d) == 0 || len(h) != len(d) || &d[0] != &h[0] {
 		t.Fatalf("the twins' text is not made once for both (%d and %d bytes)", len(d), len(h))
