@@ -372,7 +372,8 @@ func (j *Jail) EachBan(fn func(key string, b Ban)) {
 }
 
 // DecodedBans returns the jail's bans, decoded from their text when LoadLazy left them so,
-// without changing the jail: the firewall's copy, read while the state is saved.
+// without changing the jail: a copy, read only, which may be made while the state is saved
+// (the metrics' count of bans in force, when some ended; the firewall reads EachBan).
 func (j *Jail) DecodedBans() Bans {
 	if j.lb == nil {
 		return j.Bans
