@@ -3,7 +3,8 @@
 # unshare -n (the host's sets and tables are never touched). Needs root, unshare, iptables and
 # ipset (and nftables for ACTION=nftables).
 #   1. the floor: a raw `ipset restore` of N addresses into a fresh set, with ACTION=nftables a
-#      raw `nft -f` of them into a fresh table (one set, declared as the scan declares its own),
+#      raw `nft -f` of them into a fresh table (one set, declared as the scan declares its own:
+#      with a size),
 #      or with ACTION=iptables one `iptables -I` process per address (fail2ban's way);
 #   2. a first `fail2ban-scan scan` with that banaction over a log with one SASL failure from
 #      each of N addresses (maxretry 1): log reading, N bans, state save, the firewall;
@@ -21,7 +22,8 @@ go build -o "$out/fail2ban-scan" .
 log="$out/mail-$N.log"
 awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "Aug 15 00:00:%02d mx1 postfix/smtpd[1234]: warning: unknown[10.%d.%d.%d]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n", i % 60, int(i / 65536) % 256, int(i / 256) % 256, i % 256 }' > "$log"
 awk -v n="$N" 'BEGIN { print "create raw hash:ip family inet hashsize 131072 maxelem 262144"; for (i = 0; i < n; i++) printf "add raw 10.%d.%d.%d\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256 }' > "$out/raw.ipset"
-awk -v n="$N" 'BEGIN { print "add table inet raw"; print "add set inet raw s { type ipv4_addr; }"; printf "add element inet raw s { "; for (i = 0; i < n; i++) printf "%s10.%d.%d.%d", (i ? ", " : ""), int(i / 65536) % 256, int(i / 256) % 256, i % 256; print " }" }' > "$out/raw.nft"
+# Declared as the scan declares its set: with a size of twice its addresses from 10,000 on.
+awk -v n="$N" 'BEGIN { print "add table inet raw"; printf "add set inet raw s { type ipv4_addr; %s}\n", (n >= 10000 ? "size " 2 * n "; " : ""); printf "add element inet raw s { "; for (i = 0; i < n; i++) printf "%s10.%d.%d.%d", (i ? ", " : ""), int(i / 65536) % 256, int(i / 256) % 256, i % 256; print " }" }' > "$out/raw.nft"
 cat > "$out/scan.yaml" <<YAML
 state: $PWD/$out/state.json
 defaults:

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -39,8 +40,12 @@ const NFTTable = "fail2ban-scan"
 // protocol all; no port match for every port, and then "meta l4proto tcp" or
 // udp, or no match at all for protocol all, as the iptables jumps do).
 //
-// The sets have no size: interval sets (rbtree) take any number of elements
-// without one. Bans have no kernel timeout: the state lifts them.
+// Sizes: a plain set built with sizedFrom addresses or more is declared with
+// a size of twice their number (a hash of known size loads twice as fast);
+// a set whose size falls under 1.25 times its bans is rebuilt bigger in the
+// run's transaction, so a set is never full. Smaller sets, and interval sets
+// (rbtree), have no size and take any number of elements. Bans have no
+// kernel timeout: the state lifts them.
 //
 // Reconcile reads the table once ("nft list table"), diffs it against the
 // jails, and applies the difference as one "nft -f -" transaction. Jails of
@@ -143,7 +148,7 @@ func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan,
 	}
 	// What the table becomes is made ready while nft runs (100,000 elements: tens of ms).
 	next := make(chan []byte, 1)
-	go func() { next <- wantLive(jails, want).listing() }()
+	go func() { next <- wantLive(cur, jails, want).listing() }()
 	if err := runNFT(ctx, path, fp.Ops); err != nil {
 		fp.Failed = err.Error()
 		return plan, fmt.Errorf("apply %s to nftables: %w", Changes(fp.Count()), err)
@@ -201,10 +206,18 @@ func setNames(jail string) [2]string {
 	return [2]string{ChainName(jail) + "-v4", ChainName(jail) + "-v6"}
 }
 
-// setDecl is the declaration of a set of fam (IPv4 or IPv6) holding bans, as
-// nft lists it line by line: "flags interval" only when a ban is a prefix
-// (like ipset's hash:net), as an interval set is several times slower to
-// load and to list (100,000 addresses: 3.2 s against 0.57 s to load).
+// sizedFrom is the fewest addresses a plain set is built with a size for. A
+// hash set of known size takes half the kernel's time to load (100,000
+// addresses: 0.16 s against 0.32 s), but it takes its buckets at once (an
+// empty set of size 65,536: 1-2 MB of kernel memory), so small sets have
+// none: they grow as needed.
+const sizedFrom = 10000
+
+// setDecl is the declaration of a new set of fam (IPv4 or IPv6) holding
+// bans, as nft lists it line by line: "flags interval" only when a ban is a
+// prefix (like ipset's hash:net), as an interval set is several times slower
+// to load and to list (100,000 addresses: 3.2 s against 0.57 s to load);
+// else "size" twice their number when there are sizedFrom or more.
 func setDecl(fam Family, bans []netip.Prefix) []string {
 	typ := "type ipv4_addr"
 	if fam == IPv6 {
@@ -215,7 +228,43 @@ func setDecl(fam Family, bans []netip.Prefix) []string {
 			return []string{typ, "flags interval"}
 		}
 	}
+	if len(bans) >= sizedFrom {
+		return []string{typ, "size " + strconv.Itoa(2*len(bans))}
+	}
 	return []string{typ}
+}
+
+// declSize is the size a set's declaration gives, 0 for none.
+func declSize(decl []string) int {
+	for _, d := range decl {
+		if n, ok := strings.CutPrefix(d, "size "); ok {
+			size, err := strconv.Atoi(n)
+			if err != nil || size <= 0 {
+				return -1 // not one we write: the set is rebuilt
+			}
+			return size
+		}
+	}
+	return 0
+}
+
+// roomFor reports whether a set of size (declSize; 0: none) has room for n
+// elements with the headroom a set keeps: a quarter more.
+func roomFor(size, n int) bool {
+	return size == 0 || size > 0 && size >= n+n/4
+}
+
+// keepDecl reports whether a set declared decl can stay for w: it has
+// setDecl's type and flags, and no size or room for w's bans (roomFor). A set
+// made without a size keeps none, however many bans it comes to hold.
+func keepDecl(decl []string, w wantSet) bool {
+	want := setDecl(w.fam, w.bans)
+	noSize := func(d string) bool { return strings.HasPrefix(d, "size ") }
+	if !slices.Equal(slices.DeleteFunc(slices.Clone(decl), noSize), slices.DeleteFunc(want, noSize)) {
+		return false
+	}
+	size := declSize(decl)
+	return size == 0 || !slices.Contains(decl, "flags interval") && roomFor(size, len(w.bans))
 }
 
 // nftRules returns the rules of j's chain, as nft 1.0.6 lists them (and as
@@ -491,7 +540,7 @@ func nftDiff(cur *nftLive, jails []Jail, wantSets map[string]wantSet) []string {
 		w, ok := wantSets[name]
 		if !ok {
 			goneSets = append(goneSets, name)
-		} else if !slices.Equal(s.decl, setDecl(w.fam, w.bans)) {
+		} else if !keepDecl(s.decl, w) {
 			goneSets = append(goneSets, name)
 			newSets = append(newSets, name)
 		}

@@ -584,7 +584,7 @@ func TestNFTCacheListing(t *testing.T) {
 		{nftJail(Jail{Name: "a", Protocol: "all", BlockType: "DROP", Ports: []string{"all"}, Bans: addrs("192.0.2.9")})},
 	} {
 		want := nftWant(jails)
-		text := wantLive(jails, want).listing()
+		text := wantLive(&nftLive{}, jails, want).listing()
 		live, err := parseNFT(text)
 		if err != nil {
 			t.Fatalf("parseNFT of the listing: %v\n%s", err, text)
@@ -596,7 +596,7 @@ func TestNFTCacheListing(t *testing.T) {
 			t.Errorf("the listing read back is listed as\n%s\nnot as\n%s", again, text)
 		}
 	}
-	if wantLive(nil, nil).listing() != nil {
+	if wantLive(&nftLive{}, nil, nil).listing() != nil {
 		t.Error("no jail: the listing is not nil")
 	}
 }
@@ -651,5 +651,118 @@ func TestElemOp(t *testing.T) {
 		if b.String() != script {
 			t.Errorf("buffer %d: read\n%q\nwant\n%q", size, b.String(), script)
 		}
+	}
+}
+
+// manyAddrs returns n IPv4 addresses from 10.0.0.0 on, skipping the first from.
+func manyAddrs(from, n int) []netip.Prefix {
+	out := make([]netip.Prefix, 0, n)
+	for i := from; i < from+n; i++ {
+		out = append(out, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32))
+	}
+	return out
+}
+
+// TestNFTSize: a plain set built with sizedFrom addresses or more is declared with a size of
+// twice their number, as nft lists it; it stays while it has a quarter of its bans to spare,
+// and is rebuilt twice the size in the run that would leave it less, whether the run lists
+// the table or lifts from the cache. A set never meets its size: nft refuses an element past
+// it ("Too many open files in system").
+func TestNFTSize(t *testing.T) {
+	f, ran := cachedNFT(t)
+	ctx := context.Background()
+	path, _ := nftPath("nft")
+	check := func(what string, wantSize, wantElems int) {
+		t.Helper()
+		live, err := readNFT(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := live.sets["f2b-sasl-v4"]
+		if s == nil {
+			t.Fatalf("%s: no set f2b-sasl-v4", what)
+		}
+		if size := declSize(s.decl); size != wantSize || len(s.elems) != wantElems {
+			t.Errorf("%s: size %d (%q), %d elements; want size %d, %d elements", what, size, s.decl, len(s.elems), wantSize, wantElems)
+		}
+	}
+	step := func(what string, j Jail, wantRebuild bool, wantSize, wantElems int) {
+		t.Helper()
+		plan, err := f.Reconcile(ctx, []Jail{j}, nil, false)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		calls := ran()
+		if rebuilt := strings.Contains(plan.String(), "add set inet fail2ban-scan f2b-sasl-v4"); rebuilt != wantRebuild {
+			t.Errorf("%s: set built: %v, want %v (nft calls %.200q)", what, rebuilt, wantRebuild, calls)
+		}
+		check(what, wantSize, wantElems)
+		if plan, err := f.Reconcile(ctx, []Jail{j}, nil, false); err != nil || !plan.Empty() {
+			t.Errorf("%s, again: %v, plan %.300s", what, err, plan)
+		}
+		ran()
+	}
+	small := nftJail(sasl())
+	small.Bans = manyAddrs(0, sizedFrom-1)
+	step("fewer than sizedFrom: no size", small, true, 0, sizedFrom-1)
+	more := nftJail(sasl())
+	more.Bans = manyAddrs(0, 3*sizedFrom)
+	step("grown without a size: none", more, false, 0, 3*sizedFrom)
+
+	f.Reconcile(ctx, nil, nil, false) // the table goes
+	ran()
+	j := nftJail(sasl())
+	j.Bans = manyAddrs(0, 12000)
+	step("built with 12,000", j, true, 24000, 12000)
+	j.Bans = manyAddrs(0, 19200) // 24,000 = 1.25 × 19,200: room enough
+	step("19,200: stays", j, false, 24000, 19200)
+	j.Bans = manyAddrs(0, 19201)
+	step("19,201: rebuilt twice as big", j, true, 38402, 19201)
+	j.Bans = manyAddrs(100, 5000)
+	step("fewer: stays as it is", j, false, 38402, 5000)
+
+	// Lifted from the cache: adds that fit stay adds; past the headroom, the full diff rebuilds.
+	lazy := func(sum, base string, bans, added []netip.Prefix) Jail {
+		j := nftJail(sasl())
+		j.Sum, j.Base, j.Added = sum, base, added
+		j.LoadBans = func() []netip.Prefix { return bans }
+		return j
+	}
+	base := manyAddrs(0, 12000)
+	if _, err := f.Reconcile(ctx, []Jail{lazy("s1", "", base, nil)}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	ran()
+	check("12,000 from a sum", 38402, 12000)
+	f.Reconcile(ctx, nil, nil, false)
+	ran()
+	if _, err := f.Reconcile(ctx, []Jail{lazy("s1", "", base, nil)}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	ran()
+	check("rebuilt from a sum", 24000, 12000)
+	fits := manyAddrs(12000, 7200)
+	if _, err := f.Reconcile(ctx, []Jail{lazy("s2", "s1", manyAddrs(0, 19200), fits)}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if calls := ran(); strings.Contains(calls, "list table") {
+		t.Errorf("adds that fit: the table was listed (%.200q)", calls)
+	}
+	check("7,200 added from the cache", 24000, 19200)
+	plan, err := f.Reconcile(ctx, []Jail{lazy("s3", "s2", manyAddrs(0, 19201), manyAddrs(19200, 1))}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran()
+	if !strings.Contains(plan.String(), "add set inet fail2ban-scan f2b-sasl-v4 { type ipv4_addr; size 38402; }") {
+		t.Errorf("one more than fits: the set was not rebuilt:\n%.300s", plan)
+	}
+	check("one more from the cache", 38402, 19201)
+
+	// The kernel holds the size: past it, nft refuses.
+	nftRun(t, "add", "table", "inet", "t")
+	nftRun(t, "add", "set", "inet", "t", "s", "{", "type", "ipv4_addr", ";", "size", "2", ";", "}")
+	if out, err := exec.Command(path, "add", "element", "inet", "t", "s", "{", "10.0.0.1,", "10.0.0.2,", "10.0.0.3", "}").CombinedOutput(); err == nil {
+		t.Errorf("nft took 3 elements into a set of size 2: %s", out)
 	}
 }

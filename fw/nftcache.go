@@ -192,16 +192,21 @@ func (l *nftLive) listing() []byte {
 	return b.Bytes()
 }
 
-// wantLive is the table nftDiff writes for jails, whose sets are want
-// (nftWant): nftDiff(wantLive(jails, want), jails, want) is empty. It is nil
-// when there is no jail.
-func wantLive(jails []Jail, want map[string]wantSet) *nftLive {
+// wantLive is the table nftDiff writes over cur for jails, whose sets are
+// want (nftWant): nftDiff(wantLive(cur, jails, want), jails, want) is empty.
+// A set of cur that stays (keepDecl) keeps its declaration. It is nil when
+// there is no jail.
+func wantLive(cur *nftLive, jails []Jail, want map[string]wantSet) *nftLive {
 	if len(jails) == 0 {
 		return nil
 	}
 	live := &nftLive{exists: true, sets: map[string]*liveSet{}, chains: map[string]*liveChain{}}
 	for name, w := range want {
-		live.sets[name] = &liveSet{decl: setDecl(w.fam, w.bans), bans: w.bans}
+		decl := setDecl(w.fam, w.bans)
+		if s := cur.sets[name]; s != nil && keepDecl(s.decl, w) {
+			decl = s.decl
+		}
+		live.sets[name] = &liveSet{decl: decl, bans: w.bans}
 	}
 	for _, j := range jails {
 		live.chains[ChainName(j.Name)] = &liveChain{hook: nftHook, rules: nftRules(j)}
@@ -213,8 +218,9 @@ func wantLive(jails []Jail, want map[string]wantSet) *nftLive {
 // of the cache at generation gen, made for their baseSum: the run's whole
 // change, as it is their only one. The cache becomes the table made for
 // input. ok is false, and cur unchanged, when the change is not addresses in
-// plain sets (a prefix added, a set missing or an interval set): then the
-// table is diffed as usual.
+// plain sets (a prefix added, a set missing or an interval set) or a set
+// would have too little room left (roomFor): then the table is diffed as
+// usual.
 func (f *NFTables) lift(ctx context.Context, path string, cur *nftLive, jails []Jail, gen uint32, input string, dryRun bool) (plan *Plan, ok bool, err error) {
 	for _, j := range jails {
 		if len(j.Added)+len(j.Lifted) == 0 {
@@ -227,6 +233,11 @@ func (f *NFTables) lift(ctx context.Context, path string, cur *nftLive, jails []
 		}
 		if slices.ContainsFunc(j.Added, func(p netip.Prefix) bool { return !normalize(p).IsSingleIP() }) {
 			return nil, false, nil // the set may have to become an interval set
+		}
+		for _, name := range setNames(j.Name) {
+			if s := cur.sets[name]; !roomFor(declSize(s.decl), len(s.elems)+len(j.Added)) {
+				return nil, false, nil // the set is rebuilt bigger
+			}
 		}
 	}
 	plan = &Plan{Families: []FamilyPlan{{Family: NFT}}}
