@@ -393,7 +393,11 @@ func (e *env) record(j *rules.Jail, d decision, rec *state.Recorder) {
 		rec.Failure(ip) // what Total failed counts
 	}
 	if a.Outcome == rules.Banned {
-		rec.Ban(a.Key, a.Ban.End, false)
+		if a.Replaces {
+			rec.Ban(a.Key, a.Ban.End, false)
+		} else {
+			rec.NewBan(a.Key, a.Ban.End)
+		}
 		e.noteBan(j.Name, a.Key, a.Ban, a.Count, a.Reason, false)
 		e.noteFirst(j.Name, a.Key, a.First)
 	}

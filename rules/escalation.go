@@ -16,11 +16,16 @@ const maxBan = 1 << 62
 
 // banCount is which ban of ip (key) a ban starting at t would be: 1 + the bans of ip that js
 // remembers at t (its last ban after t - forget_after), and with overalljails those that the
-// other jails in jails remember at t. jails may be nil, or lack js.
-func (j *Jail) banCount(jails map[string]*state.Jail, js *state.Jail, key string, t int64) int {
-	n := 1
+// other jails in jails remember at t. jails may be nil, or lack js. own is js's record of key,
+// for remember.
+func (j *Jail) banCount(jails map[string]*state.Jail, js *state.Jail, key string, t int64) (n int, own state.BanRecord) {
+	n = 1
 	count := func(x *state.Jail) {
-		if r, ok := x.BanRecordOf(key); ok && r.Last > t-j.Escalation.ForgetAfter {
+		r, ok := x.BanRecordOf(key)
+		if x == js {
+			own = r
+		}
+		if ok && r.Last > t-j.Escalation.ForgetAfter {
 			n += r.Count
 		}
 	}
@@ -36,13 +41,12 @@ func (j *Jail) banCount(jails map[string]*state.Jail, js *state.Jail, key string
 	if !seen {
 		count(js)
 	}
-	return n
+	return n, own
 }
 
-// remember records in js a ban of ip (key) starting at t: a history forgotten at t starts
-// over.
-func (j *Jail) remember(js *state.Jail, key string, t int64) {
-	r, _ := js.BanRecordOf(key)
+// remember records in js a ban of ip (key) starting at t, whose record was r (banCount's
+// own): a history forgotten at t starts over.
+func (j *Jail) remember(js *state.Jail, key string, t int64, r state.BanRecord) {
 	if r.Last <= t-j.Escalation.ForgetAfter {
 		r = state.BanRecord{}
 	}

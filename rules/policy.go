@@ -35,6 +35,9 @@ type Action struct {
 	// Reason says, for Banned and TooLate, which rule decided the ban's length:
 	// "2nd ban: 20m × 2 = 40m", "3rd ban: permanent, permanent_after 3".
 	Reason string
+	// Replaces says, for Banned, that the state held a ban of Key (ended, or not covering
+	// the failure) that this one replaced; when false, no ban of Key was there to end.
+	Replaces bool
 }
 
 // Ignores reports whether ip is in the jail's ignoreip or, with ignoreself, one of the host's
@@ -77,10 +80,12 @@ func (j *Jail) Failure(js *state.Jail, jails map[string]*state.Jail, ip netip.Ad
 	}
 	key := j.Key(ip)
 	a.Key = key
-	if b, ok := j.bannedAt(js, ip, key, t); ok {
+	b, ok, keyHas := j.bannedAt(js, ip, key, t)
+	if ok {
 		a.Outcome, a.Ban = DuringBan, b
 		return a
 	}
+	a.Replaces = keyHas
 	ts := js.FailuresOf(key)             // only key's, of 100,000 addresses' failures left as text
 	i, _ := slices.BinarySearch(ts, t+1) // after equal stamps: keep arrival order
 	ts = slices.Insert(ts, i, t)
@@ -108,9 +113,9 @@ func (j *Jail) Failure(js *state.Jail, jails map[string]*state.Jail, ip netip.Ad
 		return a
 	}
 	js.DeleteFailures(key)
-	nth := j.banCount(jails, js, key, t)
+	nth, record := j.banCount(jails, js, key, t)
 	length, reason := j.banLength(ip, t, nth)
-	b := state.Ban{Start: t, End: -1, Count: nth}
+	b = state.Ban{Start: t, End: -1, Count: nth}
 	if length >= 0 {
 		b.End = t + length
 	}
@@ -120,7 +125,7 @@ func (j *Jail) Failure(js *state.Jail, jails map[string]*state.Jail, ip netip.Ad
 		return a
 	}
 	js.SetBan(key, b) // over bans left as text, or in the map
-	j.remember(js, key, t)
+	j.remember(js, key, t, record)
 	js.TotalBanned++
 	j.NewBans++
 	a.Outcome = Banned
@@ -139,7 +144,7 @@ func (j *Jail) BanNow(js *state.Jail, jails map[string]*state.Jail, ip netip.Add
 
 // banKeyNow is BanNow of a key (an address, or a prefix: prefix.go); ip seeds rndtime.
 func (j *Jail) banKeyNow(js *state.Jail, jails map[string]*state.Jail, key string, ip netip.Addr, now, bantime int64) (b state.Ban, reason string, already bool) {
-	n := j.banCount(jails, js, key, now)
+	n, record := j.banCount(jails, js, key, now)
 	if bantime == 0 {
 		bantime, reason = j.banLength(ip, now, n)
 	} else {
@@ -158,7 +163,7 @@ func (j *Jail) banKeyNow(js *state.Jail, jails map[string]*state.Jail, key strin
 		return old, reason, true
 	}
 	js.Bans[key] = b
-	j.remember(js, key, now)
+	j.remember(js, key, now, record)
 	js.TotalBanned++
 	return b, reason, false
 }

@@ -94,9 +94,13 @@ func TestFailure(t *testing.T) {
 			js := state.New().Jail("j")
 			tt.jail.Escalation = DefaultEscalation()
 			for i, f := range tt.fails {
+				_, had := js.Bans[f.ip.Unmap().String()]
 				got := tt.jail.Failure(js, nil, f.ip, f.t, tt.now)
 				if got.Outcome != f.out {
 					t.Fatalf("failure %d (%s at %d): outcome %d, want %d", i, f.ip, f.t, got.Outcome, f.out)
+				}
+				if got.Outcome == Banned && got.Replaces != had {
+					t.Errorf("failure %d (%s at %d): Replaces %v, but the state held a ban of it: %v", i, f.ip, f.t, got.Replaces, had)
 				}
 			}
 			if len(js.Bans) != len(tt.wantBans) {

@@ -109,10 +109,14 @@ func CompareKeys(a, b string) int {
 
 // bannedAt returns the ban that covers ip at t: the ban of its key, or of the prefix of the
 // jail's subnet length that holds it. (A prefix banned by hand at another length is not
-// looked up: a failure inside it counts, and a ban it leads to changes no rule.)
-func (j *Jail) bannedAt(js *state.Jail, ip netip.Addr, key string, t int64) (state.Ban, bool) {
-	if b, ok := js.BanOf(key); ok && b.Covers(t) {
-		return b, true
+// looked up: a failure inside it counts, and a ban it leads to changes no rule.) keyHas says
+// whether js holds a ban of key at all, covering t or not.
+func (j *Jail) bannedAt(js *state.Jail, ip netip.Addr, key string, t int64) (b state.Ban, ok, keyHas bool) {
+	if b, ok := js.BanOf(key); ok {
+		if b.Covers(t) {
+			return b, true, true
+		}
+		keyHas = true
 	}
 	if j.Subnet.MinIPs > 0 {
 		bits := j.Subnet.IPv4
@@ -120,10 +124,10 @@ func (j *Jail) bannedAt(js *state.Jail, ip netip.Addr, key string, t int64) (sta
 			bits = j.Subnet.IPv6
 		}
 		if b, ok := js.BanOf(netip.PrefixFrom(ip.WithZone(""), bits).Masked().String()); ok && b.Covers(t) {
-			return b, true
+			return b, true, keyHas
 		}
 	}
-	return state.Ban{}, false
+	return state.Ban{}, false, keyHas
 }
 
 // active reports whether b is in force at now.

@@ -158,10 +158,12 @@ type Recorder struct {
 	// hour's counts: one map update per failure instead of two (a first run over a botnet's
 	// log counts half a million).
 	pending map[string]int64
-	// last indexes j.Bans by IP (the latest span of each), built at the first Ban or
-	// closeBan: a scan linear in the spans for each ban made a first run's 100,000 bans
-	// take half a minute.
+	// last indexes j.Bans by IP (the latest span of each), built at the first closeBan: a
+	// scan linear in the spans for each ban made a first run's 100,000 bans take half a
+	// minute.
 	last map[string]int
+	// open holds the IPs whose spans were open at the first NewBan (openBefore).
+	open map[string]bool
 }
 
 // Recorder returns the recorder of the run at now in the named jail.
@@ -240,6 +242,17 @@ func addCounts(m map[int64]*IPCounts, key int64, counts map[string]int64, mine b
 // Ban records a ban of ip applied by this run, ending at end (-1: never); manual for the ban
 // command. A ban of ip still open in the history ends now: the new one replaces it.
 func (r *Recorder) Ban(ip string, end int64, manual bool) {
+	r.ban(ip, end, manual, true)
+}
+
+// NewBan is Ban of an ip the jail's state held no ban of: no span of it opened by this run is
+// open, so only those open when the run began are looked for (in a first run over a botnet's
+// log, none: 100,000 bans need no index of the spans by IP).
+func (r *Recorder) NewBan(ip string, end int64) {
+	r.ban(ip, end, false, false)
+}
+
+func (r *Recorder) ban(ip string, end int64, manual, replaces bool) {
 	if r == nil {
 		return
 	}
@@ -254,9 +267,26 @@ func (r *Recorder) Ban(ip string, end int64, manual bool) {
 	if r.j.appendSpan(span, r.now) {
 		return // spans left as text, none of ip's open: appended to them
 	}
-	r.closeBan(ip)
+	if replaces || r.openBefore(ip) {
+		r.closeBan(ip)
+	}
 	r.j.Bans = append(r.j.spans(), span)
-	r.last[ip] = len(r.j.Bans) - 1
+	if r.last != nil {
+		r.last[ip] = len(r.j.Bans) - 1
+	}
+}
+
+// openBefore reports whether a span of ip was open (ActiveAt) when the first NewBan came.
+func (r *Recorder) openBefore(ip string) bool {
+	if r.open == nil {
+		r.open = map[string]bool{}
+		for _, b := range r.j.spans() {
+			if b.ActiveAt(r.now) {
+				r.open[b.IP] = true
+			}
+		}
+	}
+	return r.open[ip]
 }
 
 // Unban records that this run lifted the ban of ip: expired, or early (manual) by the unban

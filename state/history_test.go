@@ -74,6 +74,40 @@ func TestRecorder(t *testing.T) {
 	}
 }
 
+// TestNewBan: NewBan (the state held no ban of the IP) ends a span left open before the run,
+// as Ban does, and needs no index of the spans by IP for the others; a Ban after NewBans
+// still finds the span a NewBan opened in the same run, and ends it.
+func TestNewBan(t *testing.T) {
+	h := NewHistory()
+	now := int64(day0 + 3600)
+	r := h.Recorder("j", now)
+	r.Ban("192.0.2.1", now+600, false) // open at the next run
+	r.Ban("192.0.2.2", now+60, false)  // ended by then
+	r.Ban("192.0.2.3", now+600, false) // lifted by hand before then
+	h.Recorder("j", now+30).Unban("192.0.2.3", true)
+	now2 := now + 120
+	r = h.Recorder("j", now2)
+	r.NewBan("192.0.2.2", now2+600)
+	r.NewBan("192.0.2.3", now2+600)
+	r.NewBan("192.0.2.4", -1)
+	if r.last != nil {
+		t.Errorf("NewBans of IPs without an open span built the index of spans by IP (%d)", len(r.last))
+	}
+	r.NewBan("192.0.2.1", now2+600)     // the state lost it (edited by hand): its span ends now
+	r.Ban("192.0.2.4", now2+900, false) // replaces this run's permanent one
+	r.NewBan("192.0.2.5", -1)           // after the index was built: indexed too
+	r.Ban("192.0.2.5", now2+60, false)
+	want := []BanSpan{
+		{"192.0.2.1", now, now2}, {"192.0.2.2", now, now + 60}, {"192.0.2.3", now, now + 30},
+		{"192.0.2.2", now2, now2 + 600}, {"192.0.2.3", now2, now2 + 600}, {"192.0.2.4", now2, now2},
+		{"192.0.2.1", now2, now2 + 600}, {"192.0.2.4", now2, now2 + 900}, {"192.0.2.5", now2, now2},
+		{"192.0.2.5", now2, now2 + 60},
+	}
+	if got := h.Jail("j").Bans; !reflect.DeepEqual(got, want) {
+		t.Errorf("spans\n got %v\nwant %v", got, want)
+	}
+}
+
 func TestPrune(t *testing.T) {
 	h := NewHistory()
 	// A run every 6 hours for 40 days, each with one failure and a 1 h ban.
