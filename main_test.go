@@ -1,7 +1,9 @@
 package main
 
 import (
+	"math"
 	"os"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -14,4 +16,30 @@ func TestMain(m *testing.M) {
 	}
 	time.Local = time.UTC // syslog stamps in the tests are UTC
 	netnstest.Main(m)
+}
+
+// TestSetMemoryLimit: without GOMEMLIMIT the binary sets the unit's soft limit of 48 MiB; with
+// it (a value, or off), it leaves the runtime's own reading of it.
+func TestSetMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(before)
+	for _, tt := range []struct {
+		env  string
+		want int64
+	}{
+		{"", 48 << 20},
+		{"off", math.MaxInt64},
+		{"100MiB", math.MaxInt64},
+	} {
+		debug.SetMemoryLimit(math.MaxInt64) // as the runtime leaves it with GOMEMLIMIT=off
+		setMemoryLimit(func(k string) string {
+			if k == "GOMEMLIMIT" {
+				return tt.env
+			}
+			return ""
+		})
+		if got := debug.SetMemoryLimit(-1); got != tt.want {
+			t.Errorf("GOMEMLIMIT=%q: the limit is %d, want %d", tt.env, got, tt.want)
+		}
+	}
 }

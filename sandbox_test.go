@@ -44,7 +44,6 @@ var sandboxNotEmulated = map[string]string{
 	"KeyringMode":             "session keyring; nothing uses it",
 	"StateDirectoryMode":      "systemd creates the directory; the test does, with this mode",
 	"TimeoutStartSec":         "systemd's timeout",
-	"Environment":             "no confinement: GOMEMLIMIT, the Go heap's soft limit",
 	"PrivateMounts":           "implied: the emulation always runs in a private mount namespace",
 	"ProtectClock":            "partly: CAP_SYS_TIME and CAP_WAKE_ALARM are outside the bounding set; the seccomp part is not applied",
 	"ProtectKernelLogs":       "partly: /proc/kmsg is hidden (ProcSubset=pid), the private /dev has no kmsg, CAP_SYSLOG is outside the bounding set",

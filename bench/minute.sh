@@ -9,7 +9,7 @@
 #   bans end       a minute later each time: about N/1440 of the bans end
 #   attack         700 failures from 250 new addresses each minute (maxretry 20: no new ban)
 #   attack, bans   the same with maxretry 2: about 250 new bans each minute
-# GOMEMLIMIT passes through (the unit sets 48MiB).
+# GOMEMLIMIT passes through (without it the binary sets 48MiB; off turns that off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH" TZ=UTC

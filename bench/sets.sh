@@ -10,7 +10,7 @@
 #      each of N addresses (maxretry 1): log reading, N bans, state save, the firewall;
 #   3. a rescan with nothing new;
 # each under /usr/bin/time (peak RSS), and the ratio of the scan to the first. N=100000 by
-# default; GOMEMLIMIT passes through (the unit sets 48MiB).
+# default; GOMEMLIMIT passes through (without it the binary sets 48MiB; off turns that off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH" TZ=UTC
