@@ -48,7 +48,8 @@ const NFTTable = "fail2ban-scan"
 // kernel timeout: the state lifts them.
 //
 // Reconcile reads the table once ("nft list table"), diffs it against the
-// jails, and applies the difference as one "nft -f -" transaction. Jails of
+// jails, and applies the difference as one transaction: the plan's nft
+// commands, sent over netlink as nft -f would send them (nftlink.go). Jails of
 // other backends are not its own: their sets and chains, if any, go. With no
 // jail of its own, the table is deleted.
 type NFTables struct {
@@ -149,7 +150,7 @@ func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan,
 	// What the table becomes is made ready while nft runs (100,000 elements: tens of ms).
 	next := make(chan []byte, 1)
 	go func() { next <- wantLive(cur, jails, want).listing() }()
-	if err := runNFT(ctx, path, fp.Ops); err != nil {
+	if err := applyNFT(ctx, fp.Ops, cur, jails); err != nil {
 		fp.Failed = err.Error()
 		return plan, fmt.Errorf("apply %s to nftables: %w", Changes(fp.Count()), err)
 	}
@@ -286,6 +287,8 @@ func nftRules(j Jail) []string {
 		}
 		list, _ := portList(j.Ports, p) // validated
 		ports := strings.Split(strings.ReplaceAll(list, ":", "-"), ",")
+		// nft lists a set of ports in order: "{ 25, 587 }" for "587,25".
+		slices.SortStableFunc(ports, func(a, b string) int { return portStart(a) - portStart(b) })
 		set := ports[0]
 		if len(ports) > 1 {
 			set = "{ " + strings.Join(ports, ", ") + " }"
@@ -305,6 +308,13 @@ func nftRules(j Jail) []string {
 		match + "ip saddr @" + sets[0] + " " + v4,
 		match + "ip6 saddr @" + sets[1] + " " + v6,
 	}
+}
+
+// portStart is the number a port or range ("1000-2000") of portList begins with.
+func portStart(p string) int {
+	a, _, _ := strings.Cut(p, "-")
+	n, _ := strconv.Atoi(a)
+	return n
 }
 
 // nftLive is the table as "nft list table" printed it.
@@ -721,26 +731,4 @@ func eachElemOp(op string, yield func(string)) {
 	for e := range strings.SplitSeq(strings.TrimSuffix(elems, " }"), ", ") {
 		yield(head + " { " + e + " }")
 	}
-}
-
-// runNFT runs "nft -f -" on ops, one per line: one transaction.
-func runNFT(ctx context.Context, path string, ops []string) error {
-	cmd := exec.CommandContext(ctx, path, "-f", "-")
-	cmd.Stdin = &linesReader{lines: ops}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", err, ctx.Err())
-		}
-		msg := strings.TrimSpace(stderr.String())
-		// nft 1.0.6 prints "/dev/stdin:LINE:COL-COL: Error: ...", then the line and a marker
-		// line; the line may hold 100,000 elements: keep the first line, cut.
-		msg = firstLine(msg)
-		if len(msg) > 500 {
-			msg = msg[:500] + "..."
-		}
-		return &cmdError{Argv: cmd.Args, Err: err, Stderr: msg}
-	}
-	return nil
 }

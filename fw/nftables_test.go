@@ -421,6 +421,16 @@ func BenchmarkNFT100k(b *testing.B) {
 	b.ReportMetric(time.Since(start).Seconds(), "rescan-s")
 }
 
+// ruleGen is the ruleset's generation, which each committed transaction moves on.
+func ruleGen(t *testing.T) uint32 {
+	t.Helper()
+	g, err := nftGen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 // TestNFTCache: while the ruleset's generation is the one the last run left, a run does not
 // list the table (nft is run through a script that logs its arguments); a change by hand, or
 // any table's change, moves the generation on, and the next run lists the table and heals it.
@@ -507,12 +517,13 @@ func TestNFTCacheInput(t *testing.T) {
 	step := func(what string, jails []Jail, wantLoad, wantNFT bool, want string) {
 		t.Helper()
 		loads = 0
+		gen := ruleGen(t)
 		if _, err := f.Reconcile(context.Background(), jails, nil, false); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		b := ran()
-		if (loads > 0) != wantLoad || (len(b) > 0) != wantNFT {
-			t.Errorf("%s: loaded the bans %d times (want %v), ran nft %q (want %v)", what, loads, wantLoad, b, wantNFT)
+		b, committed := ran(), ruleGen(t) != gen
+		if (loads > 0) != wantLoad || (len(b) > 0 || committed) != wantNFT {
+			t.Errorf("%s: loaded the bans %d times (want %v), ran nft %q, committed %v (want nft %v)", what, loads, wantLoad, b, committed, wantNFT)
 		}
 		if got := nftDump(t); got != want && want != "" { // "": not told here
 			t.Errorf("%s: table:\n%s\nwant:\n%s", what, got, want)
@@ -550,11 +561,12 @@ func TestNFTCacheInput(t *testing.T) {
 	step("two lifted", lifted("s3", "s2", []string{"192.0.2.2", "2001:db8::1"}, "192.0.2.1"), false, true, nftSasl("192.0.2.1", ""))
 	step("the new sum", lazy("s3", "192.0.2.1"), false, false, nftSasl("192.0.2.1", ""))
 	step("lifted from a sum the cache is not", lifted("s4", "s2", []string{"192.0.2.1"}), true, true, nftSasl("", ""))
+	gen := ruleGen(t)
 	if _, err := f.Reconcile(context.Background(), lifted("s5", "s4", []string{"198.51.100.7"}), nil, false); err != nil {
 		t.Fatal(err)
 	}
-	if b := ran(); b != "" {
-		t.Errorf("nothing of the lifted in the set: nft ran %q", b)
+	if b := ran(); b != "" || ruleGen(t) != gen {
+		t.Errorf("nothing of the lifted in the set: nft ran %q, generation %d to %d", b, gen, ruleGen(t))
 	}
 	step("and then the sum", lazy("s5"), false, false, nftSasl("", ""))
 

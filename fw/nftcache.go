@@ -281,7 +281,7 @@ func (f *NFTables) lift(ctx context.Context, path string, cur *nftLive, jails []
 		f.writeCache(gen, cur.listing(), input)
 		return plan, true, nil
 	}
-	if err := runNFT(ctx, path, fp.Ops); err != nil {
+	if err := applyNFT(ctx, fp.Ops, cur, jails); err != nil {
 		fp.Failed = err.Error()
 		return plan, true, fmt.Errorf("apply %s to nftables: %w", Changes(fp.Count()), err)
 	}
