@@ -248,7 +248,7 @@ func (f Family) String() string {
 }
 
 // linesReader reads lines, each followed by a newline, without joining them: the input of
-// iptables-restore, ipset restore or nft, 100,000 lines of it.
+// iptables-restore, 100,000 lines of it.
 type linesReader struct {
 	lines []string
 	off   int // into lines[0]; len(lines[0]) when its newline is next

@@ -24,12 +24,13 @@ import (
 //	-A INPUT -p tcp -m multiport --dports 25,465,587 -j f2b-J             (as with iptables)
 //
 // The sets are read once per run (ipset save) and changed by at most two
-// ipset restore runs: one before the iptables-restore transactions (creates,
-// adds, dels, swaps: a rule may only name a set that exists) and one after
-// (destroys: a set named by a rule cannot be destroyed). ipset restore is not
-// one transaction: it applies line by line and stops at the first error
-// (ipset 7.17), so a failed run leaves some lines applied, and the next run,
-// which diffs the live sets again, finishes the work. A set that must be
+// passes of ipset restore lines, applied over netlink (ipsetlink.go): one
+// before the iptables-restore transactions (creates, adds, dels, swaps: a
+// rule may only name a set that exists) and one after (destroys: a set named
+// by a rule cannot be destroyed). ipset has no transaction: the lines apply
+// in order and the first error stops the rest, as with ipset restore, so a
+// failed run leaves some lines applied, and the next run, which diffs the
+// live sets again, finishes the work. A set that must be
 // replaced whole (too small, or created with options we do not write, such as
 // timeout) is rebuilt under the name f2b+J and swapped in, which is atomic.
 //

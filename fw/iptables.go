@@ -209,7 +209,7 @@ func (f *IPTables) applyOnce(ctx context.Context, jails []Jail, managed []string
 			sp = planSets(cur, jails, managed)
 			sets.Ops = slices.Concat(sp.pre, sp.post)
 			if !dryRun && len(sp.pre) > 0 {
-				if err := runIPSet(ctx, ipset, sp.pre); err != nil {
+				if err := runIPSet(ctx, sp.pre); err != nil {
 					sets.Failed = err.Error()
 					errs = append(errs, err)
 				}
@@ -272,7 +272,7 @@ func (f *IPTables) applyOnce(ctx context.Context, jails []Jail, managed []string
 	if sets != nil && !dryRun && len(sp.post) > 0 && sets.Failed == "" {
 		if !tablesOK {
 			sets.Failed = "sets not destroyed: the iptables changes failed"
-		} else if err := runIPSet(ctx, ipset, sp.post); err != nil {
+		} else if err := runIPSet(ctx, sp.post); err != nil {
 			sets.Failed = err.Error()
 			errs = append(errs, err)
 		}
@@ -295,12 +295,13 @@ func readSets(save *proc) (ipSets, error) {
 	return cur, nil
 }
 
-// runIPSet feeds ops to one ipset -exist restore (-exist: an add of a
-// member already there, or a del of one gone, is no error).
-func runIPSet(ctx context.Context, ipset string, ops []string) error {
-	p, err := start(ctx, ipset, []string{"-exist", "restore"}, ops)
+// runIPSet applies ops as ipset -exist restore would (-exist: an add of a
+// member already there, or a del of one gone, is no error), over netlink
+// (ipsetlink.go).
+func runIPSet(ctx context.Context, ops []string) error {
+	err := ctx.Err()
 	if err == nil {
-		err = p.wait()
+		err = applyIPSet(ops)
 	}
 	if err != nil {
 		return fmt.Errorf("apply %s to ipset: %w", Changes(len(ops)), err)
