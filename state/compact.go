@@ -47,9 +47,11 @@ func (f Failures) MarshalText() ([]byte, error) { return f.appendText(nil), nil 
 // radixMark starts the failures written in base 36.
 const radixMark = '~'
 
-func (f Failures) appendText(b []byte) []byte {
+func (f Failures) appendText(b []byte) []byte { return f.appendTextIn(b, nil) }
+
+func (f Failures) appendTextIn(b []byte, o *keyOrder) []byte {
 	b = append(b, radixMark)
-	return appendSorted(b, f, appendFailureTimes)
+	return appendSorted(b, f, appendFailureTimes, o)
 }
 
 // appendFailureTimes appends the value of one key of the failures' text: the first time, then
@@ -69,7 +71,9 @@ func appendFailureTimes(b []byte, ts []int64) []byte {
 // MarshalText writes the bans as "key=start,length,count" (length -1: permanent).
 func (m Bans) MarshalText() ([]byte, error) { return m.appendText(nil), nil }
 
-func (m Bans) appendText(b []byte) []byte { return appendSorted(b, m, appendBan) }
+func (m Bans) appendText(b []byte) []byte { return m.appendTextIn(b, nil) }
+
+func (m Bans) appendTextIn(b []byte, o *keyOrder) []byte { return appendSorted(b, m, appendBan, o) }
 
 // appendBan appends the value of one key of the bans' text.
 func appendBan(b []byte, v Ban) []byte {
@@ -87,7 +91,11 @@ func appendBan(b []byte, v Ban) []byte {
 // MarshalText writes the ban history as "key=count,last".
 func (m BanHistory) MarshalText() ([]byte, error) { return m.appendText(nil), nil }
 
-func (m BanHistory) appendText(b []byte) []byte { return appendSorted(b, m, appendBanRecord) }
+func (m BanHistory) appendText(b []byte) []byte { return m.appendTextIn(b, nil) }
+
+func (m BanHistory) appendTextIn(b []byte, o *keyOrder) []byte {
+	return appendSorted(b, m, appendBanRecord, o)
+}
 
 // appendBanRecord appends the value of one key of the ban history's text.
 func appendBanRecord(b []byte, v BanRecord) []byte {
@@ -268,7 +276,26 @@ func (m *BanHistory) decodeText(s string, check bool) (uint64, error) {
 // themselves was most of the time of an Encode). Each value is looked up again as it is
 // written: holding 100,000 values in the slice too cost MBs at a first scan's peak, the
 // lookups a tenth of an Encode.
-func appendSorted[V any](b []byte, m map[string]V, val func([]byte, V) []byte) []byte {
+func appendSorted[V any](b []byte, m map[string]V, val func([]byte, V) []byte, o *keyOrder) []byte {
+	if o != nil && len(o.keys) == len(m) && len(m) > 0 {
+		start := len(b)
+		for i, k := range o.keys {
+			v, ok := m[k]
+			if !ok {
+				b = b[:start] // not the same keys: sorted afresh below
+				break
+			}
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = append(b, k...)
+			b = append(b, '=')
+			b = val(b, v)
+			if i == len(o.keys)-1 {
+				return b // as many keys, each of them in m: m's keys
+			}
+		}
+	}
 	type pair struct {
 		hi, lo uint64
 		k      string
@@ -288,6 +315,12 @@ func appendSorted[V any](b []byte, m map[string]V, val func([]byte, V) []byte) [
 		}
 		return strings.Compare(a.k, b.k)
 	})
+	if o != nil {
+		if cap(o.keys) < len(pairs) {
+			o.keys = make([]string, 0, len(pairs))
+		}
+		o.keys = o.keys[:0]
+	}
 	for i, p := range pairs {
 		if i > 0 {
 			b = append(b, ' ')
@@ -295,9 +328,18 @@ func appendSorted[V any](b []byte, m map[string]V, val func([]byte, V) []byte) [
 		b = append(b, p.k...)
 		b = append(b, '=')
 		b = val(b, m[p.k])
+		if o != nil {
+			o.keys = append(o.keys, p.k)
+		}
 	}
 	return b
 }
+
+// keyOrder is the sorted keys of the last map appendSorted wrote with it, for the next: a map
+// with the same keys is written in that order without collecting and sorting its keys again.
+// A first scan's bans, ban records and per-IP counts hold the same 100,000 addresses: sorted
+// once, not three times (55 ms each).
+type keyOrder struct{ keys []string }
 
 // unquote returns the JSON string data as a Go string. The strings MarshalText writes need no
 // escapes; one that has some (written by hand) is unquoted by encoding/json.

@@ -272,8 +272,10 @@ func (e *encoder) ipCounts(b []byte, c *IPCounts) []byte {
 	return e.quoted(b, c, c.appendText)
 }
 
-func (c *IPCounts) appendText(b []byte) []byte {
-	return appendSorted(b, c.m, func(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) })
+func (c *IPCounts) appendText(b []byte) []byte { return c.appendTextIn(b, nil) }
+
+func (c *IPCounts) appendTextIn(b []byte, o *keyOrder) []byte {
+	return appendSorted(b, c.m, func(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }, o)
 }
 
 // ahead holds texts of the big per-address maps of a state, made before appendState
@@ -298,7 +300,7 @@ const aheadMin = 4096
 func writeAhead(s *State, parallel bool) ahead {
 	type job struct {
 		key  any
-		text func([]byte) []byte
+		text func([]byte, *keyOrder) []byte
 		size int // the text's size, about
 	}
 	var jobs []job
@@ -316,13 +318,13 @@ func writeAhead(s *State, parallel bool) ahead {
 			continue
 		}
 		if j.lazy == "" && !sameAsLoaded(&j.Failures, len(j.Failures), j.Failures.sum) && len(j.Failures) >= aheadMin {
-			jobs = append(jobs, job{&j.Failures, j.Failures.appendText, 72 * len(j.Failures)})
+			jobs = append(jobs, job{&j.Failures, j.Failures.appendTextIn, 72 * len(j.Failures)})
 		}
 		if !sameAsLoaded(&j.Bans, len(j.Bans), j.Bans.sum) && len(j.Bans) >= aheadMin {
-			jobs = append(jobs, job{&j.Bans, j.Bans.appendText, 32 * len(j.Bans)})
+			jobs = append(jobs, job{&j.Bans, j.Bans.appendTextIn, 32 * len(j.Bans)})
 		}
 		if !sameAsLoaded(&j.BanHistory, len(j.BanHistory), j.BanHistory.sum) && len(j.BanHistory) >= aheadMin {
-			jobs = append(jobs, job{&j.BanHistory, j.BanHistory.appendText, 28 * len(j.BanHistory)})
+			jobs = append(jobs, job{&j.BanHistory, j.BanHistory.appendTextIn, 28 * len(j.BanHistory)})
 		}
 	}
 	if s.History != nil {
@@ -333,7 +335,7 @@ func writeAhead(s *State, parallel bool) ahead {
 			for _, m := range []map[int64]*IPCounts{j.Days, j.IPHours} {
 				for _, c := range m {
 					if c != nil && len(c.m) >= aheadMin && (c.twin == nil || pre[c.twin].written == nil) {
-						jobs = append(jobs, job{c, c.appendText, 20 * len(c.m)})
+						jobs = append(jobs, job{c, c.appendTextIn, 20 * len(c.m)})
 						pre[c] = aheadText{written: []byte{}} // a job: its twin is not one (see below)
 					}
 				}
@@ -348,12 +350,13 @@ func writeAhead(s *State, parallel bool) ahead {
 	}
 	texts := make([][]byte, len(jobs))
 	var wg sync.WaitGroup
+	order := &keyOrder{} // one at a time, the maps share their sorted keys
 	for i, jb := range jobs {
 		if !parallel {
-			texts[i] = jb.text(make([]byte, 0, jb.size)) // one at a time (SaveBeside)
+			texts[i] = jb.text(make([]byte, 0, jb.size), order) // one at a time (SaveBeside)
 			continue
 		}
-		wg.Go(func() { texts[i] = jb.text(make([]byte, 0, jb.size)) })
+		wg.Go(func() { texts[i] = jb.text(make([]byte, 0, jb.size), nil) })
 	}
 	wg.Wait()
 	for i, jb := range jobs {
