@@ -92,6 +92,8 @@ func applyIPSet(ops []string) error {
 	defer syscall.Close(fd)
 	syscall.SetsockoptInt(fd, solNetlink, netlinkCapAck, 1)
 	syscall.SetsockoptInt(fd, solNetlink, netlinkExtAck, 1)
+	// Every message is answered as it is handled; a kernel that never answers is a fault.
+	syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &syscall.Timeval{Sec: 60})
 	c := &ipsetConn{fd: fd, revs: map[string]byte{}}
 	return ipsetMessages(ops, func(m *ipsetMsg) error {
 		if m.create != "" {

@@ -220,7 +220,7 @@ func nftBatchOf(ops []string, cur *nftLive, jails []Jail) (*nftBatch, error) {
 	t := &nftBatch{sets: map[string]nftSet{}, cur: cur}
 	size := 256
 	for _, op := range ops {
-		size += 64 + len(op)
+		size += 64 + len(op) + len(op)/4 // an address's 16 bytes for its 10-15 of text and ", "
 	}
 	t.b = make([]byte, 0, size)
 	t.nlWriter.msg(nfnlMsgBatchBegin, nlmFRequest, 0, 0, nfnlSubsysNFT)
@@ -654,6 +654,9 @@ func (t *nftBatch) send() error {
 	}
 	syscall.SetsockoptInt(fd, solNetlink, netlinkCapAck, 1) // an error does not echo its message back
 	syscall.SetsockoptInt(fd, solNetlink, netlinkExtAck, 1) // but says what was wrong
+	// Every message's answer (36 bytes, and an error's reason) waits in the receive buffer
+	// until the write returns: room for all of them.
+	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, max(len(t.ops)*512, 256<<10))
 	if err := syscall.Sendto(fd, t.b, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK}); err != nil {
 		return fmt.Errorf("netlink send of %d bytes: %w", len(t.b), err)
 	}
