@@ -79,6 +79,7 @@ type ipsetConn struct {
 	fd   int
 	seq  uint32
 	revs map[string]byte // by "TYPE FAMILY": the revision to create
+	buf  []byte          // for the answers
 }
 
 // applyIPSet applies ops, ipset restore lines, one message at a time. As
@@ -263,34 +264,29 @@ func (c *ipsetConn) talk(b []byte) ([]byte, error) {
 	if err := syscall.Sendto(c.fd, b, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK}); err != nil {
 		return nil, fmt.Errorf("netlink send: %w", err)
 	}
-	buf := make([]byte, 8192)
+	if c.buf == nil {
+		c.buf = make([]byte, 8192)
+	}
+	buf := c.buf
 	var data []byte
 	for {
 		n, _, err := syscall.Recvfrom(c.fd, buf, 0)
 		if err != nil {
 			return nil, fmt.Errorf("netlink receive: %w", err)
 		}
-		for msgs := buf[:n]; len(msgs) >= 16; {
-			l := int(binary.NativeEndian.Uint32(msgs))
-			if l < 16 || l > len(msgs) {
-				return nil, errors.New("netlink: a truncated answer")
-			}
-			m := msgs[:l]
-			msgs = msgs[(l+3)&^3:]
+		msgs, err := nlSplit(buf[:n])
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
 			if binary.NativeEndian.Uint32(m[8:]) != c.seq {
 				continue
 			}
-			if binary.NativeEndian.Uint16(m[4:]) != syscall.NLMSG_ERROR {
-				if len(m) >= 20 {
-					data = append([]byte(nil), m[20:]...)
-				}
-				continue
-			}
-			if len(m) < 20 {
-				return nil, errors.New("netlink: a truncated answer")
-			}
-			code := -int(int32(binary.NativeEndian.Uint32(m[16:])))
+			code, reason, ok := nlAck(m)
 			switch {
+			case !ok:
+				data = append([]byte(nil), m[min(20, len(m)):]...) // the answer before the ack
+				continue
 			case code == 0:
 				return data, nil
 			case ipsetErrors[code] != "":
@@ -302,10 +298,8 @@ func (c *ipsetConn) talk(b []byte) ([]byte, error) {
 			if code == int(syscall.ENOENT) {
 				err = fmt.Errorf("%w (the set does not exist)", err)
 			}
-			if binary.NativeEndian.Uint16(m[6:])&nlmFAckTLVs != 0 && len(m) >= 36 {
-				if msg := extAckMsg(m[36:]); msg != "" {
-					err = fmt.Errorf("%w (%s)", err, msg)
-				}
+			if reason != "" {
+				err = fmt.Errorf("%w (%s)", err, reason)
 			}
 			return nil, err
 		}

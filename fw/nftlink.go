@@ -670,39 +670,60 @@ func (t *nftBatch) send() error {
 		if err != nil {
 			return fmt.Errorf("netlink receive: %w", err)
 		}
-		for msgs := buf[:n]; len(msgs) >= 16; {
-			l := int(binary.NativeEndian.Uint32(msgs))
-			if l < 16 || l > len(msgs) {
-				break
-			}
-			m := msgs[:l]
-			msgs = msgs[(l+3)&^3:]
-			if binary.NativeEndian.Uint16(m[4:]) != syscall.NLMSG_ERROR || len(m) < 36 {
+		msgs, err := nlSplit(buf[:n])
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			code, reason, ok := nlAck(m)
+			if !ok {
 				continue
 			}
-			code := int32(binary.NativeEndian.Uint32(m[16:]))
 			if code == 0 {
 				acks++
 				continue
 			}
-			seq := binary.NativeEndian.Uint32(m[28:])
 			what := "the transaction"
-			if seq >= 1 && int(seq) <= len(t.ops) {
+			if seq := binary.NativeEndian.Uint32(m[8:]); seq >= 1 && int(seq) <= len(t.ops) {
 				what = fmt.Sprintf("%.200q", t.ops[seq-1])
 			}
-			err := fmt.Errorf("%s: %w", what, syscall.Errno(-code))
-			if binary.NativeEndian.Uint16(m[6:])&nlmFAckTLVs != 0 {
-				if msg := extAckMsg(m[36:]); msg != "" {
-					err = fmt.Errorf("%s: %w (%s)", what, syscall.Errno(-code), msg)
-				}
+			if reason != "" {
+				return fmt.Errorf("%s: %w (%s)", what, syscall.Errno(code), reason)
 			}
-			return err
+			return fmt.Errorf("%s: %w", what, syscall.Errno(code))
 		}
 	}
 	if acks != len(t.ops) {
 		return fmt.Errorf("netlink: %d of %d messages answered", acks, len(t.ops))
 	}
 	return nil
+}
+
+// nlSplit cuts what one receive read into its messages.
+func nlSplit(buf []byte) ([][]byte, error) {
+	var msgs [][]byte
+	for len(buf) >= 16 {
+		l := int(binary.NativeEndian.Uint32(buf))
+		if l < 16 || l > len(buf) {
+			return nil, errors.New("netlink: a truncated answer")
+		}
+		msgs = append(msgs, buf[:l])
+		buf = buf[min((l+3)&^3, len(buf)):]
+	}
+	return msgs, nil
+}
+
+// nlAck reads an answer m: when it is an NLMSG_ERROR (ok), the errno it
+// carries (0: an ack) and the kernel's reason if it gave one (an extended ack).
+func nlAck(m []byte) (code int, reason string, ok bool) {
+	if binary.NativeEndian.Uint16(m[4:]) != syscall.NLMSG_ERROR || len(m) < 20 {
+		return 0, "", false
+	}
+	code = -int(int32(binary.NativeEndian.Uint32(m[16:])))
+	if code != 0 && binary.NativeEndian.Uint16(m[6:])&nlmFAckTLVs != 0 && len(m) >= 36 {
+		reason = extAckMsg(m[36:]) // after the error and the request's header (NETLINK_CAP_ACK)
+	}
+	return code, reason, true
 }
 
 // extAckMsg is the text of an extended ack's NLMSGERR_ATTR_MSG, if any.
