@@ -86,13 +86,11 @@ type ipsetConn struct {
 // with ipset restore, a line that is not one the writer knows stops the run
 // there, after the messages before it.
 func applyIPSet(ops []string) error {
-	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_RAW|syscall.SOCK_CLOEXEC, syscall.NETLINK_NETFILTER)
+	fd, err := nlSocket()
 	if err != nil {
-		return fmt.Errorf("netlink socket: %w", err)
+		return err
 	}
 	defer syscall.Close(fd)
-	syscall.SetsockoptInt(fd, solNetlink, netlinkCapAck, 1)
-	syscall.SetsockoptInt(fd, solNetlink, netlinkExtAck, 1)
 	// Every message is answered as it is handled; a kernel that never answers is a fault.
 	syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &syscall.Timeval{Sec: 60})
 	c := &ipsetConn{fd: fd, revs: map[string]byte{}}

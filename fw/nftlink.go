@@ -25,15 +25,8 @@ import (
 // --debug=netlink shows them), so that "nft list table" prints the table as
 // if nft had made it: nftDiff compares that listing with nftRules.
 
-// Netlink and nf_tables constants (linux/netlink.h, linux/netfilter/nfnetlink.h,
-// linux/netfilter/nf_tables.h).
+// nf_tables' constants (linux/netfilter/nfnetlink.h, linux/netfilter/nf_tables.h).
 const (
-	nlmFRequest = 0x1
-	nlmFAck     = 0x4
-	nlmFAppend  = 0x800
-	nlmFCreate  = 0x400
-	nlaFNested  = 0x8000
-
 	nfnlMsgBatchBegin = 0x10
 	nfnlMsgBatchEnd   = 0x11
 	nfnlSubsysNFT     = 10
@@ -112,65 +105,8 @@ const (
 	nfAccept       = 1
 	nfInetLocalIn  = 1
 
-	solNetlink      = 270
-	netlinkCapAck   = 10
-	netlinkExtAck   = 11
-	nlmsgerrAttrMsg = 1
-	nlmFAckTLVs     = 0x200
-	elemChunk       = 32 << 10 // bytes of elements per message: an attribute's length is 16 bits
+	elemChunk = 32 << 10 // bytes of elements per message: an attribute's length is 16 bits
 )
-
-// nlWriter writes netlink messages and attributes into one buffer.
-type nlWriter struct {
-	b []byte
-}
-
-// msg starts a message of nf_tables type typ and returns its offset (for end).
-func (w *nlWriter) msg(typ, flags uint16, seq uint32, family byte, resID uint16) int {
-	at := len(w.b)
-	w.b = binary.NativeEndian.AppendUint32(w.b, 0)
-	w.b = binary.NativeEndian.AppendUint16(w.b, typ)
-	w.b = binary.NativeEndian.AppendUint16(w.b, flags)
-	w.b = binary.NativeEndian.AppendUint32(w.b, seq)
-	w.b = binary.NativeEndian.AppendUint32(w.b, 0)
-	w.b = append(w.b, family, 0)
-	w.b = binary.BigEndian.AppendUint16(w.b, resID)
-	return at
-}
-
-// end sets the length of the message or nested attribute that starts at at.
-func (w *nlWriter) end(at int, attr bool) {
-	if attr {
-		binary.NativeEndian.PutUint16(w.b[at:], uint16(len(w.b)-at))
-		return
-	}
-	binary.NativeEndian.PutUint32(w.b[at:], uint32(len(w.b)-at))
-}
-
-func (w *nlWriter) attr(typ uint16, data ...byte) {
-	w.b = binary.NativeEndian.AppendUint16(w.b, uint16(4+len(data)))
-	w.b = binary.NativeEndian.AppendUint16(w.b, typ)
-	w.b = append(w.b, data...)
-	for len(w.b)%4 != 0 {
-		w.b = append(w.b, 0)
-	}
-}
-
-func (w *nlWriter) str(typ uint16, s string) { w.attr(typ, append([]byte(s), 0)...) }
-
-func (w *nlWriter) u32(typ uint16, v uint32) {
-	w.b = binary.NativeEndian.AppendUint16(w.b, 8)
-	w.b = binary.NativeEndian.AppendUint16(w.b, typ)
-	w.b = binary.BigEndian.AppendUint32(w.b, v)
-}
-
-// nest starts a nested attribute; end(at, true) closes it.
-func (w *nlWriter) nest(typ uint16) int {
-	at := len(w.b)
-	w.b = binary.NativeEndian.AppendUint16(w.b, 0)
-	w.b = binary.NativeEndian.AppendUint16(w.b, typ|nlaFNested)
-	return at
-}
 
 // value writes a nested NFTA_DATA_VALUE of data as attribute typ.
 func (w *nlWriter) value(typ uint16, data []byte) {
@@ -641,9 +577,9 @@ func (t *nftBatch) anonSet(keyType uint32, keyLen int, interval bool, keys [][]b
 // every message (it handles a batch in the sender's call). An error names
 // the command of the first message refused.
 func (t *nftBatch) send() error {
-	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_RAW|syscall.SOCK_CLOEXEC, syscall.NETLINK_NETFILTER)
+	fd, err := nlSocket()
 	if err != nil {
-		return fmt.Errorf("netlink socket: %w", err)
+		return err
 	}
 	defer syscall.Close(fd)
 	// The batch is one message to the kernel: the socket's send buffer must hold it.
@@ -652,8 +588,6 @@ func (t *nftBatch) send() error {
 			return fmt.Errorf("netlink send buffer of %d bytes: %w", len(t.b), err)
 		}
 	}
-	syscall.SetsockoptInt(fd, solNetlink, netlinkCapAck, 1) // an error does not echo its message back
-	syscall.SetsockoptInt(fd, solNetlink, netlinkExtAck, 1) // but says what was wrong
 	// Every message's answer (36 bytes, and an error's reason) waits in the receive buffer
 	// until the write returns: room for all of them.
 	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, max(len(t.ops)*512, 256<<10))
@@ -697,48 +631,6 @@ func (t *nftBatch) send() error {
 		return fmt.Errorf("netlink: %d of %d messages answered", acks, len(t.ops))
 	}
 	return nil
-}
-
-// nlSplit cuts what one receive read into its messages.
-func nlSplit(buf []byte) ([][]byte, error) {
-	var msgs [][]byte
-	for len(buf) >= 16 {
-		l := int(binary.NativeEndian.Uint32(buf))
-		if l < 16 || l > len(buf) {
-			return nil, errors.New("netlink: a truncated answer")
-		}
-		msgs = append(msgs, buf[:l])
-		buf = buf[min((l+3)&^3, len(buf)):]
-	}
-	return msgs, nil
-}
-
-// nlAck reads an answer m: when it is an NLMSG_ERROR (ok), the errno it
-// carries (0: an ack) and the kernel's reason if it gave one (an extended ack).
-func nlAck(m []byte) (code int, reason string, ok bool) {
-	if binary.NativeEndian.Uint16(m[4:]) != syscall.NLMSG_ERROR || len(m) < 20 {
-		return 0, "", false
-	}
-	code = -int(int32(binary.NativeEndian.Uint32(m[16:])))
-	if code != 0 && binary.NativeEndian.Uint16(m[6:])&nlmFAckTLVs != 0 && len(m) >= 36 {
-		reason = extAckMsg(m[36:]) // after the error and the request's header (NETLINK_CAP_ACK)
-	}
-	return code, reason, true
-}
-
-// extAckMsg is the text of an extended ack's NLMSGERR_ATTR_MSG, if any.
-func extAckMsg(attrs []byte) string {
-	for len(attrs) >= 4 {
-		l := int(binary.NativeEndian.Uint16(attrs))
-		if l < 4 || l > len(attrs) {
-			return ""
-		}
-		if binary.NativeEndian.Uint16(attrs[2:]) == nlmsgerrAttrMsg {
-			return strings.TrimRight(string(attrs[4:l]), "\x00")
-		}
-		attrs = attrs[(l+3)&^3:]
-	}
-	return ""
 }
 
 // applyNFT applies ops, nft commands on the table as cur lists it for jails,
