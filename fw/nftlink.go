@@ -207,10 +207,11 @@ func (t *nftBatch) add(op string, chains map[string]Jail) error {
 			typ = nftMsgDelChain
 		}
 		at := t.msg(typ, 0)
-		t.str(nftaChainTable, NFTTable) // NFTA_RULE_TABLE and _CHAIN are 1 and 2, like a chain's table and name
-		if typ == nftMsgDelRule {
+		if typ == nftMsgDelRule { // every rule of the chain
+			t.str(nftaRuleTable, NFTTable)
 			t.str(nftaRuleChain, name)
 		} else {
+			t.str(nftaChainTable, NFTTable)
 			t.str(nftaChainName, name)
 		}
 		t.end(at, false)
