@@ -544,6 +544,40 @@ func TestSandboxedUnit(t *testing.T) {
 		})
 	}
 
+	// The set backends write the kernel themselves, over netlink (a send buffer forced to
+	// the batch's size needs CAP_NET_ADMIN, which the bounding set keeps).
+	for _, tt := range []struct{ action, tool, env string }{
+		{"nftables", "nft", "FAIL2BAN_SCAN_REQUIRE_NFT"},
+		{"ipset", "ipset", "FAIL2BAN_SCAN_REQUIRE_IPSET"},
+	} {
+		t.Run("scan with banaction "+tt.action, func(t *testing.T) {
+			requireCommand(t, tt.tool, tt.env)
+			netnstest.Isolate(t)
+			_, cfgPath, spec, setpriv := setup(t)
+			cfg, err := os.ReadFile(cfgPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, cfgPath, strings.Replace(string(cfg), "maxretry: 3\n", "maxretry: 3\n    banaction: "+tt.action+"\n", 1))
+			code, out, stderr := runSandboxed(t, spec, setpriv, nil, bin, "--config", cfgPath, "--now", "2025-08-15T22:40:00Z", "scan")
+			if code != 1 || !strings.Contains(stderr, "jail dovecot: the fail2ban running at") { // as above
+				t.Fatalf("exit %d (want 1, for the dovecot clash):\n%s%s", code, out, stderr)
+			}
+			for _, l := range strings.Split(stderr, "\n") {
+				if strings.Contains(l, "ERROR") && !strings.Contains(l, "jail dovecot:") {
+					t.Errorf("unexpected error: %s", l)
+				}
+			}
+			list := exec.Command("ipset", "list", "f2b-postfix-sasl")
+			if tt.action == "nftables" {
+				list = exec.Command("nft", "list", "set", "inet", "fail2ban-scan", "f2b-postfix-sasl-v4")
+			}
+			if got, err := list.CombinedOutput(); err != nil || !strings.Contains(string(got), "192.0.2.7") {
+				t.Errorf("192.0.2.7 not in the set (%v):\n%s", err, got)
+			}
+		})
+	}
+
 	t.Run("state outside the writable directories", func(t *testing.T) {
 		netnstest.Isolate(t)
 		dir, cfgPath, spec, setpriv := setup(t)
