@@ -13,9 +13,9 @@ import (
 // ipsetlink.go applies ipset restore lines (the plan's) over netlink, as
 // "ipset -exist restore" would, without running ipset: ipset's parse of
 // 100,000 "add" lines is half of its 0.5 s. The lines a plan holds are
-// create, add, del, swap and destroy, as planSets writes them; any other is
-// refused before anything is sent. Consecutive adds (or dels) to one set go
-// in one message, as many entries as fit in 32 KB (IPSET_ATTR_ADT), and each
+// create, add, del, swap and destroy, as planSets writes them; any other
+// stops the pass where it stands. Consecutive adds (or dels) to one set go in
+// one message, as many entries as fit in 32 KB (IPSET_ATTR_ADT), and each
 // message is sent and answered before the next, so that, as with ipset
 // restore, the first error stops the rest.
 
