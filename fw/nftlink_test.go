@@ -24,7 +24,8 @@ func TestNFTLinkAsNFT(t *testing.T) {
 	}
 	jails := []Jail{
 		shape("one", []string{"25"}, "", "", "192.0.2.1", "2001:db8::1"),
-		shape("many", []string{"smtp", "465", "submission"}, "tcp", "DROP", "192.0.2.0/24", "198.51.100.7", "2001:db8::/48"),
+		shape("many", []string{"smtp", "465", "submission"}, "tcp", "DROP", "192.0.2.0/24", "198.51.100.7", "2001:db8::/48",
+			"198.51.100.128/25", "198.51.101.0/24", "198.51.102.0"), // adjacent: an end and a start on one key
 		shape("range", []string{"1000:2000"}, "udp", "", "255.255.255.255", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
 		shape("mixed", []string{"25,1000:2000", "587"}, "all", "", "0.0.0.0/8", "203.0.113.9"),
 		shape("ranges", []string{"1:10,65000:65535"}, "tcp", "drop", "255.255.255.0/24", "::/0"),
@@ -50,7 +51,8 @@ func TestNFTLinkAsNFT(t *testing.T) {
 		t.Errorf("the table the writer made:\n%s\nthe table nft -f made of the same plan:\n%s", byNetlink, byNFT)
 	}
 	for _, want := range []string{"tcp dport 25 ip saddr", "udp dport 1000-2000", "meta l4proto { tcp, udp } th dport { 25, 587, 1000-2000 }",
-		"meta l4proto tcp ip saddr", "255.255.255.255", "2001:db8::/48", "ip6 saddr @f2b-allproto-v6 drop"} {
+		"meta l4proto tcp ip saddr", "255.255.255.255", "2001:db8::/48", "ip6 saddr @f2b-allproto-v6 drop",
+		"198.51.100.128/25", "198.51.101.0/24", "198.51.102.0 "} {
 		if !strings.Contains(byNetlink, want) {
 			t.Errorf("the table lacks %q:\n%s", want, byNetlink)
 		}
