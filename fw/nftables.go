@@ -117,7 +117,7 @@ func (f *NFTables) apply(ctx context.Context, jails []Jail, dryRun bool) (*Plan,
 		case input != "" && madeFor == input:
 			return plan, nil // the table of the cache, made for the same jails and bans
 		case cur != nil && base != "" && madeFor == base: // the same but some bans
-			if plan, ok, err := f.lift(ctx, path, cur, jails, gen, input, dryRun); ok {
+			if plan, ok, err := f.lift(ctx, cur, jails, gen, input, dryRun); ok {
 				return plan, err
 			}
 		}

@@ -221,7 +221,7 @@ func wantLive(cur *nftLive, jails []Jail, want map[string]wantSet) *nftLive {
 // plain sets (a prefix added, a set missing or an interval set) or a set
 // would have too little room left (roomFor): then the table is diffed as
 // usual.
-func (f *NFTables) lift(ctx context.Context, path string, cur *nftLive, jails []Jail, gen uint32, input string, dryRun bool) (plan *Plan, ok bool, err error) {
+func (f *NFTables) lift(ctx context.Context, cur *nftLive, jails []Jail, gen uint32, input string, dryRun bool) (plan *Plan, ok bool, err error) {
 	for _, j := range jails {
 		if len(j.Added)+len(j.Lifted) == 0 {
 			continue
